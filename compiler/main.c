@@ -1,0 +1,2 @@
+/* main.c: PLACEHOLDER */
+int main(void) { return 0; }

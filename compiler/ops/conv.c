@@ -1,0 +1,4 @@
+/* conv.c: PLACEHOLDER, being written. */
+#include "ops/op.h"
+
+const OpDef op_conv = { .name = "Conv", .domain = "", .since = 1, .min_inputs = 0, .max_inputs = 16, .min_outputs = 1, .max_outputs = 16 };

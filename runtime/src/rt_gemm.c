@@ -1,0 +1,2 @@
+/* rt_gemm.c: PLACEHOLDER, being written. */
+#include "onnxcc_rt.h"
