@@ -31,6 +31,17 @@ typedef struct DriverOptions {
     bool verbose;
 } DriverOptions;
 
+/* Emits C for a graph that has been through the pipeline (planned), builds it with
+ * o->cc / o->cflags in a temporary folder together with the embedded runtime and a small
+ * harness, runs it once on `inputs` (one per graph input, in order) and fills `outputs`
+ * (one per graph output; the caller frees them with tensor_free).  Used by `run`, `test`
+ * and by unit tests that compare fused and unfused graphs numerically. */
+struct HostTensor;
+bool driver_build_and_run(const Graph *g, const DriverOptions *o, const struct HostTensor *inputs,
+                          int n_inputs, struct HostTensor *outputs, Diag *d);
+/* Default options (clang, -O3 -march=native, fusion on). */
+void driver_options_default(DriverOptions *o);
+
 int driver_compile(const DriverOptions *o, Diag *d);
 int driver_info(const DriverOptions *o, Diag *d);
 int driver_run(const DriverOptions *o, Diag *d);
