@@ -69,7 +69,7 @@ Node *ir_node_new(Graph *g, const char *name, const char *op_type, const char *d
     }
     n->n_inputs = n_inputs;
     n->n_outputs = n_outputs;
-    n->id = g->n_nodes;
+    n->id = g->next_node_id++;
     n->epi.slope_input = -1;
     n->epi.residual_input = -1;
     g->nodes[g->n_nodes++] = n;

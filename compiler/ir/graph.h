@@ -118,6 +118,7 @@ struct Graph {
     int n_values, cap_values;
     Node **nodes;               /* the schedule */
     int n_nodes, cap_nodes;
+    int next_node_id;           /* ids are never reused, even after compaction */
     Value **inputs;             /* graph inputs in model order (initializers excluded) */
     int n_inputs;
     Value **outputs;            /* graph outputs in model order */

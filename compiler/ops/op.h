@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/diag.h"
 #include "ir/graph.h"
@@ -50,6 +51,9 @@ typedef struct OpDef {
     /* The emitted body may `return 1;` on a run-time error (a data-dependent index out of
      * range); the backend then makes the function return int and checks it. */
     bool may_fail;
+    /* Floating-point operations of one run (multiply-add = 2), for `onnxcc info`; NULL
+     * counts one per output element. */
+    int64_t (*flops)(const Node *n);
     const void *data;           /* per-op constants for families sharing functions */
 } OpDef;
 
