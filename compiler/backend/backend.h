@@ -27,6 +27,9 @@ bool backend_emit(const Graph *g, const BackendOptions *opt, StrBuf *c_file, Str
 
 /* Turns any string into a C identifier fragment: [A-Za-z0-9_], at most max_len chars. */
 void c_name_sanitize(const char *in, char *out, size_t max_len);
+/* Model text made safe inside a C comment: printable ASCII from a conservative set, every
+ * other byte as \xHH, cut to max_chars source bytes with "...".  size >= 4 * max_chars + 8. */
+const char *c_comment_text(char *buf, size_t size, const char *s, size_t max_chars);
 /* A valid C prefix from a file name ("resnet-18.onnx" -> "resnet_18"). */
 void c_name_from_file(const char *path, char *out, size_t size);
 

@@ -31,7 +31,7 @@ void emit_open(Emitter *e, const char *fmt, ...) {
     va_start(ap, fmt);
     emit_indent(e);
     sb_vprintf(&e->out, fmt, ap);
-    sb_putc(&e->out, '\n');
+    sb_puts(&e->out, " {\n");
     va_end(ap);
     e->indent++;
 }

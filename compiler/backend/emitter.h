@@ -25,7 +25,8 @@ void emit_init(Emitter *e);
 void emit_free(Emitter *e);
 /* One line at the current indentation, newline added. */
 void emit_line(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A line ending in '{' and one more level of indentation. */
+/* A line with " {" appended, and one more level of indentation:
+ * emit_open(e, "for (size_t i = 0; i < %d; i++)", n). */
 void emit_open(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One level less and "}". Returns true so emitters can `return emit_close(e);`. */
 bool emit_close(Emitter *e);
