@@ -1,0 +1,32 @@
+/* driver_internal.h: pieces shared by the subcommands (the files of driver/ only). */
+#ifndef ONNXCC_DRIVER_INTERNAL_H
+#define ONNXCC_DRIVER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "driver/driver.h"
+#include "frontend/frontend.h"
+#include "ir/graph.h"
+#include "passes/pass.h"
+
+/* Loads o->model and applies --shape options; NULL + errors on failure. */
+Graph *drv_load(const DriverOptions *o, const char *model_path, Diag *d);
+/* Gives symbolic or unknown input dims the sizes of the tensors the caller will pass. */
+bool drv_bind_input_shapes(Graph *g, const HostTensor *inputs, int n, Diag *d);
+/* The pass pipeline with the driver's options. */
+bool drv_pipeline(Graph *g, const DriverOptions *o, StrBuf *dump, Diag *d);
+/* The C prefix: --name, or derived from the model file name. */
+void drv_c_name(const DriverOptions *o, const char *model_path, char *out, size_t size);
+/* Writes a file atomically (temporary name in the same folder, then rename). */
+bool drv_write_file(const char *path, const char *data, size_t len, Diag *d);
+/* Reads a whole small file (tolerance.txt); malloc'ed, NUL-terminated. */
+char *drv_read_text(const char *path, size_t max_bytes);
+
+/* Emits a planned graph as C text (c and h are initialised here). */
+bool drv_emit(const Graph *g, const DriverOptions *o, const char *model_path,
+              const char *name, StrBuf *c, StrBuf *h, Diag *d);
+/* Writes the embedded runtime's files into dir. */
+bool drv_write_runtime(const char *dir, Diag *d);
+
+#endif

@@ -1,0 +1,474 @@
+/* run.c: `onnxcc run` and `onnxcc test`: compile a model, build the C with a real C
+ * compiler, run it, and write or compare its outputs.
+ *
+ * The build happens in a fresh private folder (mkdtemp): NAME.c/.h from the backend, the
+ * embedded runtime, and a small harness that reads raw input files, calls
+ * model_run_generic() and writes raw output files.  The compiler and the program are
+ * started with fork/exec (no shell), so no path or flag is ever interpreted by sh.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "driver/driver_internal.h"
+
+enum { MAX_ARGS = 128, MAX_DATA_SETS = 64 };
+
+static const char harness_c[] =
+    "/* harness.c: runs the model once on raw input files, writes raw output files.\n"
+    " * usage: harness IN_0 ... OUT_0 ... */\n"
+    "#include <stdio.h>\n#include <stdlib.h>\n\n#include \"model.h\"\n\n"
+    "int main(int argc, char **argv)\n{\n"
+    "    enum { NI = model_NUM_INPUTS, NO = model_NUM_OUTPUTS };\n"
+    "    void *in[NI + 1] = {0}, *out[NO + 1] = {0};\n"
+    "    if (argc != 1 + NI + NO) return 2;\n"
+    "    for (int i = 0; i < NI; i++) {\n"
+    "        size_t n = model_inputs[i].nbytes;\n"
+    "        FILE *f = fopen(argv[1 + i], \"rb\");\n"
+    "        in[i] = malloc(n ? n : 1);\n"
+    "        if (!f || !in[i] || fread(in[i], 1, n, f) != n) return 3;\n"
+    "        fclose(f);\n"
+    "    }\n"
+    "    for (int i = 0; i < NO; i++) {\n"
+    "        size_t n = model_outputs[i].nbytes;\n"
+    "        out[i] = malloc(n ? n : 1);\n"
+    "        if (!out[i]) return 3;\n"
+    "    }\n"
+    "    void *ws = malloc(model_WORKSPACE_BYTES);\n"
+    "    if (!ws) return 3;\n"
+    "    int rc = model_run_generic((const void *const *)in, out, ws);\n"
+    "    if (rc != 0) {\n"
+    "        fprintf(stderr, \"model_run returned %d\\n\", rc);\n"
+    "        return 4;\n"
+    "    }\n"
+    "    for (int i = 0; i < NO; i++) {\n"
+    "        size_t n = model_outputs[i].nbytes;\n"
+    "        FILE *f = fopen(argv[1 + NI + i], \"wb\");\n"
+    "        if (!f || fwrite(out[i], 1, n, f) != n || fclose(f) != 0) return 3;\n"
+    "        free(out[i]);\n"
+    "    }\n"
+    "    for (int i = 0; i < NI; i++) free(in[i]);\n"
+    "    free(ws);\n"
+    "    return 0;\n}\n";
+
+/* Runs argv[0] with argv, stdout+stderr to log_path (if not NULL); returns the exit status,
+ * or -1 if it could not start or was killed (errors in d). */
+static int run_process(char *const argv[], const char *log_path, Diag *d) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        diag_error(d, NULL, "cannot start %s: %s", argv[0], strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        if (log_path) {
+            FILE *f = freopen(log_path, "w", stdout);
+            if (f) dup2(fileno(stdout), 2);
+        }
+        execvp(argv[0], argv);
+        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            diag_error(d, NULL, "waiting for %s: %s", argv[0], strerror(errno));
+            return -1;
+        }
+    }
+    if (WIFSIGNALED(status)) {
+        diag_error(d, NULL, "%s was killed by signal %d", argv[0], WTERMSIG(status));
+        return -1;
+    }
+    return WEXITSTATUS(status);
+}
+
+/* The first lines of a log, for an error message. */
+static void log_excerpt(const char *path, char *out, size_t size) {
+    char *text = drv_read_text(path, size - 1);
+    snprintf(out, size, "%s", text ? text : "");
+    free(text);
+    for (char *p = out; *p; p++)
+        if (*p == '\n') *p = ' ';
+}
+
+static void remove_tree(const char *dir) {
+    DIR *dh = opendir(dir);
+    if (!dh) return;
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(dh))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(dh);
+    rmdir(dir);
+}
+
+/* A build of one model: the folder and the program in it. */
+typedef struct Build {
+    char dir[256];
+    char prog[300];
+    bool keep;
+} Build;
+
+static void build_cleanup(Build *b) {
+    if (!b->dir[0]) return;
+    if (b->keep) fprintf(stderr, "onnxcc: kept the build folder %s\n", b->dir);
+    else remove_tree(b->dir);
+    b->dir[0] = '\0';
+}
+
+static bool build_model(const Graph *g, const DriverOptions *o, const char *model_path,
+                        Build *b, Diag *d) {
+    memset(b, 0, sizeof *b);
+    b->keep = o->keep;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(b->dir, sizeof b->dir, "%s/onnxcc-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (!mkdtemp(b->dir)) {
+        diag_error(d, NULL, "cannot create a temporary folder: %s", strerror(errno));
+        b->dir[0] = '\0';
+        return false;
+    }
+    StrBuf c, h;
+    bool ok = drv_emit(g, o, model_path, "model", &c, &h, d);
+    char path[400];
+    if (ok) {
+        snprintf(path, sizeof path, "%s/model.c", b->dir);
+        ok = drv_write_file(path, c.data, c.len, d);
+    }
+    if (ok) {
+        snprintf(path, sizeof path, "%s/model.h", b->dir);
+        ok = drv_write_file(path, h.data, h.len, d);
+    }
+    sb_free(&c);
+    sb_free(&h);
+    if (ok) {
+        snprintf(path, sizeof path, "%s/harness.c", b->dir);
+        ok = drv_write_file(path, harness_c, sizeof harness_c - 1, d) &&
+             drv_write_runtime(b->dir, d);
+    }
+    if (!ok) return false;
+
+    /* cc CFLAGS... -std=c11 -Wall -Wextra -Werror -I DIR SOURCES... -o PROG -lm */
+    char *argv[MAX_ARGS];
+    int argc = 0;
+    char *flags = strdup(o->cflags ? o->cflags : "");
+    char *sources[64];
+    int n_sources = 0;
+    if (!flags) return false;
+    argv[argc++] = (char *)o->cc;
+    for (char *tok = strtok(flags, " \t"); tok && argc < MAX_ARGS - 80; tok = strtok(NULL, " \t"))
+        argv[argc++] = tok;
+    argv[argc++] = "-std=c11";
+    argv[argc++] = "-Wall";
+    argv[argc++] = "-Wextra";
+    argv[argc++] = "-Werror";
+    argv[argc++] = "-I";
+    argv[argc++] = b->dir;
+    const char *fixed[] = {"model.c", "harness.c"};
+    for (int i = 0; i < 2 + rt_n_files && n_sources < 60; i++) {
+        const char *f = i < 2 ? fixed[i] : rt_files[i - 2].path;
+        size_t len = strlen(f);
+        if (len < 2 || strcmp(f + len - 2, ".c") != 0) continue;
+        size_t n = strlen(b->dir) + len + 2;
+        sources[n_sources] = malloc(n);
+        if (!sources[n_sources]) break;
+        snprintf(sources[n_sources], n, "%s/%s", b->dir, f);
+        argv[argc++] = sources[n_sources++];
+    }
+    snprintf(b->prog, sizeof b->prog, "%s/model_harness", b->dir);
+    argv[argc++] = "-o";
+    argv[argc++] = b->prog;
+    argv[argc++] = "-lm";
+    argv[argc] = NULL;
+    char log[400];
+    snprintf(log, sizeof log, "%s/cc.log", b->dir);
+    int rc = run_process(argv, log, d);
+    if (rc != 0 && rc != -1) {
+        char excerpt[600];
+        log_excerpt(log, excerpt, sizeof excerpt);
+        diag_error(d, NULL, "%s failed to build the generated C (exit %d): %s", o->cc, rc,
+                   excerpt);
+    }
+    for (int i = 0; i < n_sources; i++) free(sources[i]);
+    free(flags);
+    return rc == 0;
+}
+
+/* Runs the built program on inputs; fills outputs from the graph's output descriptors. */
+static bool exec_model(const Graph *g, const Build *b, const HostTensor *inputs,
+                       HostTensor *outputs, Diag *d) {
+    char *argv[MAX_ARGS];
+    char paths[MAX_ARGS][320];
+    int argc = 0;
+    if (g->n_inputs + g->n_outputs + 2 > MAX_ARGS) {
+        diag_error(d, NULL, "too many inputs and outputs to run (%d)", g->n_inputs + g->n_outputs);
+        return false;
+    }
+    argv[argc++] = (char *)b->prog;
+    for (int i = 0; i < g->n_inputs; i++) {
+        snprintf(paths[argc], sizeof paths[argc], "%s/in%d.bin", b->dir, i);
+        if (!drv_write_file(paths[argc], inputs[i].data, inputs[i].nbytes, d)) return false;
+        argv[argc] = paths[argc];
+        argc++;
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        snprintf(paths[argc], sizeof paths[argc], "%s/out%d.bin", b->dir, i);
+        argv[argc] = paths[argc];
+        argc++;
+    }
+    argv[argc] = NULL;
+    char log[400];
+    snprintf(log, sizeof log, "%s/run.log", b->dir);
+    int rc = run_process(argv, log, d);
+    if (rc != 0) {
+        char excerpt[600];
+        log_excerpt(log, excerpt, sizeof excerpt);
+        diag_error(d, NULL, "the generated program failed (exit %d): %s", rc, excerpt);
+        return false;
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        const Value *v = g->outputs[i];
+        HostTensor *t = &outputs[i];
+        memset(t, 0, sizeof *t);
+        t->name = strdup(v->name);
+        t->dtype = v->dtype;
+        t->rank = v->rank;
+        memcpy(t->dims, v->dims, sizeof t->dims);
+        t->nbytes = ir_nbytes(v);
+        t->data = malloc(t->nbytes ? t->nbytes : 1);
+        const char *path = paths[1 + g->n_inputs + i];
+        FILE *f = fopen(path, "rb");
+        bool ok = t->name && t->data && f && fread(t->data, 1, t->nbytes, f) == t->nbytes;
+        if (f) fclose(f);
+        if (!ok) {
+            diag_error(d, NULL, "cannot read output %d of the generated program", i);
+            for (int k = 0; k <= i; k++) tensor_free(&outputs[k]);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool driver_build_and_run(const Graph *g, const DriverOptions *o, const HostTensor *inputs,
+                          int n_inputs, HostTensor *outputs, Diag *d) {
+    if (n_inputs != g->n_inputs) {
+        diag_error(d, NULL, "%d inputs given, the model has %d", n_inputs, g->n_inputs);
+        return false;
+    }
+    Build b;
+    bool ok = build_model(g, o, o->model ? o->model : "model.onnx", &b, d) &&
+              exec_model(g, &b, inputs, outputs, d);
+    build_cleanup(&b);
+    return ok;
+}
+
+static void free_tensors(HostTensor *t, int n) {
+    for (int i = 0; i < n; i++) tensor_free(&t[i]);
+}
+
+int driver_run(const DriverOptions *o, Diag *d) {
+    if (!o->out_dir) {
+        diag_error(d, NULL, "run needs an output folder: -o DIR");
+        return 2;
+    }
+    HostTensor in[DRIVER_MAX_FILES];
+    memset(in, 0, sizeof in);
+    for (int i = 0; i < o->n_inputs; i++) {
+        if (!tensor_read_pb(o->inputs[i], &in[i], d)) {
+            free_tensors(in, o->n_inputs);
+            return 2;
+        }
+    }
+    Graph *g = drv_load(o, o->model, d);
+    if (!g) {
+        free_tensors(in, o->n_inputs);
+        return 1;
+    }
+    int rc = 1;
+    HostTensor out[DRIVER_MAX_FILES];
+    memset(out, 0, sizeof out);
+    if (g->n_outputs > DRIVER_MAX_FILES) {
+        diag_error(d, NULL, "the model has %d outputs; run handles at most %d", g->n_outputs,
+                   DRIVER_MAX_FILES);
+    } else if (drv_bind_input_shapes(g, in, o->n_inputs, d) && drv_pipeline(g, o, NULL, d) &&
+               driver_build_and_run(g, o, in, o->n_inputs, out, d)) {
+        rc = 2;
+        if (mkdir(o->out_dir, 0755) == 0 || errno == EEXIST) {
+            rc = 0;
+            for (int i = 0; i < g->n_outputs && rc == 0; i++) {
+                char path[4096];
+                snprintf(path, sizeof path, "%s/output_%d.pb", o->out_dir, i);
+                if (!tensor_write_pb(path, &out[i], d)) rc = 2;
+            }
+        } else {
+            diag_error(d, NULL, "cannot create %s: %s", o->out_dir, strerror(errno));
+        }
+        free_tensors(out, g->n_outputs);
+    }
+    free_tensors(in, o->n_inputs);
+    ir_graph_free(g);
+    return rc;
+}
+
+/* ---- test ------------------------------------------------------------------------- */
+
+/* Compares one output as the ONNX backend tests do; writes a one-line reason on failure. */
+static bool compare(const HostTensor *got, const HostTensor *want, double rtol, double atol,
+                    double *max_err, char *why, size_t why_size) {
+    if (got->dtype != want->dtype) {
+        snprintf(why, why_size, "element type %s, expected %s", dtype_name(got->dtype),
+                 dtype_name(want->dtype));
+        return false;
+    }
+    bool same_shape = got->rank == want->rank;
+    for (int k = 0; same_shape && k < got->rank; k++) same_shape = got->dims[k] == want->dims[k];
+    if (!same_shape || got->nbytes != want->nbytes) {
+        snprintf(why, why_size, "shape differs from the expected one (rank %d vs %d)", got->rank,
+                 want->rank);
+        return false;
+    }
+    size_t es = dtype_size(got->dtype);
+    size_t n = es ? got->nbytes / es : 0;
+    for (size_t i = 0; i < n; i++) {
+        double a, b;
+        switch (got->dtype) {
+        case DT_FLOAT: a = ((float *)got->data)[i]; b = ((float *)want->data)[i]; break;
+        case DT_DOUBLE: a = ((double *)got->data)[i]; b = ((double *)want->data)[i]; break;
+        default:
+            if (memcmp((char *)got->data + i * es, (char *)want->data + i * es, es) != 0) {
+                snprintf(why, why_size, "element %zu differs (exact comparison for %s)", i,
+                         dtype_name(got->dtype));
+                return false;
+            }
+            continue;
+        }
+        if (isnan(a) && isnan(b)) continue;
+        if (a == b) continue;   /* equal infinities */
+        double err = fabs(a - b);
+        if (!(err <= atol + rtol * fabs(b))) {
+            snprintf(why, why_size, "element %zu is %.9g, expected %.9g (|diff| %.3g > atol %g "
+                     "+ rtol %g * |expected|)", i, a, b, err, atol, rtol);
+            return false;
+        }
+        if (err > *max_err) *max_err = err;
+    }
+    return true;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Reads DIR/PREFIX_0.pb, DIR/PREFIX_1.pb ... while they exist. */
+static int read_numbered(const char *dir, const char *prefix, HostTensor *t, Diag *d) {
+    int n = 0;
+    for (; n < DRIVER_MAX_FILES; n++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s_%d.pb", dir, prefix, n);
+        if (access(path, F_OK) != 0) break;
+        if (!tensor_read_pb(path, &t[n], d)) {
+            free_tensors(t, n);
+            return -1;
+        }
+    }
+    return n;
+}
+
+int driver_test(const DriverOptions *o, Diag *d) {
+    char path[4096];
+    /* Data sets, sorted by name so the order (and the output) is stable. */
+    DIR *dh = opendir(o->model);
+    if (!dh) {
+        diag_error(d, NULL, "%s: %s (expected a test-case folder)", o->model, strerror(errno));
+        return 2;
+    }
+    char *sets[MAX_DATA_SETS];
+    int n_sets = 0;
+    struct dirent *e;
+    while ((e = readdir(dh)) && n_sets < MAX_DATA_SETS)
+        if (strncmp(e->d_name, "test_data_set_", 14) == 0) sets[n_sets++] = strdup(e->d_name);
+    closedir(dh);
+    qsort(sets, (size_t)n_sets, sizeof sets[0], cmp_str);
+    snprintf(path, sizeof path, "%s/model.onnx", o->model);
+    double rtol = 1e-3, atol = 1e-7;   /* the ONNX backend tests' defaults */
+    char tol_path[4096];
+    snprintf(tol_path, sizeof tol_path, "%s/tolerance.txt", o->model);
+    char *tol = drv_read_text(tol_path, 200);
+    if (tol) {
+        double r, a;
+        if (sscanf(tol, "%lf %lf", &r, &a) == 2) rtol = r, atol = a;
+        free(tol);
+    }
+    if (o->rtol >= 0) rtol = o->rtol;
+    if (o->atol >= 0) atol = o->atol;
+
+    int rc = 0;
+    Graph *g = NULL;
+    Build b = {0};
+    bool built = false;
+    if (n_sets == 0) {
+        diag_error(d, NULL, "%s: no test_data_set_* folder", o->model);
+        rc = 2;
+    }
+    double max_err = 0;
+    for (int s = 0; s < n_sets && rc == 0; s++) {
+        char set_dir[4096];
+        snprintf(set_dir, sizeof set_dir, "%s/%s", o->model, sets[s]);
+        HostTensor in[DRIVER_MAX_FILES], want[DRIVER_MAX_FILES], got[DRIVER_MAX_FILES];
+        memset(in, 0, sizeof in);
+        memset(want, 0, sizeof want);
+        memset(got, 0, sizeof got);
+        bool ran = false;
+        int n_in = read_numbered(set_dir, "input", in, d);
+        int n_want = n_in < 0 ? -1 : read_numbered(set_dir, "output", want, d);
+        if (n_in < 0 || n_want < 0) {
+            if (n_in > 0) free_tensors(in, n_in);
+            rc = 2;
+            break;
+        }
+        if (!built) {
+            /* Compile once, with the shapes of the first data set. */
+            g = drv_load(o, path, d);
+            if (!g || !drv_bind_input_shapes(g, in, n_in, d) || !drv_pipeline(g, o, NULL, d) ||
+                !build_model(g, o, path, &b, d))
+                rc = 1;
+            built = true;
+        }
+        if (rc == 0 && n_want != g->n_outputs) {
+            diag_error(d, NULL, "%s: %d expected outputs but the model has %d", sets[s], n_want,
+                       g->n_outputs);
+            rc = 1;
+        }
+        if (rc == 0) {
+            ran = exec_model(g, &b, in, got, d);
+            if (!ran) rc = 1;
+        }
+        for (int k = 0; rc == 0 && k < n_want; k++) {
+            char why[300];
+            if (!compare(&got[k], &want[k], rtol, atol, &max_err, why, sizeof why)) {
+                diag_error(d, NULL, "%s: output %d '%s': %s", sets[s], k, g->outputs[k]->name,
+                           why);
+                rc = 1;
+            }
+        }
+        if (ran) free_tensors(got, g->n_outputs);
+        free_tensors(in, n_in);
+        free_tensors(want, n_want);
+    }
+    if (rc == 0)
+        printf("PASS %s (%d data set%s, max |diff| %.3g, rtol %g atol %g)\n", o->model, n_sets,
+               n_sets == 1 ? "" : "s", max_err, rtol, atol);
+    if (built) build_cleanup(&b);
+    ir_graph_free(g);
+    for (int s = 0; s < n_sets; s++) free(sets[s]);
+    return rc;
+}
