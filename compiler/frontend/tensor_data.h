@@ -1,0 +1,67 @@
+/* tensor_data.h: the frontend's internals shared by its files.
+ *
+ * TensorProto -> bytes (every element encoding ONNX allows, external data from inside the
+ * model's folder only), a protobuf-c allocator with a byte budget, reading a whole file,
+ * and the ModelProto -> Graph conversion (onnx_to_ir.c).  Used by onnx_read.c (models)
+ * and tensor_pb.c (test-case .pb files); nothing outside compiler/frontend/ needs it.
+ */
+#ifndef ONNXCC_TENSOR_DATA_H
+#define ONNXCC_TENSOR_DATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "onnx.pb-c.h"
+
+#include "base/diag.h"
+#include "frontend/frontend.h"
+#include "ir/graph.h"
+
+/* Validated type and shape of a TensorProto. */
+typedef struct TensorMeta {
+    DType dtype;
+    int rank;
+    int64_t dims[IR_MAX_RANK];
+    size_t numel;
+    size_t nbytes;              /* numel * dtype_size(dtype) */
+} TensorMeta;
+
+/* The ONNX spelling of a data type number, also for types we cannot hold ("complex64");
+ * NULL for numbers ONNX does not define. */
+const char *onnx_type_name(int t);
+/* Checks data type (held types only: no strings), rank, dims and size overflow.  what
+ * names the tensor in messages ("initializer 'w'"). */
+bool tensor_proto_meta(const Onnx__TensorProto *tp, const char *what, TensorMeta *m, Diag *d);
+/* Writes the m->nbytes bytes of the tensor's contents, row-major, host byte order, into
+ * out.  Checks that the stored data has exactly numel elements.  base_dir: folder where
+ * external data may be read (NULL: external data refused). */
+bool tensor_proto_data(const Onnx__TensorProto *tp, const TensorMeta *m, const char *base_dir,
+                       const char *what, void *out, Diag *d);
+
+/* A protobuf-c allocator that refuses to hand out more than limit bytes in all, so a
+ * hostile file cannot make unpacking use unbounded memory. */
+typedef struct PbBudget {
+    ProtobufCAllocator alloc;   /* pass &b->alloc to the unpack / free functions */
+    size_t used, limit;
+    bool exceeded;
+} PbBudget;
+void pb_budget_init(PbBudget *b, size_t limit);
+
+/* A whole file in memory (mapped read-only).  Refuses non-regular files, empty files
+ * and files over max_bytes; errors name the path. */
+typedef struct FileMap {
+    const uint8_t *data;
+    size_t len;
+    void *map;                  /* for fe_file_unmap */
+} FileMap;
+bool fe_file_map(const char *path, size_t max_bytes, FileMap *f, Diag *d);
+void fe_file_unmap(FileMap *f);
+
+/* ModelProto -> Graph.  NULL + errors in d on failure.  Copies everything it keeps. */
+Graph *onnx_model_to_ir(const Onnx__ModelProto *m, const char *base_dir,
+                        const LoadOptions *opt, Diag *d);
+
+#endif

@@ -1,0 +1,184 @@
+/* tensor_pb.c: TensorProto .pb files, the input/output layout of ONNX test cases.
+ *
+ * `onnxcc run` reads its inputs and writes its outputs with these, and `onnxcc test`
+ * reads the expected outputs.  Reading accepts every encoding tensor_data.c knows (but
+ * no external data); writing always uses raw_data and is atomic (PATH.tmp, then rename).
+ */
+#include "frontend/tensor_data.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/checked.h"
+
+enum { PB_MAX_FILE_BYTES = 1 << 30 };   /* 1 GiB: far beyond any test tensor */
+
+bool tensor_read_pb(const char *path, HostTensor *t, Diag *d) {
+    char qp[300], what[340];
+    memset(t, 0, sizeof *t);
+    diag_quote(qp, sizeof qp, path);
+    snprintf(what, sizeof what, "tensor file '%s'", qp);
+    FileMap f;
+    if (!fe_file_map(path, PB_MAX_FILE_BYTES, &f, d)) return false;
+    PbBudget budget;
+    size_t limit;
+    if (!size_mul(f.len, 16, &limit) || !size_add(limit, (size_t)64 << 20, &limit))
+        limit = SIZE_MAX;
+    pb_budget_init(&budget, limit);
+    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(&budget.alloc, f.len, f.data);
+    if (!tp) {
+        diag_error(d, NULL, "%s is not a valid TensorProto (protobuf parse failed)", what);
+        fe_file_unmap(&f);
+        return false;
+    }
+    TensorMeta m;
+    bool ok = tensor_proto_meta(tp, what, &m, d);
+    if (ok) {
+        t->name = strdup(tp->name ? tp->name : "");
+        t->data = malloc(m.nbytes ? m.nbytes : 1);
+        if (!t->name || !t->data) {
+            diag_error(d, NULL, "out of memory reading %s", what);
+            ok = false;
+        }
+    }
+    if (ok) ok = tensor_proto_data(tp, &m, NULL, what, t->data, d);
+    if (ok) {
+        t->dtype = m.dtype;
+        t->rank = m.rank;
+        memcpy(t->dims, m.dims, sizeof t->dims);
+        t->nbytes = m.nbytes;
+    } else {
+        tensor_free(t);
+    }
+    onnx__tensor_proto__free_unpacked(tp, &budget.alloc);
+    fe_file_unmap(&f);
+    return ok;
+}
+
+/* Checks that a HostTensor is self-consistent before it is written. */
+static bool host_tensor_ok(const HostTensor *t, const char *what, Diag *d) {
+    if (dtype_size(t->dtype) == 0) {
+        diag_error(d, NULL, "cannot write %s: unsupported data type %s", what,
+                   dtype_name(t->dtype));
+        return false;
+    }
+    if (t->rank < 0 || t->rank > IR_MAX_RANK) {
+        diag_error(d, NULL, "cannot write %s: invalid rank %d", what, t->rank);
+        return false;
+    }
+    size_t n = dtype_size(t->dtype);
+    for (int i = 0; i < t->rank; i++) {
+        if (t->dims[i] < 0 || (uint64_t)t->dims[i] > SIZE_MAX ||
+            !size_mul(n, (size_t)t->dims[i], &n)) {
+            diag_error(d, NULL, "cannot write %s: invalid dimension %lld", what,
+                       (long long)t->dims[i]);
+            return false;
+        }
+    }
+    if (n != t->nbytes || (n && !t->data)) {
+        diag_error(d, NULL, "cannot write %s: it holds %zu bytes, its shape needs %zu", what,
+                   t->nbytes, n);
+        return false;
+    }
+    return true;
+}
+
+/* Writes all of buf to fd. */
+static bool write_all(int fd, const uint8_t *buf, size_t len) {
+    while (len) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        buf += w;
+        len -= (size_t)w;
+    }
+    return true;
+}
+
+bool tensor_write_pb(const char *path, const HostTensor *t, Diag *d) {
+    char qp[300], what[340];
+    diag_quote(qp, sizeof qp, path);
+    snprintf(what, sizeof what, "tensor file '%s'", qp);
+    if (!host_tensor_ok(t, what, d)) return false;
+
+    Onnx__TensorProto tp = ONNX__TENSOR_PROTO__INIT;
+    int64_t dims[IR_MAX_RANK];
+    memcpy(dims, t->dims, sizeof dims);
+    tp.n_dims = (size_t)t->rank;
+    tp.dims = dims;
+    tp.has_data_type = 1;
+    tp.data_type = (int32_t)t->dtype;
+    tp.name = t->name ? t->name : "";
+    tp.has_raw_data = 1;
+    tp.raw_data.len = t->nbytes;
+    tp.raw_data.data = t->data;
+    /* raw_data is little-endian: on a big-endian host write a swapped copy. */
+    uint8_t *swapped = NULL;
+    size_t es = dtype_size(t->dtype);
+#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    if (es > 1 && t->nbytes) {
+        swapped = malloc(t->nbytes);
+        if (!swapped) { diag_error(d, NULL, "out of memory writing %s", what); return false; }
+        for (size_t i = 0; i < t->nbytes; i += es)
+            for (size_t k = 0; k < es; k++)
+                swapped[i + k] = ((const uint8_t *)t->data)[i + es - 1 - k];
+        tp.raw_data.data = swapped;
+    }
+#else
+    (void)es;
+#endif
+    size_t len = onnx__tensor_proto__get_packed_size(&tp);
+    uint8_t *buf = malloc(len ? len : 1);
+    size_t plen = strlen(path) + 5;
+    char *tmp = malloc(plen);
+    bool ok = false;
+    int fd = -1;
+    if (!buf || !tmp) {
+        diag_error(d, NULL, "out of memory writing %s", what);
+        goto done;
+    }
+    onnx__tensor_proto__pack(&tp, buf);
+    snprintf(tmp, plen, "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        diag_error(d, NULL, "cannot write %s: %s", what, strerror(errno));
+        goto done;
+    }
+    if (!write_all(fd, buf, len) || fsync(fd) != 0) {
+        diag_error(d, NULL, "cannot write %s: %s", what, strerror(errno));
+        goto done;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        diag_error(d, NULL, "cannot write %s: %s", what, strerror(errno));
+        goto done;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        diag_error(d, NULL, "cannot write %s: %s", what, strerror(errno));
+        goto done;
+    }
+    ok = true;
+done:
+    if (fd >= 0) close(fd);
+    if (!ok && tmp) unlink(tmp);
+    free(tmp);
+    free(buf);
+    free(swapped);
+    return ok;
+}
+
+void tensor_free(HostTensor *t) {
+    if (!t) return;
+    free(t->name);
+    free(t->data);
+    t->name = NULL;
+    t->data = NULL;
+    t->nbytes = 0;
+}
