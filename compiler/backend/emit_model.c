@@ -80,16 +80,39 @@ static void emit_literal_values(StrBuf *c, const Value *v) {
 }
 
 /* Bytes as a string literal, 3-digit octal escapes for everything but plain characters
- * (so an escape never absorbs the next digit), split in lines of 64 bytes. */
+ * (so an escape never absorbs the next digit), split in lines of 64 bytes.  Built with a
+ * per-call table and one append per line: resnet50's 100 MB must not take seconds here. */
 static void emit_byte_string(StrBuf *c, const unsigned char *p, size_t n) {
-    sb_puts(c, "    \"");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char b = p[i];
-        if (i && i % 64 == 0) sb_puts(c, "\"\n    \"");
-        if (b >= 0x20 && b < 0x7f && b != '"' && b != '\\' && b != '?') sb_putc(c, (char)b);
-        else sb_printf(c, "\\%03o", b);
+    char esc[256][4];
+    unsigned char esc_len[256];
+    {
+        for (int b = 0; b < 256; b++) {
+            if (b >= 0x20 && b < 0x7f && b != '"' && b != '\\' && b != '?') {
+                esc[b][0] = (char)b;
+                esc_len[b] = 1;
+            } else {
+                esc[b][0] = '\\';
+                esc[b][1] = (char)('0' + (b >> 6));
+                esc[b][2] = (char)('0' + ((b >> 3) & 7));
+                esc[b][3] = (char)('0' + (b & 7));
+                esc_len[b] = 4;
+            }
+        }
     }
-    sb_puts(c, "\"\n");
+    char line[64 * 4 + 16];
+    for (size_t i = 0; i < n; i += 64) {
+        size_t len = 0;
+        memcpy(line, "    \"", 5);
+        len = 5;
+        for (size_t j = i; j < n && j < i + 64; j++) {
+            memcpy(line + len, esc[p[j]], esc_len[p[j]]);
+            len += esc_len[p[j]];
+        }
+        memcpy(line + len, "\"\n", 2);
+        len += 2;
+        sb_putn(c, line, len);
+    }
+    if (n == 0) sb_puts(c, "    \"\"\n");
 }
 
 static bool emit_weights(Ctx *x, StrBuf *c) {
@@ -224,8 +247,11 @@ static bool emit_node(Ctx *x, const Node *n, int index, const MemoryPlan *plan, 
     char scratch_expr[64];
     if (uses_ident(body, "scratch")) {
         snprintf(args[n_args].param, sizeof args[n_args].param, "unsigned char *scratch");
-        snprintf(scratch_expr, sizeof scratch_expr, "ws + %zu",
-                 plan && plan->scratch_offset ? plan->scratch_offset[index] : (size_t)0);
+        size_t bytes = op->scratch_bytes ? op->scratch_bytes(n) : 0;
+        if (bytes == 0)
+            snprintf(scratch_expr, sizeof scratch_expr, "NULL");
+        else
+            snprintf(scratch_expr, sizeof scratch_expr, "ws + %zu", plan->scratch_offset[index]);
         args[n_args++].expr = scratch_expr;
     }
     for (int k = 0; k < n_args; k++) {
@@ -443,17 +469,21 @@ bool backend_emit(const Graph *g, const BackendOptions *opt, StrBuf *c, StrBuf *
                 "        (64u - (unsigned)((uintptr_t)workspace % 64u)) % 64u;\n");
     else
         sb_puts(c, "    (void)workspace;\n");
-    sb_putn(c, locals.data ? locals.data : "", locals.len);
-    if (locals.len) sb_putc(c, '\n');
-    sb_putn(c, run.data ? run.data : "", run.len);
     /* Outputs the nodes did not write into the caller's buffer: constants, inputs, and a
      * value listed twice as an output. */
     for (int i = 0; i < g->n_outputs; i++) {
         const Value *v = g->outputs[i];
         if (strcmp(x.refs[v->id].expr, x.out_params[i]) == 0) continue;
-        sb_printf(c, "    memcpy(%s, %s, %zu);\n", x.out_params[i], x.refs[v->id].expr,
+        sb_printf(&run, "    memcpy(%s, %s, %zu);\n", x.out_params[i], x.refs[v->id].expr,
                   ir_nbytes(v));
     }
+    /* An input no node reads is still a parameter of the typed entry point. */
+    for (int i = 0; i < g->n_inputs; i++)
+        if (!uses_ident(run.data ? run.data : "", x.in_params[i]))
+            sb_printf(c, "    (void)%s; /* not read by the model */\n", x.in_params[i]);
+    sb_putn(c, locals.data ? locals.data : "", locals.len);
+    if (locals.len) sb_putc(c, '\n');
+    sb_putn(c, run.data ? run.data : "", run.len);
     sb_puts(c, "    return 0;\n}\n\n");
 
     sb_printf(c, "int %s_run_generic(const void *const *inputs, void *const *outputs, "

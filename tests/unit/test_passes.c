@@ -1,0 +1,497 @@
+/* test_passes.c: activation fusion and BatchNormalization folding.
+ *
+ * Each fusion test builds the same small graph twice, runs the pipeline with and without
+ * fusion, checks the rewritten graph (one node left, its epilogue, the output value's name
+ * kept) and that the generated code of both gives the same numbers.  BN folding is checked
+ * against a hand computation of the new weights and against the unfolded graph's numbers.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "onnxcc_act.h"
+#include "passes/pass.h"
+
+/* Which graph a builder makes. */
+typedef enum Base { BASE_CONV, BASE_GEMM, BASE_MATMUL, BASE_MATMUL_BATCHED } Base;
+
+typedef struct ActSpec {
+    const char *op;         /* "Relu", "LeakyRelu", "Elu", "PRelu" */
+    float alpha;            /* attribute alpha when > 0 */
+    int slope_rank;         /* PRelu: slope shape */
+    int64_t slope_dims[4];
+} ActSpec;
+
+/* Conv: x[1,3,6,6] * w[4,3,3,3] + b[4], pads 1 -> [1,4,6,6].
+ * Gemm: a[5,6] x b[6,4] + c[4] -> [5,4].  MatMul: a[5,6] x b[6,4] -> [5,4], batched:
+ * a[2,5,6] x b[6,4] -> [2,5,4].
+ * The activation's output is the graph output. */
+static Graph *build(Base base, const ActSpec *act) {
+    Graph *g = tb_graph();
+    Node *p;
+    if (base == BASE_CONV) {
+        int64_t xd[4] = { 1, 3, 6, 6 }, wd[4] = { 4, 3, 3, 3 }, bd[1] = { 4 };
+        Value *in[3] = { tb_input(g, "x", 4, xd), tb_const_rand(g, "w", 4, wd, 1, -1, 1),
+                         tb_const_rand(g, "b", 1, bd, 2, -1, 1) };
+        p = tb_node(g, "Conv", "conv", 3, in, 1);
+        int64_t pads[4] = { 1, 1, 1, 1 };
+        tb_attr_ints(g, p, "pads", pads, 4);
+    } else {
+        int64_t ad[3] = { 2, 5, 6 }, bd[2] = { 6, 4 }, cd[1] = { 4 };
+        bool batched = base == BASE_MATMUL_BATCHED;
+        Value *in[3] = { batched ? tb_input(g, "a", 3, ad) : tb_input(g, "a", 2, ad + 1),
+                         tb_const_rand(g, "bm", 2, bd, 3, -1, 1),
+                         tb_const_rand(g, "c", 1, cd, 4, -1, 1) };
+        bool gemm = base == BASE_GEMM;
+        p = tb_node(g, gemm ? "Gemm" : "MatMul", "mm", gemm ? 3 : 2, in, 1);
+    }
+    Value *ain[2] = { p->outputs[0], NULL };
+    int n_in = 1;
+    if (strcmp(act->op, "PRelu") == 0) {
+        ain[1] = tb_const_rand(g, "slope", act->slope_rank, act->slope_dims, 5, 0.05f, 0.5f);
+        n_in = 2;
+    }
+    Node *a = tb_node(g, act->op, "act", n_in, ain, 1);
+    if (act->alpha > 0) tb_attr_float(g, a, "alpha", act->alpha);
+    tb_output(g, a->outputs[0]);
+    return g;
+}
+
+static void expect_close(const float *a, const float *b, int64_t n, float tol) {
+    for (int64_t i = 0; i < n; i++)
+        cr_assert(fabsf(a[i] - b[i]) <= tol * (1.0f + fabsf(b[i])),
+                  "element %lld: %.9g vs %.9g", (long long)i, (double)a[i], (double)b[i]);
+}
+
+/* Runs both graphs' generated code and compares their single outputs. */
+static void expect_same_numbers(const Graph *a, const Graph *b, float tol) {
+    float *ya = NULL, *yb = NULL;
+    int64_t na = 0, nb = 0;
+    cr_assert(tb_run(a, 7, &ya, &na, 1), "running the first graph");
+    cr_assert(tb_run(b, 7, &yb, &nb, 1), "running the second graph");
+    cr_assert_eq(na, nb);
+    cr_assert_gt(na, 0);
+    expect_close(ya, yb, na, tol);
+    free(ya);
+    free(yb);
+}
+
+/* Fuses act into base; checks the graph and the numbers against the unfused pipeline.
+ * Returns the fused graph (one node left), for the caller to check further and free. */
+static Graph *fuse_case(Base base, const ActSpec *act, int code) {
+    Diag d;
+    Graph *fused = build(base, act);
+    cr_assert(tb_pipeline(fused, true, &d), "pipeline (fused) failed");
+    diag_free(&d);
+    Graph *plain = build(base, act);
+    cr_assert(tb_pipeline(plain, false, &d), "pipeline (unfused) failed");
+    diag_free(&d);
+
+    cr_assert_eq(fused->n_nodes, 1, "%d nodes left after fusion", fused->n_nodes);
+    Node *n = fused->nodes[0];
+    cr_assert_eq(tb_count_live(fused, act->op), 0);
+    cr_assert_eq(n->epi.act, code);
+    cr_assert_str_eq(fused->outputs[0]->name, "act_out0");
+    cr_assert_eq(n->outputs[0], fused->outputs[0], "the fused node writes the output");
+    cr_assert_eq(fused->outputs[0]->producer, n);
+    cr_assert(n->fused && strstr(n->fused, "'act'"), "fused text: %s", n->fused ? n->fused : "");
+    cr_assert_eq(tb_count_live(plain, act->op), 1, "no fusion without opt->fuse");
+    cr_assert_eq(plain->n_nodes, 2);
+    expect_same_numbers(fused, plain, 1e-5f);
+    ir_graph_free(plain);
+    return fused;
+}
+
+static const ActSpec RELU = { "Relu", 0, 0, { 0 } };
+static const ActSpec LEAKY = { "LeakyRelu", 0.2f, 0, { 0 } };
+static const ActSpec ELU = { "Elu", 0.7f, 0, { 0 } };
+static const ActSpec PRELU_SCALAR = { "PRelu", 0, 1, { 1 } };
+static const ActSpec PRELU_CONV_C = { "PRelu", 0, 3, { 4, 1, 1 } };
+static const ActSpec PRELU_COLS = { "PRelu", 0, 1, { 4 } };
+static const ActSpec PRELU_COLS_2D = { "PRelu", 0, 2, { 1, 4 } };
+
+Test(passes_fuse, conv_relu) {
+    Graph *g = fuse_case(BASE_CONV, &RELU, ONNXCC_ACT_RELU);
+    Node *n = g->nodes[0];
+    cr_assert_eq(n->epi.slope_input, -1);
+    ir_graph_free(g);
+}
+
+Test(passes_fuse, conv_leaky_relu) {
+    Graph *g = fuse_case(BASE_CONV, &LEAKY, ONNXCC_ACT_LEAKY_RELU);
+    Node *n = g->nodes[0];
+    cr_assert_float_eq(n->epi.alpha, 0.2f, 1e-7);
+    ir_graph_free(g);
+}
+
+Test(passes_fuse, conv_elu) {
+    Graph *g = fuse_case(BASE_CONV, &ELU, ONNXCC_ACT_ELU);
+    Node *n = g->nodes[0];
+    cr_assert_float_eq(n->epi.alpha, 0.7f, 1e-7);
+    ir_graph_free(g);
+}
+
+Test(passes_fuse, conv_prelu_scalar) {
+    Graph *g = fuse_case(BASE_CONV, &PRELU_SCALAR, ONNXCC_ACT_PRELU);
+    Node *n = g->nodes[0];
+    cr_assert_eq(n->epi.slope_input, 3, "slope after the bias slot");
+    cr_assert_eq(ir_numel(n->inputs[3]), 1);
+    ir_graph_free(g);
+}
+
+Test(passes_fuse, conv_prelu_per_channel) {
+    Graph *g = fuse_case(BASE_CONV, &PRELU_CONV_C, ONNXCC_ACT_PRELU);
+    Node *n = g->nodes[0];
+    int s = n->epi.slope_input;
+    cr_assert(s >= 3 && s < n->n_inputs);
+    const Value *slope = n->inputs[s];
+    cr_assert(slope->data);
+    cr_assert_eq(slope->rank, 1, "slope normalised to [C]");
+    cr_assert_eq(slope->dims[0], 4);
+    ir_graph_free(g);
+}
+
+Test(passes_fuse, gemm_relu) {
+    ir_graph_free(fuse_case(BASE_GEMM, &RELU, ONNXCC_ACT_RELU));
+}
+Test(passes_fuse, gemm_leaky_relu) {
+    ir_graph_free(fuse_case(BASE_GEMM, &LEAKY, ONNXCC_ACT_LEAKY_RELU));
+}
+Test(passes_fuse, gemm_elu) {
+    ir_graph_free(fuse_case(BASE_GEMM, &ELU, ONNXCC_ACT_ELU));
+}
+Test(passes_fuse, gemm_prelu_scalar) {
+    Graph *g = fuse_case(BASE_GEMM, &PRELU_SCALAR, ONNXCC_ACT_PRELU);
+    Node *n = g->nodes[0];
+    cr_assert_eq(n->epi.slope_input, 3);
+    ir_graph_free(g);
+}
+Test(passes_fuse, gemm_prelu_per_column) {
+    Graph *g = fuse_case(BASE_GEMM, &PRELU_COLS_2D, ONNXCC_ACT_PRELU);
+    Node *n = g->nodes[0];
+    const Value *slope = n->inputs[n->epi.slope_input];
+    cr_assert_eq(slope->rank, 1);
+    cr_assert_eq(slope->dims[0], 4);
+    ir_graph_free(g);
+}
+
+Test(passes_fuse, matmul_relu) {
+    ir_graph_free(fuse_case(BASE_MATMUL, &RELU, ONNXCC_ACT_RELU));
+}
+Test(passes_fuse, matmul_leaky_relu) {
+    ir_graph_free(fuse_case(BASE_MATMUL, &LEAKY, ONNXCC_ACT_LEAKY_RELU));
+}
+Test(passes_fuse, matmul_elu) {
+    ir_graph_free(fuse_case(BASE_MATMUL, &ELU, ONNXCC_ACT_ELU));
+}
+Test(passes_fuse, matmul_prelu_scalar) {
+    Graph *g = fuse_case(BASE_MATMUL, &PRELU_SCALAR, ONNXCC_ACT_PRELU);
+    Node *n = g->nodes[0];
+    cr_assert_eq(n->epi.slope_input, 2);
+    ir_graph_free(g);
+}
+Test(passes_fuse, matmul_prelu_per_column) {
+    Graph *g = fuse_case(BASE_MATMUL, &PRELU_COLS, ONNXCC_ACT_PRELU);
+    Node *n = g->nodes[0];
+    cr_assert_eq(n->inputs[n->epi.slope_input]->dims[0], 4);
+    ir_graph_free(g);
+}
+
+Test(passes_fuse, batched_matmul_prelu_per_column) {
+    static const ActSpec per_col_3d = { "PRelu", 0, 3, { 1, 1, 4 } };
+    Graph *g = fuse_case(BASE_MATMUL_BATCHED, &per_col_3d, ONNXCC_ACT_PRELU);
+    Node *n = g->nodes[0];
+    const Value *slope = n->inputs[n->epi.slope_input];
+    cr_assert_eq(slope->rank, 1);
+    cr_assert_eq(slope->dims[0], 4);
+    ir_graph_free(g);
+}
+
+Test(passes_fuse, no_fusion_when_output_has_two_readers) {
+    Graph *g = tb_graph();
+    int64_t xd[4] = { 1, 2, 4, 4 }, wd[4] = { 3, 2, 1, 1 };
+    Value *in[2] = { tb_input(g, "x", 4, xd), tb_const_rand(g, "w", 4, wd, 1, -1, 1) };
+    Node *conv = tb_node(g, "Conv", "conv", 2, in, 1);
+    Node *relu = tb_node(g, "Relu", "relu", 1, conv->outputs, 1);
+    Node *sig = tb_node(g, "Sigmoid", "sig", 1, conv->outputs, 1);
+    tb_output(g, relu->outputs[0]);
+    tb_output(g, sig->outputs[0]);
+    Diag d;
+    cr_assert(tb_pipeline(g, true, &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "Relu"), 1);
+    cr_assert_eq(conv->epi.act, ONNXCC_ACT_NONE);
+    cr_assert_eq(relu->outputs[0]->producer, relu);
+    ir_graph_free(g);
+}
+
+Test(passes_fuse, no_fusion_when_conv_output_is_a_graph_output) {
+    Graph *g = build(BASE_CONV, &RELU);
+    tb_output(g, g->nodes[0]->outputs[0]);
+    Diag d;
+    cr_assert(tb_pipeline(g, true, &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "Relu"), 1);
+    cr_assert_eq(g->nodes[0]->epi.act, ONNXCC_ACT_NONE);
+    ir_graph_free(g);
+}
+
+Test(passes_fuse, no_fusion_with_no_fuse) {
+    Graph *g = build(BASE_GEMM, &LEAKY);
+    Diag d;
+    cr_assert(tb_pipeline(g, false, &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "LeakyRelu"), 1);
+    cr_assert_eq(tb_count_live(g, "Gemm"), 1);
+    for (int i = 0; i < g->n_nodes; i++) cr_assert_eq(g->nodes[i]->epi.act, ONNXCC_ACT_NONE);
+    ir_graph_free(g);
+}
+
+Test(passes_fuse, prelu_slope_not_per_channel_is_not_fused) {
+    /* A slope varying along the width of a conv output cannot be a per-channel epilogue. */
+    static const ActSpec per_width = { "PRelu", 0, 1, { 6 } };
+    Graph *g = build(BASE_CONV, &per_width);
+    Diag d;
+    cr_assert(tb_pipeline(g, true, &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "PRelu"), 1);
+    cr_assert_eq(tb_count_live(g, "Conv"), 1);
+    ir_graph_free(g);
+}
+
+Test(passes_fuse, prelu_non_constant_slope_is_not_fused) {
+    Graph *g = tb_graph();
+    int64_t ad[2] = { 5, 6 }, bd[2] = { 6, 4 }, sd[1] = { 4 };
+    Value *in[2] = { tb_input(g, "a", 2, ad), tb_const_rand(g, "bm", 2, bd, 3, -1, 1) };
+    Node *mm = tb_node(g, "MatMul", "mm", 2, in, 1);
+    Value *pin[2] = { mm->outputs[0], tb_input(g, "slope", 1, sd) };
+    Node *pr = tb_node(g, "PRelu", "act", 2, pin, 1);
+    tb_output(g, pr->outputs[0]);
+    Diag d;
+    cr_assert(tb_pipeline(g, true, &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "PRelu"), 1);
+    cr_assert_eq(mm->epi.act, ONNXCC_ACT_NONE);
+    ir_graph_free(g);
+}
+
+/* ---- BatchNormalization folding ------------------------------------------------------ */
+
+enum { BN_C = 3 };
+static const float BN_SCALE[BN_C] = { 0.5f, 2.0f, -1.25f };
+static const float BN_BIAS[BN_C] = { 0.1f, -0.3f, 0.7f };
+static const float BN_MEAN[BN_C] = { 0.2f, -0.1f, 0.05f };
+static const float BN_VAR[BN_C] = { 0.9f, 0.25f, 1.5f };
+static const float BN_EPS = 1e-3f;
+
+/* x[1,2,5,5] -> Conv(w[3,2,3,3], b[3] or none) -> BN -> output.  With w_input the
+ * weights are a graph input instead of a constant. */
+static Graph *build_conv_bn(bool with_bias, bool w_input) {
+    Graph *g = tb_graph();
+    int64_t xd[4] = { 1, 2, 5, 5 }, wd[4] = { BN_C, 2, 3, 3 }, cd[1] = { BN_C };
+    Value *in[3] = { tb_input(g, "x", 4, xd),
+                     w_input ? tb_input(g, "w", 4, wd) : tb_const_rand(g, "w", 4, wd, 11, -1, 1),
+                     with_bias ? tb_const_rand(g, "b", 1, cd, 12, -1, 1) : NULL };
+    Node *conv = tb_node(g, "Conv", "conv", with_bias ? 3 : 2, in, 1);
+    Value *bin[5] = { conv->outputs[0], tb_const(g, "scale", 1, cd, BN_SCALE),
+                      tb_const(g, "bias", 1, cd, BN_BIAS), tb_const(g, "mean", 1, cd, BN_MEAN),
+                      tb_const(g, "var", 1, cd, BN_VAR) };
+    Node *bn = tb_node(g, "BatchNormalization", "bn", 5, bin, 1);
+    tb_attr_float(g, bn, "epsilon", BN_EPS);
+    tb_output(g, bn->outputs[0]);
+    return g;
+}
+
+/* The pipeline without one pass (the reference for a pass's numbers). */
+static bool pipeline_without(Graph *g, const char *skip, Diag *d) {
+    diag_init(d);
+    PassOptions opt = { .fuse = false, .verify = true };
+    for (int i = 0; i < pipeline_n_passes; i++) {
+        const Pass *p = &pipeline_passes[i];
+        if (strcmp(p->name, skip) == 0) continue;
+        if (!p->run(g, &opt, d) || !diag_ok(d)) return false;
+        if (!ir_verify(g, d)) return false;
+    }
+    return true;
+}
+
+static void check_conv_bn_fold(bool with_bias) {
+    Graph *g = build_conv_bn(with_bias, false);
+    const Value *w = ir_value_find(g, "w");
+    const Value *b = with_bias ? ir_value_find(g, "b") : NULL;
+    float w_before[BN_C * 18];
+    memcpy(w_before, w->data, sizeof w_before);
+    Diag d;
+    cr_assert(tb_pipeline(g, false, &d));
+    diag_free(&d);
+
+    cr_assert_eq(tb_count_live(g, "BatchNormalization"), 0);
+    cr_assert_eq(g->n_nodes, 1);
+    Node *conv = g->nodes[0];
+    cr_assert_str_eq(conv->op_type, "Conv");
+    cr_assert_eq(conv->outputs[0], g->outputs[0]);
+    cr_assert_str_eq(g->outputs[0]->name, "bn_out0");
+    cr_assert(conv->n_inputs >= 3 && conv->inputs[2]);
+    const Value *nw = conv->inputs[1], *nb = conv->inputs[2];
+    cr_assert_neq(nw, w, "new weights, the original constant is untouched");
+    cr_assert(memcmp(w->data, w_before, sizeof w_before) == 0);
+    const float *wf = nw->data, *bf = nb->data;
+    for (int c = 0; c < BN_C; c++) {
+        double s = (double)BN_SCALE[c] / sqrt((double)BN_VAR[c] + (double)BN_EPS);
+        for (int k = 0; k < 18; k++)
+            cr_assert_float_eq(wf[c * 18 + k], (float)(w_before[c * 18 + k] * s), 1e-6);
+        double b0 = b ? ((const float *)b->data)[c] : 0.0;
+        cr_assert_float_eq(bf[c], (float)((b0 - BN_MEAN[c]) * s + BN_BIAS[c]), 1e-6);
+    }
+    Graph *ref = build_conv_bn(with_bias, false);
+    cr_assert(pipeline_without(ref, "fold_batchnorm", &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(ref, "BatchNormalization"), 1);
+    expect_same_numbers(g, ref, 1e-5f);
+    ir_graph_free(ref);
+    ir_graph_free(g);
+}
+
+Test(passes_bn, conv_bn_folds_with_bias) { check_conv_bn_fold(true); }
+Test(passes_bn, conv_bn_folds_without_bias) { check_conv_bn_fold(false); }
+
+Test(passes_bn, not_folded_when_conv_weights_are_not_constant) {
+    Graph *g = build_conv_bn(true, true);
+    Diag d;
+    cr_assert(tb_pipeline(g, false, &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "BatchNormalization"), 1);
+    cr_assert_eq(tb_count_live(g, "Conv"), 1);
+    ir_graph_free(g);
+}
+
+Test(passes_bn, shared_weights_are_not_modified) {
+    /* A second Conv reads the same w: after folding it must still read the original. */
+    Graph *g = build_conv_bn(true, false);
+    Value *w = ir_value_find(g, "w");
+    int64_t xd[4] = { 1, 2, 5, 5 };
+    Value *in[2] = { tb_input(g, "x2", 4, xd), w };
+    Node *other = tb_node(g, "Conv", "other", 2, in, 1);
+    tb_output(g, other->outputs[0]);
+    float w_before[BN_C * 18];
+    memcpy(w_before, w->data, sizeof w_before);
+    Diag d;
+    cr_assert(tb_pipeline(g, false, &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "BatchNormalization"), 0);
+    cr_assert_eq(other->inputs[1], w);
+    cr_assert(memcmp(w->data, w_before, sizeof w_before) == 0);
+    ir_graph_free(g);
+}
+
+Test(passes_bn, not_folded_when_conv_output_has_another_reader) {
+    Graph *g = build_conv_bn(true, false);
+    tb_output(g, ir_value_find(g, "conv_out0"));
+    Diag d;
+    cr_assert(tb_pipeline(g, false, &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "BatchNormalization"), 1);
+    ir_graph_free(g);
+}
+
+Test(passes_bn, not_folded_when_a_variance_is_negative) {
+    /* var + eps <= 0 has no real scale: the BN is left to its own kernel. */
+    Graph *g = build_conv_bn(true, false);
+    Value *var = ir_value_find(g, "var");
+    ((float *)var->data)[1] = -1.0f;
+    Diag d;
+    cr_assert(tb_pipeline(g, false, &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "BatchNormalization"), 1);
+    cr_assert_eq(tb_count_live(g, "Conv"), 1);
+    ir_graph_free(g);
+}
+
+/* a[4,5] x B -> Gemm (beta 0.5) with C of c_rank dims (0: none, 1: [N], 2: [M,N]) -> BN
+ * over the N = BN_C columns.  With trans_b, B is stored [N,K] and canonicalisation (which
+ * would pre-transpose it) is skipped, so the fold sees transB = 1. */
+static Graph *build_gemm_bn(bool trans_b, int c_rank) {
+    Graph *g = tb_graph();
+    int64_t ad[2] = { 4, 5 }, bd[2] = { 5, BN_C }, btd[2] = { BN_C, 5 }, cd[2] = { 4, BN_C };
+    Value *in[3] = { tb_input(g, "a", 2, ad),
+                     tb_const_rand(g, "bm", 2, trans_b ? btd : bd, 21, -1, 1),
+                     c_rank ? tb_const_rand(g, "c", c_rank, cd + 2 - c_rank, 22, -1, 1) : NULL };
+    Node *gemm = tb_node(g, "Gemm", "gemm", c_rank ? 3 : 2, in, 1);
+    tb_attr_float(g, gemm, "beta", 0.5f);
+    if (trans_b) tb_attr_int(g, gemm, "transB", 1);
+    int64_t nd[1] = { BN_C };
+    Value *bin[5] = { gemm->outputs[0], tb_const(g, "scale", 1, nd, BN_SCALE),
+                      tb_const(g, "bias", 1, nd, BN_BIAS), tb_const(g, "mean", 1, nd, BN_MEAN),
+                      tb_const(g, "var", 1, nd, BN_VAR) };
+    Node *bn = tb_node(g, "BatchNormalization", "bn", 5, bin, 1);
+    tb_attr_float(g, bn, "epsilon", BN_EPS);
+    tb_output(g, bn->outputs[0]);
+    return g;
+}
+
+static void check_gemm_bn(bool trans_b, int c_rank) {
+    Graph *g = build_gemm_bn(trans_b, c_rank), *ref = build_gemm_bn(trans_b, c_rank);
+    Diag d;
+    cr_assert(pipeline_without(g, trans_b ? "canonicalize" : "none", &d));
+    diag_free(&d);
+    cr_assert(pipeline_without(ref, "fold_batchnorm", &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "BatchNormalization"), 0);
+    cr_assert_eq(g->n_nodes, 1);
+    const Node *gemm = g->nodes[0];
+    cr_assert_float_eq(ir_attr_float(gemm, "beta", 0), 1.0f, 0);
+    cr_assert_eq(ir_attr_int(gemm, "transB", 0), trans_b ? 1 : 0);
+    cr_assert(gemm->n_inputs >= 3 && gemm->inputs[2], "the folded Gemm has a bias");
+    cr_assert_eq(tb_count_live(ref, "BatchNormalization"), 1);
+    expect_same_numbers(g, ref, 1e-5f);
+    ir_graph_free(ref);
+    ir_graph_free(g);
+}
+
+Test(passes_bn, gemm_bn_folds_per_column) { check_gemm_bn(false, 1); }
+Test(passes_bn, gemm_bn_folds_without_c) { check_gemm_bn(false, 0); }
+Test(passes_bn, gemm_bn_folds_with_full_c) { check_gemm_bn(false, 2); }
+Test(passes_bn, gemm_trans_b_bn_folds) { check_gemm_bn(true, 1); }
+
+Test(passes_bn, matmul_bn_becomes_a_gemm) {
+    Graph *graphs[2];
+    for (int k = 0; k < 2; k++) {
+        Graph *g = tb_graph();
+        int64_t ad[2] = { 4, 5 }, bd[2] = { 5, BN_C }, nd[1] = { BN_C };
+        Value *in[2] = { tb_input(g, "a", 2, ad), tb_const_rand(g, "bm", 2, bd, 31, -1, 1) };
+        Node *mm = tb_node(g, "MatMul", "mm", 2, in, 1);
+        Value *bin[5] = { mm->outputs[0], tb_const(g, "scale", 1, nd, BN_SCALE),
+                          tb_const(g, "bias", 1, nd, BN_BIAS), tb_const(g, "mean", 1, nd, BN_MEAN),
+                          tb_const(g, "var", 1, nd, BN_VAR) };
+        Node *bn = tb_node(g, "BatchNormalization", "bn", 5, bin, 1);
+        tb_output(g, bn->outputs[0]);
+        Diag d;
+        cr_assert(k == 0 ? tb_pipeline(g, false, &d) : pipeline_without(g, "fold_batchnorm", &d));
+        diag_free(&d);
+        graphs[k] = g;
+    }
+    cr_assert_eq(graphs[0]->n_nodes, 1);
+    cr_assert_str_eq(graphs[0]->nodes[0]->op_type, "Gemm");
+    cr_assert_eq(tb_count_live(graphs[1], "BatchNormalization"), 1);
+    expect_same_numbers(graphs[0], graphs[1], 1e-5f);
+    ir_graph_free(graphs[0]);
+    ir_graph_free(graphs[1]);
+}
+
+Test(passes_bn, conv_bn_relu_folds_then_fuses) {
+    Graph *g = build_conv_bn(true, false);
+    Value *y = g->outputs[0];
+    y->is_output = false;
+    g->n_outputs = 0;
+    Node *relu = tb_node(g, "Relu", "relu", 1, &y, 1);
+    tb_output(g, relu->outputs[0]);
+    Diag d;
+    cr_assert(tb_pipeline(g, true, &d));
+    diag_free(&d);
+    cr_assert_eq(g->n_nodes, 1);
+    cr_assert_eq(g->nodes[0]->epi.act, ONNXCC_ACT_RELU);
+    cr_assert_eq(g->nodes[0]->outputs[0], g->outputs[0]);
+    ir_graph_free(g);
+}
