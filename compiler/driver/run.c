@@ -288,12 +288,13 @@ int driver_run(const DriverOptions *o, Diag *d) {
             return 2;
         }
     }
-    Graph *g = drv_load(o, o->model, d);
+    int rc;
+    Graph *g = drv_load(o, o->model, &rc, d);
     if (!g) {
         free_tensors(in, o->n_inputs);
-        return 1;
+        return rc;
     }
-    int rc = 1;
+    rc = 1;
     HostTensor out[DRIVER_MAX_FILES];
     memset(out, 0, sizeof out);
     if (g->n_outputs > DRIVER_MAX_FILES) {
@@ -373,7 +374,12 @@ static int read_numbered(const char *dir, const char *prefix, HostTensor *t, Dia
     int n = 0;
     for (; n < DRIVER_MAX_FILES; n++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s_%d.pb", dir, prefix, n);
+        int len = snprintf(path, sizeof path, "%s/%s_%d.pb", dir, prefix, n);
+        if (len < 0 || (size_t)len >= sizeof path) {
+            diag_error(d, NULL, "%s: path too long", dir);
+            free_tensors(t, n);
+            return -1;
+        }
         if (access(path, F_OK) != 0) break;
         if (!tensor_read_pb(path, &t[n], d)) {
             free_tensors(t, n);
@@ -437,9 +443,10 @@ int driver_test(const DriverOptions *o, Diag *d) {
         }
         if (!built) {
             /* Compile once, with the shapes of the first data set. */
-            g = drv_load(o, path, d);
-            if (!g || !drv_bind_input_shapes(g, in, n_in, d) || !drv_pipeline(g, o, NULL, d) ||
-                !build_model(g, o, path, &b, d))
+            g = drv_load(o, path, &rc, d);
+            if (g) rc = 0;
+            if (g && !(drv_bind_input_shapes(g, in, n_in, d) && drv_pipeline(g, o, NULL, d) &&
+                       build_model(g, o, path, &b, d)))
                 rc = 1;
             built = true;
         }

@@ -1,2 +1,105 @@
 #!/bin/sh
-exit 0
+# CLI tests: exit codes, error lines, the files `compile` writes, determinism, and that
+# the generated code builds warning-free with gcc and clang and runs.
+#   usage: tests/cli/run.sh ONNXCC
+set -u
+ONNXCC=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+MODEL="$ROOT/examples/digits/model.onnx"
+T=$(mktemp -d "${TMPDIR:-/tmp}/onnxcc-cli.XXXXXX")
+trap 'rm -rf "$T"' EXIT INT TERM
+fails=0
+n=0
+
+check() {   # check NAME EXPECTED_RC COMMAND...: runs it, compares the exit code
+    name=$1 want=$2
+    shift 2
+    n=$((n + 1))
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL $name: exit $got, expected $want"
+        sed 's/^/    /' "$T/out" "$T/err" | tail -n 10
+        fails=$((fails + 1))
+        return 1
+    fi
+    echo "ok   $name"
+}
+
+expect_text() {   # expect_text NAME FILE TEXT: the file contains the text
+    n=$((n + 1))
+    if grep -q -- "$3" "$2"; then echo "ok   $1"; else
+        echo "FAIL $1: '$3' not in output:"; sed 's/^/    /' "$2" | tail -n 10
+        fails=$((fails + 1))
+    fi
+}
+
+check "--help" 0 "$ONNXCC" --help
+expect_text "--help lists the commands" "$T/out" "onnxcc compile"
+check "--version" 0 "$ONNXCC" --version
+check "no arguments is a usage error" 2 "$ONNXCC"
+check "unknown command" 2 "$ONNXCC" frobnicate x
+check "unknown option" 2 "$ONNXCC" compile "$MODEL" -o "$T/x" --bogus
+check "missing file is an I/O error" 2 "$ONNXCC" compile "$T/missing.onnx" -o "$T/x"
+expect_text "missing file message" "$T/err" "onnxcc: error: "
+head -c 300 /dev/urandom >"$T/garbage.onnx"
+check "garbage is an invalid model" 1 "$ONNXCC" compile "$T/garbage.onnx" -o "$T/g"
+expect_text "garbage message" "$T/err" "not a valid ONNX model"
+n=$((n + 1))
+if [ -e "$T/g" ]; then echo "FAIL failed compile left $T/g"; fails=$((fails + 1)); else
+    echo "ok   a failed compile writes nothing"; fi
+: >"$T/empty.onnx"
+check "empty file is an invalid model" 1 "$ONNXCC" info "$T/empty.onnx"
+
+check "info" 0 "$ONNXCC" info "$MODEL"
+for word in "opset" "inputs:" "outputs:" "Conv" "parameters:" "FLOPs:" "workspace:" \
+            "lower bound" "unsupported ops: none"; do
+    expect_text "info prints $word" "$T/out" "$word"
+done
+
+check "compile" 0 "$ONNXCC" compile "$MODEL" -o "$T/a" --name digits
+n=$((n + 1))
+if [ -f "$T/a/digits.c" ] && [ -f "$T/a/digits.h" ] && [ ! -f "$T/a/onnxcc_rt.h" ]; then
+    echo "ok   compile writes NAME.c and NAME.h only"; else
+    echo "FAIL compile output: $(ls "$T/a")"; fails=$((fails + 1)); fi
+expect_text "header declares the entry point" "$T/a/digits.h" "int digits_run("
+expect_text "header declares the generic entry point" "$T/a/digits.h" "digits_run_generic("
+expect_text "header has the workspace size" "$T/a/digits.h" "#define digits_WORKSPACE_BYTES"
+expect_text "header has the descriptor table" "$T/a/digits.h" "digits_inputs\["
+
+# Determinism: same model, other folder and working directory, other locale and TZ.
+mkdir -p "$T/b"
+check "compile again elsewhere" 0 sh -c "cd '$T/b' && LC_ALL=C.UTF-8 TZ=Asia/Tokyo \
+    '$ONNXCC' compile '$MODEL' -o out --name digits"
+n=$((n + 1))
+if cmp -s "$T/a/digits.c" "$T/b/out/digits.c" && cmp -s "$T/a/digits.h" "$T/b/out/digits.h"
+then echo "ok   output is byte-identical across runs"; else
+    echo "FAIL output differs between two compiles"; fails=$((fails + 1)); fi
+
+check "compile --emit-runtime --no-fuse" 0 "$ONNXCC" compile "$MODEL" -o "$T/c" --name digits \
+    --emit-runtime --no-fuse
+for cc in gcc clang; do
+    command -v $cc >/dev/null || continue
+    check "generated code builds with $cc -std=c11 -Wall -Wextra -Werror" 0 \
+        sh -c "$cc -std=c11 -O2 -Wall -Wextra -Werror -I'$T/c' '$T/c'/*.c \
+               '$ROOT/examples/digits/main.c' -lm -o '$T/c/digits_$cc'"
+    check "example built with $cc runs" 0 "$T/c/digits_$cc" \
+        "$ROOT/examples/digits/test_images.bin" "$ROOT/examples/digits/test_labels.bin"
+    expect_text "example built with $cc prints its accuracy" "$T/out" "accuracy"
+done
+
+check "--weights literal" 0 "$ONNXCC" compile "$MODEL" -o "$T/l" --name digits --weights literal
+n=$((n + 1))
+if grep -q "unsigned char bytes" "$T/l/digits.c"; then
+    echo "FAIL --weights literal still emits byte strings"; fails=$((fails + 1)); else
+    echo "ok   --weights literal emits only literals"; fi
+check "--weights blob" 0 "$ONNXCC" compile "$MODEL" -o "$T/w" --name digits --weights blob
+expect_text "--weights blob emits byte strings" "$T/w/digits.c" "unsigned char bytes"
+check "--weights bad value" 2 "$ONNXCC" compile "$MODEL" -o "$T/w" --weights nope
+check "--dump-after a pass" 0 "$ONNXCC" compile "$MODEL" -o "$T/d" --dump-after fuse_activation
+expect_text "--dump-after prints the graph" "$T/out" "# after fuse_activation"
+check "--dump-after an unknown pass" 1 "$ONNXCC" compile "$MODEL" -o "$T/d" --dump-after nope
+check "--shape of an unknown input" 1 "$ONNXCC" compile "$MODEL" -o "$T/s" --shape nope=1x2
+
+echo "$((n - fails)) of $n CLI checks passed"
+[ "$fails" -eq 0 ]

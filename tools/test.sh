@@ -1,0 +1,54 @@
+#!/bin/sh
+# The whole test suite, from a fresh Debian 12 machine (the README's second command and
+# what CI runs):
+#   1. tools/setup.sh installs what is missing (apt packages, .venv from PyPI);
+#   2. a normal build (warnings are errors) and its tests: Criterion unit tests, CLI tests;
+#   3. the model tests: PyTorch exports (tests/models/export_models.py), expected outputs
+#      from onnxruntime, each run through `onnxcc test`;
+#   4. all of it again with onnxcc and the generated code built under AddressSanitizer and
+#      UndefinedBehaviorSanitizer.
+# Exits non-zero on the first failing stage.  Set ONNXCC_SKIP_SANITIZE=1 to skip stage 4.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+JOBS=$(nproc 2>/dev/null || echo 2)
+CASES=build/model-cases
+SAN_FLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+
+stage() { printf '\n==== %s\n' "$*"; }
+
+stage "setup"
+tools/setup.sh
+
+stage "build (build/, warnings are errors)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$JOBS"
+
+stage "unit and CLI tests"
+(cd build && ctest --output-on-failure)
+
+stage "exporting the model tests into $CASES (PyTorch, references from onnxruntime)"
+.venv/bin/python tests/models/export_models.py "$CASES"
+
+stage "model tests"
+tests/models/run_models.sh build/onnxcc "$CASES"
+
+if [ "${ONNXCC_SKIP_SANITIZE:-0}" = 1 ]; then
+    echo "ONNXCC_SKIP_SANITIZE=1: skipping the sanitizer stage"
+    exit 0
+fi
+
+stage "build with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DONNXCC_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$JOBS"
+
+stage "unit and CLI tests under the sanitizers"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure)
+
+stage "model tests: onnxcc and the generated code under the sanitizers"
+ONNXCC_CFLAGS="$SAN_FLAGS" \
+    tests/models/run_models.sh build-asan/onnxcc "$CASES"
+
+echo
+echo "all tests passed"
