@@ -51,13 +51,10 @@ int driver_compile(const DriverOptions *o, Diag *d) {
         diag_error(d, NULL, "compile needs an output folder: -o DIR");
         return 2;
     }
-    if (mkdir(o->out_dir, 0755) != 0 && errno != EEXIST) {
-        diag_error(d, NULL, "cannot create %s: %s", o->out_dir, strerror(errno));
-        return 2;
-    }
-    Graph *g = drv_load(o, o->model, d);
-    if (!g) return 1;
-    int rc = 1;
+    int rc;
+    Graph *g = drv_load(o, o->model, &rc, d);
+    if (!g) return rc;
+    rc = 1;
     char name[64];
     drv_c_name(o, o->model, name, sizeof name);
     StrBuf dump, c, h;
@@ -69,6 +66,10 @@ int driver_compile(const DriverOptions *o, Diag *d) {
     if (ok && drv_emit(g, o, o->model, name, &c, &h, d)) {
         char file[80];
         rc = 2;
+        if (mkdir(o->out_dir, 0755) != 0 && errno != EEXIST) {
+            diag_error(d, NULL, "cannot create %s: %s", o->out_dir, strerror(errno));
+            goto out;
+        }
         snprintf(file, sizeof file, "%s.h", name);
         if (write_in_dir(o->out_dir, file, h.data, h.len, d)) {
             snprintf(file, sizeof file, "%s.c", name);
@@ -80,6 +81,7 @@ int driver_compile(const DriverOptions *o, Diag *d) {
             fprintf(stderr, "onnxcc: wrote %s/%s.c (%zu bytes) and %s.h\n", o->out_dir, name,
                     c.len, name);
     }
+out:
     sb_free(&dump);
     sb_free(&c);
     sb_free(&h);

@@ -74,8 +74,19 @@ static bool apply_shape_option(Graph *g, const char *opt, Diag *d) {
     return false;
 }
 
-Graph *drv_load(const DriverOptions *o, const char *model_path, Diag *d) {
+Graph *drv_load(const DriverOptions *o, const char *model_path, int *rc, Diag *d) {
     LoadOptions lo = {0};
+    struct stat st;
+    *rc = 2;
+    if (stat(model_path, &st) != 0) {
+        diag_error(d, NULL, "%s: %s", model_path, strerror(errno));
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        diag_error(d, NULL, "%s: not a regular file", model_path);
+        return NULL;
+    }
+    *rc = 1;
     Graph *g = onnx_load(model_path, &lo, d);
     if (!g) return NULL;
     for (int i = 0; i < o->n_shapes; i++) {

@@ -10,8 +10,9 @@
 #include "ir/graph.h"
 #include "passes/pass.h"
 
-/* Loads o->model and applies --shape options; NULL + errors on failure. */
-Graph *drv_load(const DriverOptions *o, const char *model_path, Diag *d);
+/* Loads a model and applies --shape options; NULL + errors on failure, with *rc set to
+ * the exit code: 2 when the file cannot be read, 1 when it is not a valid model. */
+Graph *drv_load(const DriverOptions *o, const char *model_path, int *rc, Diag *d);
 /* Gives symbolic or unknown input dims the sizes of the tensors the caller will pass. */
 bool drv_bind_input_shapes(Graph *g, const HostTensor *inputs, int n, Diag *d);
 /* The pass pipeline with the driver's options. */

@@ -49,8 +49,9 @@ out:
 }
 
 int driver_info(const DriverOptions *o, Diag *d) {
-    Graph *g = drv_load(o, o->model, d);
-    if (!g) return 1;
+    int load_rc;
+    Graph *g = drv_load(o, o->model, &load_rc, d);
+    if (!g) return load_rc;
     char q[200], b1[64], b2[64];
     const char *base = strrchr(o->model, '/');
     printf("model: %s\n", diag_quote(q, sizeof q, base ? base + 1 : o->model));

@@ -162,7 +162,11 @@ bool tb_run(const Graph *g, unsigned seed, float **out, int64_t *out_n, int n_ou
     }
     DriverOptions o;
     driver_options_default(&o);
+#ifdef ONNXCC_TEST_CFLAGS
+    o.cflags = ONNXCC_TEST_CFLAGS;
+#else
     o.cflags = "-O1";
+#endif
     Diag d;
     diag_init(&d);
     bool ok = driver_build_and_run(g, &o, in, g->n_inputs, res, &d);
