@@ -59,8 +59,8 @@ int driver_info(const DriverOptions *o, Diag *d) {
     printf("ir_version: %lld, opset: %d\n", (long long)g->ir_version, g->opset);
     printf("inputs:\n");
     for (int i = 0; i < g->n_inputs; i++) print_value(g->inputs[i]);
-    printf("outputs:\n");
-    for (int i = 0; i < g->n_outputs; i++) print_value(g->outputs[i]);
+    /* Output shapes come from inference (the model's own are not trusted): printed
+     * after the pipeline below. */
     print_op_counts(g);
     int64_t params = 0;
     size_t param_bytes = 0;
@@ -102,6 +102,8 @@ int driver_info(const DriverOptions *o, Diag *d) {
             flops += (double)f;
         }
         const MemoryPlan *p = plan_get(g);
+        printf("outputs:\n");
+        for (int i = 0; i < g->n_outputs; i++) print_value(g->outputs[i]);
         printf("compiled nodes: %d (after folding and fusion)\n", g->n_nodes);
         printf("FLOPs: %s per run\n", human(b1, sizeof b1, flops, "FLOP"));
         printf("workspace: %zu bytes (%s), lower bound %zu bytes (%s)", p->workspace_bytes,
@@ -111,6 +113,8 @@ int driver_info(const DriverOptions *o, Diag *d) {
             printf(", ratio %.3f", (double)p->workspace_bytes / (double)p->lower_bound_bytes);
         printf("\n");
     } else {
+        printf("outputs:\n");
+        for (int i = 0; i < g->n_outputs; i++) print_value(g->outputs[i]);
         printf("compilation: fails (see the errors below)\n");
         rc = 1;
     }
