@@ -57,6 +57,38 @@ for word in "opset" "inputs:" "outputs:" "Conv" "parameters:" "FLOPs:" "workspac
     expect_text "info prints $word" "$T/out" "$word"
 done
 
+# A model with two ops nobody supports and one input of symbolic size, written with the
+# onnx package of .venv (tools/setup.sh).
+PY="$ROOT/.venv/bin/python"
+if [ -x "$PY" ]; then
+    "$PY" - "$T" <<'PYEOF'
+import sys, onnx
+from onnx import helper as h, TensorProto as T
+x = h.make_tensor_value_info("x", T.FLOAT, ["batch", 4])
+y = h.make_tensor_value_info("y", T.FLOAT, None)
+nodes = [h.make_node("Relu", ["x"], ["a"], name="ok_relu"),
+         h.make_node("FancyOp", ["a"], ["b"], name="first_bad"),
+         h.make_node("OtherOp", ["b"], ["y"], name="second_bad", domain="com.example")]
+m = h.make_model(h.make_graph(nodes, "g", [x], [y]),
+                 opset_imports=[h.make_opsetid("", 13), h.make_opsetid("com.example", 1)])
+onnx.save(m, sys.argv[1] + "/unsupported.onnx")
+g2 = h.make_graph([h.make_node("Relu", ["x"], ["y"], name="r")], "g", [x], [y])
+onnx.save(h.make_model(g2, opset_imports=[h.make_opsetid("", 13)]), sys.argv[1] + "/symbolic.onnx")
+PYEOF
+    check "info on unsupported ops fails" 1 "$ONNXCC" info "$T/unsupported.onnx"
+    expect_text "info lists the first unsupported op" "$T/out" "FancyOp (node 'first_bad')"
+    expect_text "info lists the second unsupported op" "$T/out" "OtherOp (node 'second_bad')"
+    check "compile of unsupported ops fails" 1 "$ONNXCC" compile "$T/unsupported.onnx" -o "$T/u"
+    expect_text "compile names both ops" "$T/err" "OtherOp"
+    check "symbolic dim without --shape fails" 1 "$ONNXCC" compile "$T/symbolic.onnx" -o "$T/y"
+    expect_text "the error names the dim and the flag" "$T/err" "'batch'.*--shape"
+    check "symbolic dim with --shape compiles" 0 "$ONNXCC" compile "$T/symbolic.onnx" -o "$T/y" \
+        --shape x=2x4
+else
+    echo "FAIL $PY is missing: run tools/setup.sh"
+    fails=$((fails + 1))
+fi
+
 check "compile" 0 "$ONNXCC" compile "$MODEL" -o "$T/a" --name digits
 n=$((n + 1))
 if [ -f "$T/a/digits.c" ] && [ -f "$T/a/digits.h" ] && [ ! -f "$T/a/onnxcc_rt.h" ]; then
