@@ -4,7 +4,7 @@
 #   1. tools/setup.sh installs what is missing (apt packages, .venv from PyPI);
 #   2. a normal build (warnings are errors) and its tests: Criterion unit tests, CLI tests;
 #   3. the model tests: PyTorch exports (tests/models/export_models.py), expected outputs
-#      from onnxruntime, each run through `onnxcc test`;
+#      from onnxruntime, each run through `onnxcc test`, the C built with clang and gcc;
 #   4. all of it again with onnxcc and the generated code built under AddressSanitizer and
 #      UndefinedBehaviorSanitizer.
 # Exits non-zero on the first failing stage.  Set ONNXCC_SKIP_SANITIZE=1 to skip stage 4.
@@ -31,8 +31,11 @@ stage "unit and CLI tests"
 stage "exporting the model tests into $CASES (PyTorch, references from onnxruntime)"
 .venv/bin/python tests/models/export_models.py "$CASES"
 
-stage "model tests"
+stage "model tests (generated code built with clang)"
 tests/models/run_models.sh build/onnxcc "$CASES"
+
+stage "model tests (generated code built with gcc)"
+ONNXCC_TEST_ARGS="--cc gcc" tests/models/run_models.sh build/onnxcc "$CASES"
 
 if [ "${ONNXCC_SKIP_SANITIZE:-0}" = 1 ]; then
     echo "ONNXCC_SKIP_SANITIZE=1: skipping the sanitizer stage"
