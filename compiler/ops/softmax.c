@@ -1,4 +1,117 @@
-/* softmax.c: PLACEHOLDER, being written. */
-#include "ops/op.h"
+/* softmax.c: Softmax.  Before opset 13 the input is coerced to 2-D at `axis` (default 1)
+ * and the softmax runs over the whole second dimension; from 13 it runs along one axis
+ * (default -1).  Both are a softmax over the middle dim of an [outer][len][inner] view.
+ * The maximum is subtracted first so expf never overflows. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
 
-const OpDef op_softmax = { .name = "Softmax", .domain = "", .since = 1, .min_inputs = 0, .max_inputs = 16, .min_outputs = 1, .max_outputs = 16 };
+#include "ops/op_util.h"
+
+typedef struct SmView {
+    int64_t outer, len, inner;
+} SmView;
+
+static bool sm_view(const Node *n, SmView *v, Diag *d) {
+    const Value *x = n->inputs[0];
+    int64_t axis_attr = ir_attr_int(n, "axis", n->opset < 13 ? 1 : -1);
+    int axis;
+    /* before 13 the axis may equal rank (a [N][1] view) */
+    if (!ou_axis(n, "axis", axis_attr, x->rank, n->opset < 13, &axis, d)) return false;
+    v->outer = 1;
+    v->len = 1;
+    v->inner = 1;
+    for (int k = 0; k < x->rank; k++) {
+        if (k < axis) v->outer *= x->dims[k];
+        else if (k == axis || n->opset < 13) v->len *= x->dims[k];
+        else v->inner *= x->dims[k];
+    }
+    return true;
+}
+
+static bool sm_infer(Graph *g, Node *n, Diag *d) {
+    if (!op_require_shape(n, 0, d)) return false;
+    const Value *x = n->inputs[0];
+    if (x->dtype != DT_FLOAT && x->dtype != DT_DOUBLE) {
+        diag_error(d, n, "element type %s is not supported (float or double)",
+                   dtype_name(x->dtype));
+        return false;
+    }
+    if (ir_numel(x) < 0) {
+        diag_error(d, n, "input '%s' is too large", x->name);
+        return false;
+    }
+    SmView v;
+    if (!sm_view(n, &v, d)) return false;
+    return op_infer_like_input0(g, n, d);
+}
+
+static bool sm_fold(Graph *g, Node *n, Diag *d) {
+    const Value *x = n->inputs[0];
+    Value *y = n->outputs[0];
+    SmView v;
+    if (!sm_view(n, &v, d) || !ir_value_alloc_data(g, y, d)) return false;
+    bool fl = x->dtype == DT_FLOAT;
+    for (int64_t o = 0; o < v.outer; o++) {
+        for (int64_t in = 0; in < v.inner; in++) {
+            int64_t base = o * v.len * v.inner + in;
+            double mx = -INFINITY, sum = 0;
+            for (int64_t a = 0; a < v.len; a++) {
+                double t = ou_get_f64(x, base + a * v.inner);
+                if (t > mx) mx = t;
+            }
+            for (int64_t a = 0; a < v.len; a++) {
+                double t = ou_get_f64(x, base + a * v.inner) - mx;
+                double ex = fl ? (double)expf((float)t) : exp(t);
+                ou_set_f64(y, base + a * v.inner, ex);
+                sum += ex;
+            }
+            for (int64_t a = 0; a < v.len; a++)
+                ou_set_f64(y, base + a * v.inner, ou_get_f64(y, base + a * v.inner) / sum);
+        }
+    }
+    return true;
+}
+
+static bool sm_emit(Emitter *e, const Node *n, Diag *d) {
+    const Value *x = n->inputs[0];
+    SmView v;
+    if (!sm_view(n, &v, d)) return false;
+    bool fl = x->dtype == DT_FLOAT;
+    const char *T = dtype_ctype(x->dtype);
+    const char *ex = fl ? "expf" : "exp";
+    char sx[128];
+    emit_line(e, "/* Softmax over [%lld][%lld][%lld] of %s */", (long long)v.outer,
+              (long long)v.len, (long long)v.inner, ou_shape(sx, sizeof sx, x));
+    if (v.len == 0 || v.outer == 0 || v.inner == 0) {
+        emit_line(e, "(void)x0; (void)y0;");
+        return true;
+    }
+    /* element a of the current row: xr[a * inner] */
+    char at[64];
+    if (v.inner == 1) snprintf(at, sizeof at, "a");
+    else snprintf(at, sizeof at, "a * %lld", (long long)v.inner);
+    emit_open(e, "for (size_t o = 0; o < %lld; o++)", (long long)v.outer);
+    emit_open(e, "for (size_t j = 0; j < %lld; j++)", (long long)v.inner);
+    emit_line(e, "const %s *xr = x0 + o * %lld + j;", T, (long long)(v.len * v.inner));
+    emit_line(e, "%s *yr = y0 + o * %lld + j;", T, (long long)(v.len * v.inner));
+    emit_line(e, "%s mx = xr[0];", T);
+    emit_line(e, "for (size_t a = 1; a < %lld; a++) mx = xr[%s] > mx ? xr[%s] : mx;",
+              (long long)v.len, at, at);
+    emit_line(e, "%s sum = 0;", T);
+    emit_open(e, "for (size_t a = 0; a < %lld; a++)", (long long)v.len);
+    emit_line(e, "const %s t = %s(xr[%s] - mx);", T, ex, at);
+    emit_line(e, "yr[%s] = t;", at);
+    emit_line(e, "sum += t;");
+    emit_close(e);
+    emit_line(e, "const %s inv = 1 / sum;", T);
+    emit_line(e, "for (size_t a = 0; a < %lld; a++) yr[%s] *= inv;", (long long)v.len, at);
+    emit_close(e);
+    return emit_close(e);
+}
+
+const OpDef op_softmax = {
+    .name = "Softmax", .domain = "", .since = 1, .min_inputs = 1, .max_inputs = 1,
+    .min_outputs = 1, .max_outputs = 1, .infer = sm_infer, .fold = sm_fold, .emit = sm_emit,
+    .memory = OP_MEMORY_SEPARATE,
+};

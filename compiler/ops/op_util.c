@@ -1,0 +1,323 @@
+/* op_util.c: helpers shared by the op files; see op_util.h. */
+#include "ops/op_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ir/shape.h"
+
+const DType ou_float_types[] = { DT_FLOAT, DT_DOUBLE, DT_FLOAT16, DT_BFLOAT16, DT_UNDEFINED };
+const DType ou_numeric_types[] = {
+    DT_FLOAT, DT_DOUBLE, DT_FLOAT16, DT_BFLOAT16, DT_INT8, DT_INT16, DT_INT32, DT_INT64,
+    DT_UINT8, DT_UINT16, DT_UINT32, DT_UINT64, DT_UNDEFINED,
+};
+const DType ou_signed_types[] = {
+    DT_FLOAT, DT_DOUBLE, DT_FLOAT16, DT_BFLOAT16, DT_INT8, DT_INT16, DT_INT32, DT_INT64,
+    DT_UNDEFINED,
+};
+
+/* ---- half types ---------------------------------------------------------------------- */
+
+static float bits_to_float(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t float_to_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+float ou_half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    if (exp == 0x1f) return bits_to_float(sign | 0x7f800000u | (man << 13));
+    if (exp == 0) {
+        /* zero or subnormal: man * 2^-24 */
+        float f = (float)man * 5.9604644775390625e-8f;
+        return sign ? -f : f;
+    }
+    return bits_to_float(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+uint16_t ou_float_to_half(float f) {
+    uint32_t u = float_to_bits(f);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    uint32_t a = u & 0x7fffffffu;
+    if (a >= 0x7f800000u) return (uint16_t)(sign | 0x7c00 | (a > 0x7f800000u ? 0x200 : 0));
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);          /* rounds to inf */
+    if (a < 0x38800000u) {
+        /* subnormal half (or zero): round |f| / 2^-24 to nearest even */
+        float m = bits_to_float(a) * 16777216.0f;
+        return (uint16_t)(sign | (uint16_t)lrintf(m));
+    }
+    uint32_t r = a + 0xfffu + ((a >> 13) & 1);                        /* nearest even */
+    return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
+}
+
+float ou_bf16_to_float(uint16_t h) { return bits_to_float((uint32_t)h << 16); }
+
+uint16_t ou_float_to_bf16(float f) {
+    uint32_t u = float_to_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);   /* NaN */
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+/* ---- typed element access --------------------------------------------------------- */
+
+double ou_get_f64(const Value *v, int64_t i) {
+    switch (v->dtype) {
+    case DT_FLOAT16: return ou_half_to_float(((const uint16_t *)v->data)[i]);
+    case DT_BFLOAT16: return ou_bf16_to_float(((const uint16_t *)v->data)[i]);
+    default: return ir_const_get_f64(v, i);
+    }
+}
+
+/* Float to integer without UB: NaN -> 0, out of range saturates. */
+static int64_t f64_to_i64(double x) {
+    if (x != x) return 0;
+    if (x >= 9223372036854775807.0) return INT64_MAX;
+    if (x <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)x;
+}
+
+int64_t ou_get_i64(const Value *v, int64_t i) {
+    if (dtype_is_float(v->dtype)) return f64_to_i64(ou_get_f64(v, i));
+    return ir_const_get_i64(v, i);
+}
+
+void ou_set_f64(Value *v, int64_t i, double x) {
+    switch (v->dtype) {
+    case DT_FLOAT: ((float *)v->data)[i] = (float)x; break;
+    case DT_DOUBLE: ((double *)v->data)[i] = x; break;
+    case DT_FLOAT16: ((uint16_t *)v->data)[i] = ou_float_to_half((float)x); break;
+    case DT_BFLOAT16: ((uint16_t *)v->data)[i] = ou_float_to_bf16((float)x); break;
+    case DT_BOOL: ((bool *)v->data)[i] = x != 0; break;
+    case DT_UINT64:
+        ((uint64_t *)v->data)[i] = x != x || x <= 0 ? 0
+            : x >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)x;
+        break;
+    default: ir_const_set_i64(v, i, f64_to_i64(x)); break;
+    }
+}
+
+void ou_set_i64(Value *v, int64_t i, int64_t x) {
+    switch (v->dtype) {
+    case DT_FLOAT16: case DT_BFLOAT16: ou_set_f64(v, i, (double)x); break;
+    default: ir_const_set_i64(v, i, x); break;
+    }
+}
+
+/* ---- attribute and input readers -------------------------------------------------- */
+
+bool ou_const_ints(const Node *n, int input, int64_t *out, int max, int *count, Diag *d) {
+    if (!op_require_const(n, input, d)) return false;
+    const Value *v = n->inputs[input];
+    if (!dtype_is_integer(v->dtype)) {
+        diag_error(d, n, "input %d '%s' must be int64 or int32, not %s", input, v->name,
+                   dtype_name(v->dtype));
+        return false;
+    }
+    if (v->rank > 1) {
+        diag_error(d, n, "input %d '%s' must be 1-D, it has rank %d", input, v->name, v->rank);
+        return false;
+    }
+    int64_t len = ir_numel(v);
+    if (len < 0 || len > max) {
+        diag_error(d, n, "input %d '%s' has %lld elements, at most %d allowed", input, v->name,
+                   (long long)len, max);
+        return false;
+    }
+    for (int64_t k = 0; k < len; k++) out[k] = ir_const_get_i64(v, k);
+    *count = (int)len;
+    return true;
+}
+
+bool ou_axis(const Node *n, const char *what, int64_t axis, int rank, bool allow_end,
+             int *out, Diag *d) {
+    if (!shape_axis(axis, rank, allow_end, out)) {
+        int hi = allow_end ? rank + 1 : rank;
+        diag_error(d, n, "%s %lld is out of range [%d, %d] for rank %d", what,
+                   (long long)axis, -hi, hi - 1, rank);
+        return false;
+    }
+    return true;
+}
+
+bool ou_check_dtype(const Node *n, int i, const DType *allowed, Diag *d) {
+    const Value *v = op_input(n, i);
+    if (!v) return true;
+    for (const DType *t = allowed; *t != DT_UNDEFINED; t++)
+        if (v->dtype == *t) return true;
+    diag_error(d, n, "input %d '%s' has element type %s, which %s does not accept", i,
+               v->name, dtype_name(v->dtype), n->op_type);
+    return false;
+}
+
+/* ---- loop nests ------------------------------------------------------------------- */
+
+void ou_loop_simplify(OuLoop *l) {
+    OuLoop r = *l;
+    r.rank = 0;
+    for (int k = 0; k < l->rank; k++) {
+        if (l->dims[k] == 1) continue;
+        int j = r.rank;
+        bool merge = j > 0;
+        for (int o = 0; merge && o < l->n_ops; o++)
+            merge = r.strides[o][j - 1] == l->strides[o][k] * l->dims[k];
+        if (merge) {
+            r.dims[j - 1] *= l->dims[k];
+            for (int o = 0; o < l->n_ops; o++) r.strides[o][j - 1] = l->strides[o][k];
+            continue;
+        }
+        r.dims[j] = l->dims[k];
+        for (int o = 0; o < l->n_ops; o++) r.strides[o][j] = l->strides[o][k];
+        r.rank++;
+    }
+    bool empty = false;
+    for (int k = 0; k < l->rank; k++) empty |= l->dims[k] == 0;
+    if (empty) {
+        r.rank = 1;
+        r.dims[0] = 0;
+    }
+    *l = r;
+}
+
+void ou_loop_index(const OuLoop *l, int o, char *s) {
+    size_t used = 0;
+    s[0] = 0;
+    if (l->base[o] != 0)
+        used += (size_t)snprintf(s + used, 256 - used, "%lld", (long long)l->base[o]);
+    for (int k = 0; k < l->rank && used < 200; k++) {
+        int64_t st = l->strides[o][k];
+        if (st == 0) continue;
+        const char *sep = used ? (st < 0 ? " - " : " + ") : (st < 0 ? "-" : "");
+        long long mag = st < 0 ? -(long long)st : (long long)st;
+        /* size_t index variables: cast to ptrdiff_t so negative steps stay signed */
+        const char *cast = l->base[o] != 0 || st < 0 ? "(ptrdiff_t)" : "";
+        if (mag == 1)
+            used += (size_t)snprintf(s + used, 256 - used, "%s%si%d", sep, cast, k);
+        else
+            used += (size_t)snprintf(s + used, 256 - used, "%s%si%d * %lld", sep, cast, k, mag);
+    }
+    if (!used) snprintf(s, 256, "0");
+}
+
+void ou_loop_open(Emitter *e, const OuLoop *l, char idx[][256]) {
+    for (int k = 0; k < l->rank; k++)
+        emit_open(e, "for (size_t i%d = 0; i%d < %lld; i%d++)", k, k, (long long)l->dims[k], k);
+    for (int o = 0; o < l->n_ops; o++) ou_loop_index(l, o, idx[o]);
+}
+
+void ou_loop_close(Emitter *e, const OuLoop *l) {
+    for (int k = 0; k < l->rank; k++) emit_close(e);
+}
+
+int64_t ou_loop_offset(const OuLoop *l, int o, int64_t pos) {
+    int64_t off = l->base[o];
+    for (int k = l->rank - 1; k >= 0; k--) {
+        int64_t dk = l->dims[k];
+        if (dk <= 0) return off;
+        off += (pos % dk) * l->strides[o][k];
+        pos /= dk;
+    }
+    return off;
+}
+
+void ou_bcast_strides(const Value *v, int out_rank, int64_t *strides) {
+    shape_broadcast_strides(v->rank, v->dims, out_rank, strides);
+}
+
+void ou_copy_elems(void *dst, int64_t di, const void *src, int64_t si, size_t es) {
+    memcpy((char *)dst + (size_t)di * es, (const char *)src + (size_t)si * es, es);
+}
+
+const char *ou_shape(char *buf, size_t size, const Value *v) {
+    return ir_shape_str(buf, size, v);
+}
+
+void ou_emit_alias_copy(Emitter *e, const Node *n) {
+    char b0[128], b1[128];
+    const Value *x = n->inputs[0], *y = n->outputs[0];
+    emit_line(e, "/* %s -> %s: same bytes, copied only if not aliased */",
+              ou_shape(b0, sizeof b0, x), ou_shape(b1, sizeof b1, y));
+    emit_line(e, "if ((const void *)y0 != (const void *)x0) memcpy(y0, x0, %zu);",
+              ir_nbytes(y));
+}
+
+void ou_emit_unused(Emitter *e, const Node *n, int from) {
+    for (int k = from; k < n->n_inputs; k++)
+        if (n->inputs[k]) emit_line(e, "(void)x%d;", k);
+}
+
+bool ou_fold_copy(Graph *g, Node *n, Diag *d) {
+    Value *y = n->outputs[0];
+    if (!ir_value_alloc_data(g, y, d)) return false;
+    size_t nb = ir_nbytes(y);
+    if (nb) memcpy(y->data, n->inputs[0]->data, nb);
+    return true;
+}
+
+const char *ou_literal(char *buf, DType t, double x, int64_t xi) {
+    switch (t) {
+    case DT_FLOAT: return c_float(buf, (float)x);
+    case DT_DOUBLE: return c_double(buf, x);
+    case DT_BOOL: return strcpy(buf, xi ? "true" : "false");
+    case DT_FLOAT16: snprintf(buf, 32, "%u", (unsigned)ou_float_to_half((float)x)); return buf;
+    case DT_BFLOAT16: snprintf(buf, 32, "%u", (unsigned)ou_float_to_bf16((float)x)); return buf;
+    case DT_UINT64: snprintf(buf, 32, "UINT64_C(%llu)", (unsigned long long)xi); return buf;
+    case DT_UINT32: snprintf(buf, 32, "%lluu", (unsigned long long)(uint32_t)xi); return buf;
+    default: return c_int64(buf, (long long)xi);
+    }
+}
+
+void ou_emit_half_load(Emitter *e, DType t, const char *dst, const char *src) {
+    emit_line(e, "float %s;", dst);
+    emit_line(e, "{");
+    e->indent++;
+    if (t == DT_BFLOAT16) {
+        emit_line(e, "const uint32_t u = (uint32_t)%s << 16;", src);
+        emit_line(e, "memcpy(&%s, &u, sizeof %s);", dst, dst);
+        emit_close(e);
+        return;
+    }
+    emit_line(e, "const uint32_t h = %s, sg = (h >> 15) << 31, ex = (h >> 10) & 0x1fu, "
+              "m = h & 0x3ffu;", src);
+    emit_open(e, "if (ex == 0)");
+    emit_line(e, "%s = (float)m * 5.9604644775390625e-8f; /* subnormal: m * 2^-24 */", dst);
+    emit_line(e, "if (sg) %s = -%s;", dst, dst);
+    emit_close(e);
+    emit_open(e, "else");
+    emit_line(e, "const uint32_t u = sg | (ex == 0x1f ? 0x7f800000u : (ex + 112) << 23) | "
+              "(m << 13);");
+    emit_line(e, "memcpy(&%s, &u, sizeof %s);", dst, dst);
+    emit_close(e);
+    emit_close(e);
+}
+
+void ou_emit_half_store(Emitter *e, DType t, const char *dst, const char *src) {
+    emit_line(e, "{");
+    e->indent++;
+    emit_line(e, "uint32_t u;");
+    emit_line(e, "memcpy(&u, &%s, sizeof u);", src);
+    if (t == DT_BFLOAT16) {
+        emit_line(e, "%s = (u & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((u >> 16) | 0x40) "
+                  ": (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);", dst);
+        emit_close(e);
+        return;
+    }
+    emit_line(e, "const uint16_t sg = (uint16_t)((u >> 16) & 0x8000);");
+    emit_line(e, "const uint32_t a = u & 0x7fffffffu;");
+    emit_line(e, "if (a >= 0x7f800000u) %s = (uint16_t)(sg | 0x7c00 | "
+              "(a > 0x7f800000u ? 0x200 : 0));", dst);
+    emit_line(e, "else if (a >= 0x477ff000u) %s = (uint16_t)(sg | 0x7c00); /* inf */", dst);
+    emit_line(e, "else if (a < 0x38800000u) %s = (uint16_t)(sg | (uint16_t)lrintf(fabsf(%s) "
+              "* 16777216.0f));", dst, src);
+    emit_line(e, "else %s = (uint16_t)(sg | ((a + 0xfffu + ((a >> 13) & 1) - 0x38000000u) "
+              ">> 13));", dst);
+    emit_close(e);
+}

@@ -1,0 +1,92 @@
+/* op_util.h: helpers shared by the op files (elementwise, shape and data-movement ops):
+ * typed element access for constants (float16/bfloat16 included), reading int64 lists
+ * from constant inputs, axis normalisation with errors, strided copies for folding and
+ * emitting loop nests with constant strides. */
+#ifndef ONNXCC_OP_UTIL_H
+#define ONNXCC_OP_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/emitter.h"
+#include "ops/op.h"
+
+/* Element i of a constant as double / int64, any numeric dtype (half types too). */
+double  ou_get_f64(const Value *v, int64_t i);
+int64_t ou_get_i64(const Value *v, int64_t i);
+/* Stores x into element i, converting to v's dtype (half types too).  Float-to-integer
+ * conversions saturate to int64 (then wrap to narrower types) and map NaN to 0, so no
+ * model data causes undefined behaviour. */
+void    ou_set_f64(Value *v, int64_t i, double x);
+void    ou_set_i64(Value *v, int64_t i, int64_t x);
+
+/* IEEE half and bfloat16 conversions (round to nearest even). */
+float    ou_half_to_float(uint16_t h);
+uint16_t ou_float_to_half(float f);
+float    ou_bf16_to_float(uint16_t h);
+uint16_t ou_float_to_bf16(float f);
+
+/* Reads a constant integer input (rank 0 or 1) into out[0..max).  *count gets the number
+ * of elements.  false + error when missing, not constant, not integer or too long. */
+bool ou_const_ints(const Node *n, int input, int64_t *out, int max, int *count, Diag *d);
+
+/* Normalises axis for rank (allow_end: [-rank-1, rank]); error naming `what` if bad. */
+bool ou_axis(const Node *n, const char *what, int64_t axis, int rank, bool allow_end,
+             int *out, Diag *d);
+
+/* Requires input i's dtype to be one of the listed (terminated by DT_UNDEFINED). */
+bool ou_check_dtype(const Node *n, int i, const DType *allowed, Diag *d);
+/* Lists of dtypes for ou_check_dtype. */
+extern const DType ou_float_types[];      /* float, double, float16, bfloat16 */
+extern const DType ou_numeric_types[];    /* floats + all integers */
+extern const DType ou_signed_types[];     /* floats + signed integers */
+
+/* A loop nest over `rank` dims with up to OU_MAX_OPERANDS operands, each with its own
+ * element strides (0 = broadcast, negative allowed) and base offset.  Dims of size 1 are
+ * dropped and contiguous dims merged, so the common cases become one flat loop. */
+enum { OU_MAX_OPERANDS = 4 };
+typedef struct OuLoop {
+    int rank;
+    int64_t dims[IR_MAX_RANK];
+    int n_ops;
+    int64_t strides[OU_MAX_OPERANDS][IR_MAX_RANK];
+    int64_t base[OU_MAX_OPERANDS];
+} OuLoop;
+
+/* Simplifies the nest in place (drop 1-dims, merge contiguous dims). */
+void ou_loop_simplify(OuLoop *l);
+/* Opens the loops (variables i0, i1, ...) and writes each operand's index expression
+ * into idx[k] (e.g. "i0 * 12 + i1").  Close with ou_loop_close. */
+void ou_loop_open(Emitter *e, const OuLoop *l, char idx[][256]);
+void ou_loop_close(Emitter *e, const OuLoop *l);
+/* Operand o's index expression over the loop variables i0, i1, ... (s holds 256 bytes). */
+void ou_loop_index(const OuLoop *l, int o, char *s);
+/* Index of operand k for the flat position pos (row-major over l->dims). */
+int64_t ou_loop_offset(const OuLoop *l, int k, int64_t pos);
+/* Row-major strides of an operand of rank r_in broadcast (right-aligned) to out_rank. */
+void ou_bcast_strides(const Value *v, int out_rank, int64_t *strides);
+
+/* Copies element si of src to element di of dst, elements of es bytes (folding). */
+void ou_copy_elems(void *dst, int64_t di, const void *src, int64_t si, size_t es);
+
+/* Emits `if (y0 != x0) memcpy(y0, x0, NBYTES);` (alias ops) with a shape comment. */
+void ou_emit_alias_copy(Emitter *e, const Node *n);
+/* Emits `(void)xK;` for every present input K >= from (inputs the body never reads). */
+void ou_emit_unused(Emitter *e, const Node *n, int from);
+/* Folds an alias op: output 0 gets a copy of input 0's data. */
+bool ou_fold_copy(Graph *g, Node *n, Diag *d);
+
+/* Emitted code for half types (float16 / bfloat16 held as uint16_t bits):
+ * ou_emit_half_load declares `float dst` holding the value of the bits `src`;
+ * ou_emit_half_store rounds the float variable `src` to nearest even into lvalue `dst`. */
+void ou_emit_half_load(Emitter *e, DType t, const char *dst, const char *src);
+void ou_emit_half_store(Emitter *e, DType t, const char *dst, const char *src);
+static inline bool ou_is_half(DType t) { return t == DT_FLOAT16 || t == DT_BFLOAT16; }
+
+/* "float[2][3]" of a value, for comments in emitted code. */
+const char *ou_shape(char *buf, size_t size, const Value *v);
+/* A C literal for value x of dtype t (float, double, integers, bool, half bits). */
+const char *ou_literal(char *buf, DType t, double x, int64_t xi);
+
+#endif
