@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "driver/driver_internal.h"
+#include "ops/op_util.h"
 
 enum { MAX_ARGS = 128, MAX_DATA_SETS = 64 };
 
@@ -322,7 +323,9 @@ int driver_run(const DriverOptions *o, Diag *d) {
 
 /* ---- test ------------------------------------------------------------------------- */
 
-/* Compares one output as the ONNX backend tests do; writes a one-line reason on failure. */
+/* Compares one output as the ONNX backend tests do (floats of every width within
+ * atol + rtol * |expected|, NaN equal to NaN, other types exactly); writes a one-line
+ * reason on failure. */
 static bool compare(const HostTensor *got, const HostTensor *want, double rtol, double atol,
                     double *max_err, char *why, size_t why_size) {
     if (got->dtype != want->dtype) {
@@ -344,6 +347,14 @@ static bool compare(const HostTensor *got, const HostTensor *want, double rtol, 
         switch (got->dtype) {
         case DT_FLOAT: a = ((float *)got->data)[i]; b = ((float *)want->data)[i]; break;
         case DT_DOUBLE: a = ((double *)got->data)[i]; b = ((double *)want->data)[i]; break;
+        case DT_FLOAT16:
+            a = ou_half_to_float(((uint16_t *)got->data)[i]);
+            b = ou_half_to_float(((uint16_t *)want->data)[i]);
+            break;
+        case DT_BFLOAT16:
+            a = ou_bf16_to_float(((uint16_t *)got->data)[i]);
+            b = ou_bf16_to_float(((uint16_t *)want->data)[i]);
+            break;
         default:
             if (memcmp((char *)got->data + i * es, (char *)want->data + i * es, es) != 0) {
                 snprintf(why, why_size, "element %zu differs (exact comparison for %s)", i,
