@@ -1,4 +1,228 @@
-/* conv.c: PLACEHOLDER, being written. */
-#include "ops/op.h"
+/* conv.c: Conv (1-D to 3-D, groups, depthwise, dilations, pads, auto_pad), emitted as
+ * one call to the runtime's onnxcc_f32_conv with the geometry baked in.
+ *
+ * Inputs: X [N, C, spatial...], W [M, C / group, kernel...], optional B [M].  The fusion
+ * pass may append a PRelu slope (one value, or one per output channel) and a residual of
+ * Y's shape; node->epi says at which input index.
+ */
+#include <stdio.h>
+#include <string.h>
 
-const OpDef op_conv = { .name = "Conv", .domain = "", .since = 1, .min_inputs = 0, .max_inputs = 16, .min_outputs = 1, .max_outputs = 16 };
+#include "backend/emitter.h"
+#include "base/checked.h"
+#include "ir/shape.h"
+#include "ops/kernel_emit.h"
+#include "ops/op.h"
+#include "onnxcc_rt.h"
+
+
+/* The bias B: input 2, unless the fusion pass put its slope or residual there. */
+static const Value *bias_of(const Node *n) {
+    if (n->epi.slope_input == 2 || n->epi.residual_input == 2) return NULL;
+    return op_input(n, 2);
+}
+
+/* Everything the emitter needs, validated. */
+typedef struct ConvInfo {
+    int64_t N, C, M, group;
+    SpatialGeom geom;
+} ConvInfo;
+
+static bool conv_info(const Node *n, ConvInfo *ci, Diag *d) {
+    const Value *x = n->inputs[0], *w = n->inputs[1], *b = bias_of(n);
+    for (int i = 0; i < n->n_inputs; i++) {
+        const Value *v = n->inputs[i];
+        if (v && v->dtype != DT_FLOAT) {
+            diag_error(d, n, "only float32 is supported for Conv (input %d '%s' is %s)", i,
+                       v->name, dtype_name(v->dtype));
+            return false;
+        }
+    }
+    if (x->rank < 3 || x->rank > 5) {
+        diag_error(d, n, "input X must have rank 3 to 5 (1-D to 3-D convolution), got %d",
+                   x->rank);
+        return false;
+    }
+    if (w->rank != x->rank) {
+        diag_error(d, n, "weight W has rank %d, expected %d like X", w->rank, x->rank);
+        return false;
+    }
+    int ns = x->rank - 2;
+    for (int i = 0; i < x->rank; i++) {
+        if (x->dims[i] < 1 || w->dims[i] < 1) {
+            diag_error(d, n, "X and W must have no empty dimension");
+            return false;
+        }
+    }
+    ci->N = x->dims[0], ci->C = x->dims[1], ci->M = w->dims[0];
+    ci->group = ir_attr_int(n, "group", 1);
+    if (ci->group < 1 || ci->group > ci->C) {
+        diag_error(d, n, "group %lld must be in 1..%lld (the input channels)",
+                   (long long)ci->group, (long long)ci->C);
+        return false;
+    }
+    if (ci->C % ci->group != 0 || ci->M % ci->group != 0) {
+        diag_error(d, n, "group %lld does not divide the input channels %lld and the output "
+                   "channels %lld", (long long)ci->group, (long long)ci->C, (long long)ci->M);
+        return false;
+    }
+    int64_t w_channels;
+    if (!i64_mul(w->dims[1], ci->group, &w_channels) || w_channels != ci->C) {
+        diag_error(d, n, "W has %lld input channels per group, expected %lld (C %lld / group "
+                   "%lld)", (long long)w->dims[1], (long long)(ci->C / ci->group),
+                   (long long)ci->C, (long long)ci->group);
+        return false;
+    }
+    const int64_t *ks;
+    size_t nk = ir_attr_ints(n, "kernel_shape", &ks);
+    if (nk != 0) {
+        if (nk != (size_t)ns) {
+            diag_error(d, n, "kernel_shape has %zu values, expected %d", nk, ns);
+            return false;
+        }
+        for (int i = 0; i < ns; i++) {
+            if (ks[i] != w->dims[2 + i]) {
+                diag_error(d, n, "kernel_shape[%d] = %lld differs from W's %lld", i,
+                           (long long)ks[i], (long long)w->dims[2 + i]);
+                return false;
+            }
+        }
+    }
+    if (b && (b->rank != 1 || b->dims[0] != ci->M)) {
+        char buf[128];
+        diag_error(d, n, "bias B must be [%lld], got %s", (long long)ci->M,
+                   ir_shape_str(buf, sizeof buf, b));
+        return false;
+    }
+    return shape_spatial_geom(n, ns, x->dims + 2, w->dims + 2, false, &ci->geom, d);
+}
+
+static bool scratch_of(const ConvInfo *ci, size_t *out);
+
+static bool conv_infer(Graph *g, Node *n, Diag *d) {
+    (void)g;
+    if (!op_require_shape(n, 0, d) || !op_require_shape(n, 1, d)) return false;
+    if (bias_of(n) && !op_require_shape(n, 2, d)) return false;
+    ConvInfo ci;
+    if (!conv_info(n, &ci, d)) return false;
+    int64_t dims[IR_MAX_RANK] = {ci.N, ci.M};
+    for (int i = 0; i < ci.geom.n_spatial; i++) dims[2 + i] = ci.geom.out[i];
+    if (shape_numel(2 + ci.geom.n_spatial, dims) < 0) {
+        diag_error(d, n, "output size overflows");
+        return false;
+    }
+    size_t scratch;
+    if (!scratch_of(&ci, &scratch) || scratch > ((size_t)1 << 40)) {
+        diag_error(d, n, "the im2col buffer of this convolution is too large");
+        return false;
+    }
+    ir_value_set_shape(n->outputs[0], DT_FLOAT, 2 + ci.geom.n_spatial, dims);
+    return true;
+}
+
+void kern_emit_geom(Emitter *e, const SpatialGeom *sg) {
+    char in[96], out[96], k[96], s[96], dl[96], pb[96], pe[96];
+    int ns = sg->n_spatial;
+    /* Axes past n_spatial are ignored by the runtime; they get neutral values. */
+#define LIST3(buf, arr, unused) \
+    snprintf(buf, sizeof buf, "{%lld, %lld, %lld}", (long long)arr[0], \
+             (long long)(ns > 1 ? arr[1] : unused), (long long)(ns > 2 ? arr[2] : unused))
+    LIST3(in, sg->in, 1);
+    LIST3(out, sg->out, 1);
+    LIST3(k, sg->kernel, 1);
+    LIST3(s, sg->stride, 1);
+    LIST3(dl, sg->dilation, 1);
+    LIST3(pb, sg->pad_begin, 0);
+    LIST3(pe, sg->pad_end, 0);
+#undef LIST3
+    emit_line(e, "const OnnxccConvGeom geom = {.n_spatial = %d, .in = %s, .out = %s,", ns, in,
+              out);
+    emit_line(e, "    .kernel = %s, .stride = %s, .dilation = %s,", k, s, dl);
+    emit_line(e, "    .pad_begin = %s, .pad_end = %s};", pb, pe);
+}
+
+static bool conv_emit(Emitter *e, const Node *n, Diag *d) {
+    ConvInfo ci;
+    if (!conv_info(n, &ci, d)) return false;
+    char bias[64] = "", slope[64] = "", res[64] = "";
+    if (bias_of(n)) snprintf(bias, sizeof bias, "{x2, 1, 0}");
+    int si = n->epi.slope_input, ri = n->epi.residual_input;
+    if (si >= 0 && si < n->n_inputs && n->inputs[si]) {
+        int64_t ns = ir_numel(n->inputs[si]);
+        if (ns != 1 && ns != ci.M) {
+            diag_error(d, n, "fused PRelu slope has %lld values, expected 1 or %lld",
+                       (long long)ns, (long long)ci.M);
+            return false;
+        }
+        snprintf(slope, sizeof slope, "{x%d, %d, 0}", si, ns == 1 ? 0 : 1);
+    }
+    if (ri >= 0 && ri < n->n_inputs && n->inputs[ri]) {
+        /* The kernel reads the residual with Y's layout: anything else is a fusion bug. */
+        if (!ir_same_shape(n->inputs[ri], n->outputs[0])) {
+            diag_error(d, n, "fused residual '%s' does not have the output's shape",
+                       n->inputs[ri]->name);
+            return false;
+        }
+        snprintf(res, sizeof res, "{x%d, 0, 0}", ri);
+    }
+    kern_emit_geom(e, &ci.geom);
+    kern_emit_epilogue(e, n, "ep", bias[0] ? bias : NULL, 1.0f, res[0] ? res : NULL,
+                       slope[0] ? slope : NULL);
+    emit_line(e, "onnxcc_f32_conv(&geom, %lld, %lld, %lld, %lld, x0, x1, y0, &ep, scratch);",
+              (long long)ci.N, (long long)ci.C, (long long)ci.M, (long long)ci.group);
+    return true;
+}
+
+/* The same rule as onnxcc_f32_conv_scratch_bytes() in runtime/src/rt_conv.c: a chunk of
+ * the im2col matrix of one group, unless the conv is pointwise or depthwise (the direct
+ * path).  false when the size overflows. */
+static bool scratch_of(const ConvInfo *ci, size_t *out) {
+    const SpatialGeom *sg = &ci->geom;
+    int64_t cin_g = ci->C / ci->group;
+    bool pointwise = true;
+    for (int i = 0; i < sg->n_spatial; i++)
+        if (sg->kernel[i] != 1 || sg->stride[i] != 1 || sg->pad_begin[i] != 0 ||
+            sg->in[i] != sg->out[i])
+            pointwise = false;
+    *out = 0;
+    if (pointwise || onnxcc_conv_direct((size_t)ci->C, (size_t)ci->group)) return true;
+    /* kdim * chunk floats, as onnxcc_f32_conv_scratch_bytes() computes at run time. */
+    size_t kdim = (size_t)cin_g, out_pix = 1, bytes;
+    for (int i = 0; i < sg->n_spatial; i++) {
+        if (!size_mul(kdim, (size_t)sg->kernel[i], &kdim) ||
+            !size_mul(out_pix, (size_t)sg->out[i], &out_pix))
+            return false;
+    }
+    if (!size_mul(kdim, onnxcc_conv_chunk(kdim, out_pix), &bytes) ||
+        !size_mul(bytes, sizeof(float), &bytes))
+        return false;
+    *out = bytes;
+    return true;
+}
+
+static size_t conv_scratch(const Node *n) {
+    ConvInfo ci;
+    Diag d;
+    diag_init(&d);
+    bool ok = conv_info(n, &ci, &d);   /* already checked by infer: cannot fail here */
+    diag_free(&d);
+    size_t bytes = 0;
+    if (!ok || !scratch_of(&ci, &bytes)) return 0;
+    return bytes;
+}
+
+static int64_t conv_flops(const Node *n) {
+    const Value *w = n->inputs[1];
+    int64_t per_out = 1, f;
+    for (int i = 1; i < w->rank; i++)
+        if (!i64_mul(per_out, w->dims[i], &per_out)) return -1;
+    if (!i64_mul(ir_numel(n->outputs[0]), per_out, &f) || !i64_mul(f, 2, &f)) return -1;
+    return f;
+}
+
+const OpDef op_conv = {
+    .name = "Conv", .domain = "", .since = 1,
+    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1,
+    .infer = conv_infer, .emit = conv_emit, .scratch_bytes = conv_scratch,
+    .flops = conv_flops, .memory = OP_MEMORY_SEPARATE,
+};

@@ -1,0 +1,380 @@
+/* test_kernels.c: the runtime kernels (GEMM, convolution, pooling) against naive loops.
+ *
+ * Every case fills its operands with a fixed pseudo-random pattern, runs the kernel and a
+ * direct textbook implementation, and compares element by element with a relative
+ * tolerance (the kernels sum in a different order).
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnxcc_rt.h"
+
+static void fill(float *x, size_t n, unsigned seed) {
+    unsigned s = seed * 2654435761u + 12345u;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1103515245u + 12345u;
+        x[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;
+    }
+}
+
+static float *frand(size_t n, unsigned seed) {
+    float *x = malloc((n ? n : 1) * sizeof(float));
+    cr_assert(x);
+    fill(x, n, seed);
+    return x;
+}
+
+static void expect_close(const float *got, const float *want, size_t n, const char *what) {
+    for (size_t i = 0; i < n; i++) {
+        float tol = 1e-4f * (1.0f + fabsf(want[i]));
+        cr_assert(fabsf(got[i] - want[i]) <= tol || (isnan(got[i]) && isnan(want[i])),
+                  "%s: element %zu is %g, expected %g", what, i, (double)got[i],
+                  (double)want[i]);
+    }
+}
+
+/* ---- GEMM ---------------------------------------------------------------------------- */
+
+static float op_at(const OnnxccOperand *o, size_t i, size_t j) {
+    return o->ptr[(ptrdiff_t)i * o->row_stride + (ptrdiff_t)j * o->col_stride];
+}
+
+static void naive_gemm(size_t M, size_t N, size_t K, float alpha, const float *a,
+                       ptrdiff_t a_rs, ptrdiff_t a_cs, const float *b, ptrdiff_t b_rs,
+                       ptrdiff_t b_cs, float *c, ptrdiff_t ldc, const OnnxccEpilogue *ep) {
+    for (size_t i = 0; i < M; i++) {
+        for (size_t j = 0; j < N; j++) {
+            double s = 0.0;
+            for (size_t k = 0; k < K; k++)
+                s += (double)a[(ptrdiff_t)i * a_rs + (ptrdiff_t)k * a_cs] *
+                     b[(ptrdiff_t)k * b_rs + (ptrdiff_t)j * b_cs];
+            float v = alpha * (float)s;
+            if (ep && ep->bias.ptr) v += ep->bias_scale * op_at(&ep->bias, i, j);
+            if (ep && ep->residual.ptr) v += op_at(&ep->residual, i, j);
+            if (ep) {
+                float slope = ep->slope.ptr ? op_at(&ep->slope, i, j) : 0.0f;
+                v = onnxcc_act(ep->act, v, ep->act_alpha, ep->act_beta, slope);
+            }
+            c[(ptrdiff_t)i * ldc + (ptrdiff_t)j] = v;
+        }
+    }
+}
+
+/* Runs gemm and the naive loop on one problem; trans_a / trans_b choose the layouts. */
+static void check_gemm(size_t M, size_t N, size_t K, bool trans_a, bool trans_b, float alpha,
+                       const OnnxccEpilogue *ep) {
+    float *a = frand(M * K, 1), *b = frand(K * N, 2);
+    float *c = frand(M * N, 3), *want = frand(M * N, 4);
+    ptrdiff_t a_rs = trans_a ? 1 : (ptrdiff_t)K, a_cs = trans_a ? (ptrdiff_t)M : 1;
+    ptrdiff_t b_rs = trans_b ? 1 : (ptrdiff_t)N, b_cs = trans_b ? (ptrdiff_t)K : 1;
+    onnxcc_f32_gemm(M, N, K, alpha, a, a_rs, a_cs, b, b_rs, b_cs, c, (ptrdiff_t)N, ep);
+    naive_gemm(M, N, K, alpha, a, a_rs, a_cs, b, b_rs, b_cs, want, (ptrdiff_t)N, ep);
+    char what[96];
+    snprintf(what, sizeof what, "gemm %zux%zux%zu ta=%d tb=%d", M, N, K, trans_a, trans_b);
+    expect_close(c, want, M * N, what);
+    free(a), free(b), free(c), free(want);
+}
+
+Test(kern_gemm, sizes_plain) {
+    static const size_t sz[][3] = {
+        {1, 1, 1}, {17, 33, 9}, {64, 64, 64}, {5, 7, 300}, {6, 16, 256}, {7, 17, 257},
+        {1, 100, 3}, {100, 1, 3}, {13, 31, 600}, {2, 3, 0},
+    };
+    for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++)
+        check_gemm(sz[i][0], sz[i][1], sz[i][2], false, false, 1.0f, NULL);
+}
+
+Test(kern_gemm, transposed_strides_and_alpha) {
+    check_gemm(17, 33, 9, true, false, 0.5f, NULL);
+    check_gemm(17, 33, 9, false, true, -2.0f, NULL);
+    check_gemm(19, 21, 300, true, true, 1.5f, NULL);
+}
+
+Test(kern_gemm, k_zero_gives_epilogue_of_zero) {
+    float bias[4] = {1, 2, 3, 4}, c[8];
+    OnnxccEpilogue ep = {.bias = {bias, 0, 1}, .bias_scale = 2.0f, .act = ONNXCC_ACT_NONE};
+    onnxcc_f32_gemm(2, 4, 0, 1.0f, NULL, 0, 1, NULL, 4, 1, c, 4, &ep);
+    for (int i = 0; i < 8; i++) cr_assert_float_eq(c[i], 2.0f * bias[i % 4], 0.0f);
+}
+
+Test(kern_gemm, every_epilogue_kind) {
+    const size_t M = 13, N = 37, K = 20;
+    float *bias_row = frand(N, 5), *bias_col = frand(M, 6), *full = frand(M * N, 7);
+    float *slope = frand(N, 8), *res = frand(M * N, 9);
+    const OnnxccEpilogue eps[] = {
+        {.bias = {bias_row, 0, 1}, .bias_scale = 1.0f},
+        {.bias = {bias_col, 1, 0}, .bias_scale = 0.25f},
+        {.bias = {full, (ptrdiff_t)N, 1}, .bias_scale = 1.0f, .act = ONNXCC_ACT_RELU},
+        {.bias = {bias_row, 0, 0}, .bias_scale = 1.0f, .act = ONNXCC_ACT_LEAKY_RELU,
+         .act_alpha = 0.1f},
+        {.act = ONNXCC_ACT_ELU, .act_alpha = 0.7f},
+        {.slope = {slope, 0, 1}, .act = ONNXCC_ACT_PRELU},
+        {.residual = {res, (ptrdiff_t)N, 1}, .act = ONNXCC_ACT_RELU},
+        {.bias = {bias_row, 0, 1}, .bias_scale = 1.0f, .residual = {res, (ptrdiff_t)N, 1},
+         .slope = {slope, 0, 1}, .act = ONNXCC_ACT_PRELU},
+        {.act = ONNXCC_ACT_CLIP, .act_alpha = -0.2f, .act_beta = 0.3f},
+        {.act = ONNXCC_ACT_SIGMOID},
+        {.act = ONNXCC_ACT_TANH},
+        {.act = ONNXCC_ACT_HARD_SIGMOID, .act_alpha = 0.2f, .act_beta = 0.5f},
+        {.act = ONNXCC_ACT_HARD_SWISH},
+    };
+    for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
+        check_gemm(M, N, K, false, false, 1.0f, &eps[i]);
+        check_gemm(M, N, 300, false, true, 0.5f, &eps[i]);   /* several K blocks */
+    }
+    free(bias_row), free(bias_col), free(full), free(slope), free(res);
+}
+
+Test(kern_gemm, residual_may_alias_output) {
+    const size_t M = 9, N = 20, K = 513;   /* three K blocks */
+    float *a = frand(M * K, 1), *b = frand(K * N, 2), *c = frand(M * N, 3);
+    float *res = malloc(M * N * sizeof(float)), *want = malloc(M * N * sizeof(float));
+    memcpy(res, c, M * N * sizeof(float));
+    OnnxccEpilogue ep_ref = {.residual = {res, (ptrdiff_t)N, 1}, .act = ONNXCC_ACT_RELU};
+    naive_gemm(M, N, K, 1.0f, a, (ptrdiff_t)K, 1, b, (ptrdiff_t)N, 1, want, (ptrdiff_t)N,
+               &ep_ref);
+    OnnxccEpilogue ep = {.residual = {c, (ptrdiff_t)N, 1}, .act = ONNXCC_ACT_RELU};
+    onnxcc_f32_gemm(M, N, K, 1.0f, a, (ptrdiff_t)K, 1, b, (ptrdiff_t)N, 1, c, (ptrdiff_t)N, &ep);
+    expect_close(c, want, M * N, "aliased residual");
+    free(a), free(b), free(c), free(res), free(want);
+}
+
+/* ---- convolution ---------------------------------------------------------------------- */
+
+static size_t prod(const int64_t *v, int n) {
+    size_t p = 1;
+    for (int i = 0; i < n; i++) p *= (size_t)v[i];
+    return p;
+}
+
+/* Output size of one axis (explicit pads). */
+static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t dl, int64_t pb, int64_t pe) {
+    return (in + pb + pe - ((k - 1) * dl + 1)) / s + 1;
+}
+
+/* Direct convolution, any rank 1..3, bias per channel, optional relu. */
+static void naive_conv(const OnnxccConvGeom *g, size_t N, size_t C, size_t M, size_t groups,
+                       const float *x, const float *w, const float *bias, float *y) {
+    int ns = g->n_spatial;
+    size_t in_pix = prod(g->in, ns), out_pix = prod(g->out, ns), ks = prod(g->kernel, ns);
+    size_t cg = C / groups, mg = M / groups;
+    for (size_t n = 0; n < N; n++)
+    for (size_t m = 0; m < M; m++)
+    for (size_t op = 0; op < out_pix; op++) {
+        int64_t o[3] = {0, 0, 0}, rem = (int64_t)op;
+        for (int a = ns - 1; a >= 0; a--) o[a] = rem % g->out[a], rem /= g->out[a];
+        double s = bias ? bias[m] : 0.0;
+        size_t grp = m / mg;
+        for (size_t c = 0; c < cg; c++)
+        for (size_t kp = 0; kp < ks; kp++) {
+            int64_t k[3] = {0, 0, 0}, kr = (int64_t)kp;
+            for (int a = ns - 1; a >= 0; a--) k[a] = kr % g->kernel[a], kr /= g->kernel[a];
+            int64_t idx = 0;
+            bool inside = true;
+            for (int a = 0; a < ns; a++) {
+                int64_t i = o[a] * g->stride[a] - g->pad_begin[a] + k[a] * g->dilation[a];
+                if (i < 0 || i >= g->in[a]) inside = false;
+                idx = idx * g->in[a] + i;
+            }
+            if (!inside) continue;
+            s += (double)x[(n * C + grp * cg + c) * in_pix + (size_t)idx] *
+                 w[(m * cg + c) * ks + kp];
+        }
+        y[(n * M + m) * out_pix + op] = (float)s;
+    }
+}
+
+typedef struct ConvCase {
+    int ns;
+    int64_t in[3], kernel[3], stride[3], dilation[3], pb[3], pe[3];
+    size_t N, C, M, groups;
+} ConvCase;
+
+static void check_conv(const ConvCase *cc) {
+    OnnxccConvGeom g = {.n_spatial = cc->ns};
+    for (int a = 0; a < cc->ns; a++) {
+        g.in[a] = cc->in[a], g.kernel[a] = cc->kernel[a];
+        g.stride[a] = cc->stride[a] ? cc->stride[a] : 1;
+        g.dilation[a] = cc->dilation[a] ? cc->dilation[a] : 1;
+        g.pad_begin[a] = cc->pb[a], g.pad_end[a] = cc->pe[a];
+        g.out[a] = out_size(g.in[a], g.kernel[a], g.stride[a], g.dilation[a], cc->pb[a], cc->pe[a]);
+    }
+    size_t in_pix = prod(g.in, cc->ns), out_pix = prod(g.out, cc->ns), ks = prod(g.kernel, cc->ns);
+    float *x = frand(cc->N * cc->C * in_pix, 11);
+    float *w = frand(cc->M * (cc->C / cc->groups) * ks, 12), *bias = frand(cc->M, 13);
+    size_t ny = cc->N * cc->M * out_pix;
+    float *y = frand(ny, 14), *want = frand(ny, 15);
+    size_t sb = onnxcc_f32_conv_scratch_bytes(&g, cc->C, cc->groups);
+    void *scratch = malloc(sb ? sb : 1);
+    OnnxccEpilogue ep = {.bias = {bias, 1, 0}, .bias_scale = 1.0f};
+    onnxcc_f32_conv(&g, cc->N, cc->C, cc->M, cc->groups, x, w, y, &ep, scratch);
+    naive_conv(&g, cc->N, cc->C, cc->M, cc->groups, x, w, bias, want);
+    expect_close(y, want, ny, "conv");
+    /* Again with relu and a residual aliasing y. */
+    float *res = frand(ny, 16);
+    memcpy(y, res, ny * sizeof(float));
+    OnnxccEpilogue ep2 = {.bias = {bias, 1, 0}, .bias_scale = 1.0f, .residual = {y, 0, 0},
+                          .act = ONNXCC_ACT_RELU};
+    onnxcc_f32_conv(&g, cc->N, cc->C, cc->M, cc->groups, x, w, y, &ep2, scratch);
+    for (size_t i = 0; i < ny; i++) want[i] = onnxcc_relu(want[i] + res[i]);
+    expect_close(y, want, ny, "conv + residual + relu");
+    free(x), free(w), free(bias), free(y), free(want), free(scratch), free(res);
+}
+
+Test(kern_conv, two_d_variants) {
+    const ConvCase cases[] = {
+        {2, {7, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 3, 4, 1},      /* same pad */
+        {2, {7, 9}, {3, 2}, {2, 3}, {1, 1}, {0, 1}, {1, 0}, 2, 4, 6, 1},      /* strides */
+        {2, {9, 9}, {3, 3}, {1, 1}, {2, 3}, {2, 1}, {0, 3}, 1, 2, 3, 1},      /* dilations */
+        {2, {6, 5}, {3, 3}, {1, 2}, {1, 1}, {1, 1}, {1, 1}, 1, 6, 4, 2},      /* groups */
+        {2, {6, 5}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 2, 8, 5, 1},      /* 1x1 */
+        {2, {6, 5}, {1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}, 1, 8, 5, 1},      /* 1x1 s2 */
+        {2, {8, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 2, 5, 5, 5},      /* depthwise */
+        {2, {8, 7}, {3, 3}, {2, 2}, {1, 2}, {1, 2}, {0, 1}, 1, 3, 6, 3},      /* multiplier */
+        {2, {20, 20}, {5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}, 1, 16, 20, 1},  /* K blocks */
+        {2, {9, 9}, {5, 5}, {2, 2}, {1, 1}, {2, 2}, {2, 2}, 2, 1, 8, 1},      /* 1 channel */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(&cases[i]);
+}
+
+Test(kern_conv, one_d_and_three_d) {
+    const ConvCase cases[] = {
+        {1, {11}, {3}, {2}, {1}, {1}, {2}, 2, 3, 4, 1},
+        {1, {11}, {4}, {1}, {2}, {0}, {0}, 1, 4, 4, 4},
+        {3, {4, 5, 6}, {2, 3, 3}, {1, 2, 1}, {1, 1, 2}, {1, 1, 2}, {0, 1, 2}, 1, 2, 3, 1},
+        {3, {4, 5, 6}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, 1, 4, 2, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(&cases[i]);
+}
+
+Test(kern_conv, prelu_slope_per_channel) {
+    OnnxccConvGeom g = {.n_spatial = 2, .in = {5, 5}, .out = {5, 5}, .kernel = {3, 3},
+                        .stride = {1, 1}, .dilation = {1, 1}, .pad_begin = {1, 1},
+                        .pad_end = {1, 1}};
+    float *x = frand(2 * 25, 1), *w = frand(3 * 2 * 9, 2), slope[3] = {0.1f, -0.5f, 2.0f};
+    float y[75], want[75];
+    unsigned char scratch[2 * 9 * 25 * sizeof(float)];
+    cr_assert(onnxcc_f32_conv_scratch_bytes(&g, 2, 1) <= sizeof scratch);
+    OnnxccEpilogue ep = {.slope = {slope, 1, 0}, .act = ONNXCC_ACT_PRELU};
+    onnxcc_f32_conv(&g, 1, 2, 3, 1, x, w, y, &ep, scratch);
+    naive_conv(&g, 1, 2, 3, 1, x, w, NULL, want);
+    for (int i = 0; i < 75; i++) want[i] = onnxcc_prelu(want[i], slope[i / 25]);
+    expect_close(y, want, 75, "conv prelu");
+    free(x), free(w);
+}
+
+/* ---- pooling -------------------------------------------------------------------------- */
+
+/* Naive 2-D pooling (max or average) with explicit pads and an output size given. */
+static void naive_pool2d(const OnnxccConvGeom *g, size_t planes, const float *x, float *y,
+                         int64_t *ind, bool is_max, bool include_pad) {
+    for (size_t p = 0; p < planes; p++)
+    for (int64_t oh = 0; oh < g->out[0]; oh++)
+    for (int64_t ow = 0; ow < g->out[1]; ow++) {
+        float best = -INFINITY, sum = 0.0f;
+        int64_t cnt = 0, cnt_pad = 0, bi = -1;
+        for (int64_t kh = 0; kh < g->kernel[0]; kh++)
+        for (int64_t kw = 0; kw < g->kernel[1]; kw++) {
+            int64_t ih = oh * g->stride[0] - g->pad_begin[0] + kh * g->dilation[0];
+            int64_t iw = ow * g->stride[1] - g->pad_begin[1] + kw * g->dilation[1];
+            bool in_pad = ih >= -g->pad_begin[0] && ih < g->in[0] + g->pad_end[0] &&
+                          iw >= -g->pad_begin[1] && iw < g->in[1] + g->pad_end[1];
+            cnt_pad += in_pad;
+            if (ih < 0 || ih >= g->in[0] || iw < 0 || iw >= g->in[1]) continue;
+            float v = x[(int64_t)p * g->in[0] * g->in[1] + ih * g->in[1] + iw];
+            sum += v, cnt++;
+            if (v > best) best = v, bi = (int64_t)p * g->in[0] * g->in[1] + ih * g->in[1] + iw;
+        }
+        size_t o = (p * (size_t)g->out[0] + (size_t)oh) * (size_t)g->out[1] + (size_t)ow;
+        if (is_max) {
+            y[o] = best;
+            if (ind) ind[o] = bi;
+        } else {
+            y[o] = sum / (float)(include_pad ? cnt_pad : cnt);
+        }
+    }
+}
+
+static void check_pool(OnnxccConvGeom g, bool ceil_mode) {
+    for (int a = 0; a < 2; a++) {
+        int64_t span = g.in[a] + g.pad_begin[a] + g.pad_end[a] - ((g.kernel[a] - 1) *
+                                                                   g.dilation[a] + 1);
+        g.out[a] = ceil_mode ? (span + g.stride[a] - 1) / g.stride[a] + 1 : span / g.stride[a] + 1;
+        if (ceil_mode && (g.out[a] - 1) * g.stride[a] >= g.in[a] + g.pad_begin[a]) g.out[a]--;
+    }
+    size_t planes = 3, nx = planes * (size_t)(g.in[0] * g.in[1]);
+    size_t ny = planes * (size_t)(g.out[0] * g.out[1]);
+    float *x = frand(nx, 21), *y = frand(ny, 22), *want = frand(ny, 23);
+    int64_t *ind = calloc(ny, sizeof(int64_t)), *ind_want = calloc(ny, sizeof(int64_t));
+    onnxcc_f32_maxpool(&g, planes, x, y, ind, 0);
+    naive_pool2d(&g, planes, x, want, ind_want, true, false);
+    expect_close(y, want, ny, "maxpool");
+    for (size_t i = 0; i < ny; i++) cr_assert_eq(ind[i], ind_want[i], "index %zu", i);
+    fill(y, ny, 24);
+    onnxcc_f32_maxpool(&g, planes, x, y, NULL, 0);   /* the path without indices */
+    expect_close(y, want, ny, "maxpool without indices");
+    for (int include = 0; include < 2; include++) {
+        onnxcc_f32_avgpool(&g, planes, x, y, include);
+        naive_pool2d(&g, planes, x, want, NULL, false, include);
+        expect_close(y, want, ny, include ? "avgpool count_include_pad" : "avgpool");
+    }
+    free(x), free(y), free(want), free(ind), free(ind_want);
+}
+
+Test(kern_pool, windows) {
+    OnnxccConvGeom g = {.n_spatial = 2, .in = {7, 8}, .kernel = {3, 3}, .stride = {2, 2},
+                        .dilation = {1, 1}, .pad_begin = {1, 1}, .pad_end = {1, 1}};
+    check_pool(g, false);
+    check_pool(g, true);
+    OnnxccConvGeom g2 = {.n_spatial = 2, .in = {9, 6}, .kernel = {2, 3}, .stride = {3, 2},
+                         .dilation = {2, 1}, .pad_begin = {0, 2}, .pad_end = {1, 0}};
+    check_pool(g2, false);
+    check_pool(g2, true);
+    OnnxccConvGeom g3 = {.n_spatial = 2, .in = {5, 5}, .kernel = {2, 2}, .stride = {2, 2},
+                         .dilation = {1, 1}};
+    check_pool(g3, true);   /* ceil_mode adds a window hanging off the end */
+}
+
+Test(kern_pool, maxpool_indices_column_major) {
+    /* Two planes of 2 x 3; plane 1 has its maximum at (0, 1): row-major 1, column-major 2. */
+    OnnxccConvGeom g = {.n_spatial = 2, .in = {2, 3}, .out = {1, 1}, .kernel = {2, 3},
+                        .stride = {1, 1}, .dilation = {1, 1}};
+    float x[12] = {0, 1, 2, 3, 4, 9, /* plane 1 */ 5, 8, 1, 0, 0, 0};
+    float y[2];
+    int64_t ind[2];
+    onnxcc_f32_maxpool(&g, 2, x, y, ind, 1);
+    cr_assert_float_eq(y[0], 9.0f, 0.0f);
+    cr_assert_eq(ind[0], 1 + 2 * 2);          /* h + w * H */
+    cr_assert_eq(ind[1], 6 + 0 + 1 * 2);      /* plane offset + (0, 1) column-major */
+    onnxcc_f32_maxpool(&g, 2, x, y, ind, 0);
+    cr_assert_eq(ind[0], 5);
+    cr_assert_eq(ind[1], 7);
+}
+
+Test(kern_pool, one_d_and_three_d_avg) {
+    OnnxccConvGeom g = {.n_spatial = 1, .in = {10}, .out = {5}, .kernel = {3}, .stride = {2},
+                        .dilation = {1}, .pad_begin = {1}, .pad_end = {0}};
+    float x[10], y[5];
+    for (int i = 0; i < 10; i++) x[i] = (float)i;
+    onnxcc_f32_maxpool(&g, 1, x, y, NULL, 0);
+    const float want_max[5] = {1.0f, 3.0f, 5.0f, 7.0f, 9.0f};
+    expect_close(y, want_max, 5, "maxpool 1-D");
+    onnxcc_f32_avgpool(&g, 1, x, y, 0);
+    /* windows [-1,2) [1,4) [3,6) [5,8) [7,10) */
+    const float want[5] = {0.5f, 2.0f, 4.0f, 6.0f, 8.0f};
+    expect_close(y, want, 5, "avgpool 1-D");
+    onnxcc_f32_avgpool(&g, 1, x, y, 1);
+    cr_assert_float_eq(y[0], 1.0f / 3.0f, 1e-6f);
+    OnnxccConvGeom g3 = {.n_spatial = 3, .in = {2, 2, 2}, .out = {1, 1, 1},
+                         .kernel = {2, 2, 2}, .stride = {1, 1, 1}, .dilation = {1, 1, 1}};
+    float x3[8] = {1, 2, 3, 4, 5, 6, 7, 8}, y3;
+    onnxcc_f32_avgpool(&g3, 1, x3, &y3, 0);
+    cr_assert_float_eq(y3, 4.5f, 1e-6f);
+    int64_t i3;
+    onnxcc_f32_maxpool(&g3, 1, x3, &y3, &i3, 1);
+    cr_assert_float_eq(y3, 8.0f, 0.0f);
+    cr_assert_eq(i3, 7);
+}
