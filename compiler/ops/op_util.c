@@ -321,3 +321,22 @@ void ou_emit_half_store(Emitter *e, DType t, const char *dst, const char *src) {
               ">> 13));", dst);
     emit_close(e);
 }
+
+bool ou_set_output(const Node *n, Value *y, DType t, int rank, const int64_t *dims, Diag *d) {
+    if (rank > IR_MAX_RANK || rank < 0) {
+        diag_error(d, n, "output rank %d exceeds the maximum of %d", rank, IR_MAX_RANK);
+        return false;
+    }
+    for (int k = 0; k < rank; k++) {
+        if (dims[k] < 0) {
+            diag_error(d, n, "output dimension %d is negative (%lld)", k, (long long)dims[k]);
+            return false;
+        }
+    }
+    if (shape_numel(rank, dims) < 0) {
+        diag_error(d, n, "output has too many elements");
+        return false;
+    }
+    ir_value_set_shape(y, t, rank, dims);
+    return true;
+}

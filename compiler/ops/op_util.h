@@ -35,6 +35,10 @@ bool ou_const_ints(const Node *n, int input, int64_t *out, int max, int *count, 
 bool ou_axis(const Node *n, const char *what, int64_t axis, int rank, bool allow_end,
              int *out, Diag *d);
 
+/* Sets output y's type and shape after checking rank, dims >= 0 and the element count
+ * (shapes computed from model data: Reshape, Slice, Concat...). */
+bool ou_set_output(const Node *n, Value *y, DType t, int rank, const int64_t *dims, Diag *d);
+
 /* Requires input i's dtype to be one of the listed (terminated by DT_UNDEFINED). */
 bool ou_check_dtype(const Node *n, int i, const DType *allowed, Diag *d);
 /* Lists of dtypes for ou_check_dtype. */

@@ -11,26 +11,6 @@
 #include "ir/shape.h"
 #include "ops/op_util.h"
 
-static bool set_out(const Node *n, Value *y, DType t, int rank, const int64_t *dims,
-                    Diag *d) {
-    if (rank > IR_MAX_RANK || rank < 0) {
-        diag_error(d, n, "output rank %d exceeds the maximum of %d", rank, IR_MAX_RANK);
-        return false;
-    }
-    for (int k = 0; k < rank; k++) {
-        if (dims[k] < 0) {
-            diag_error(d, n, "output dimension %d is negative (%lld)", k, (long long)dims[k]);
-            return false;
-        }
-    }
-    if (shape_numel(rank, dims) < 0) {
-        diag_error(d, n, "output has too many elements");
-        return false;
-    }
-    ir_value_set_shape(y, t, rank, dims);
-    return true;
-}
-
 static bool check_holdable(const Node *n, int i, Diag *d) {
     const Value *v = op_input(n, i);
     if (v && dtype_size(v->dtype) == 0) {
@@ -67,7 +47,7 @@ static bool shape_infer(Graph *g, Node *n, Diag *d) {
     int64_t s, e;
     shape_range(n, n->inputs[0]->rank, &s, &e);
     int64_t len = e - s;
-    return set_out(n, n->outputs[0], DT_INT64, 1, &len, d);
+    return ou_set_output(n, n->outputs[0], DT_INT64, 1, &len, d);
 }
 
 static bool shape_fold(Graph *g, Node *n, Diag *d) {
@@ -143,7 +123,7 @@ static bool gather_infer(Graph *g, Node *n, Diag *d) {
     for (int k = 0; k < gg.axis; k++) dims[r++] = x->dims[k];
     for (int k = 0; k < ind->rank; k++) dims[r++] = ind->dims[k];
     for (int k = gg.axis + 1; k < x->rank; k++) dims[r++] = x->dims[k];
-    return set_out(n, n->outputs[0], x->dtype, rank, dims, d);
+    return ou_set_output(n, n->outputs[0], x->dtype, rank, dims, d);
 }
 
 static bool gather_fold(Graph *g, Node *n, Diag *d) {
@@ -261,7 +241,7 @@ static bool unsqueeze_infer(Graph *g, Node *n, Diag *d) {
     }
     int64_t dims[IR_MAX_RANK];
     for (int k = 0, src = 0; k < rank; k++) dims[k] = ins[k] ? 1 : x->dims[src++];
-    return set_out(n, n->outputs[0], x->dtype, rank, dims, d);
+    return ou_set_output(n, n->outputs[0], x->dtype, rank, dims, d);
 }
 
 const OpDef op_unsqueeze = {
@@ -300,7 +280,7 @@ static bool squeeze_infer(Graph *g, Node *n, Diag *d) {
     int rank = 0;
     for (int k = 0; k < x->rank; k++)
         if (!drop[k]) dims[rank++] = x->dims[k];
-    return set_out(n, n->outputs[0], x->dtype, rank, dims, d);
+    return ou_set_output(n, n->outputs[0], x->dtype, rank, dims, d);
 }
 
 const OpDef op_squeeze = {
@@ -415,7 +395,7 @@ static bool slice_infer(Graph *g, Node *n, Diag *d) {
     SliceSpec s;
     if (!slice_spec(n, &s, d)) return false;
     const Value *x = n->inputs[0];
-    return set_out(n, n->outputs[0], x->dtype, x->rank, s.count, d);
+    return ou_set_output(n, n->outputs[0], x->dtype, x->rank, s.count, d);
 }
 
 /* Operand 0: y contiguous; operand 1: x at start + i * step along each axis. */
@@ -610,7 +590,7 @@ static bool cos_infer(Graph *g, Node *n, Diag *d) {
     int64_t vi;
     if (!cos_value(n, &t, &v, &vi, d)) return false;
     if (!ou_const_ints(n, 0, dims, IR_MAX_RANK, &rank, d)) return false;
-    return set_out(n, n->outputs[0], t, rank, dims, d);
+    return ou_set_output(n, n->outputs[0], t, rank, dims, d);
 }
 
 static bool cos_fold(Graph *g, Node *n, Diag *d) {

@@ -20,26 +20,6 @@ static bool check_holdable(const Node *n, int i, Diag *d) {
     return true;
 }
 
-static bool set_out(const Node *n, Value *y, DType t, int rank, const int64_t *dims,
-                    Diag *d) {
-    if (rank > IR_MAX_RANK) {
-        diag_error(d, n, "output rank %d exceeds the maximum of %d", rank, IR_MAX_RANK);
-        return false;
-    }
-    for (int k = 0; k < rank; k++) {
-        if (dims[k] < 0) {
-            diag_error(d, n, "output dimension %d is negative (%lld)", k, (long long)dims[k]);
-            return false;
-        }
-    }
-    if (shape_numel(rank, dims) < 0) {
-        diag_error(d, n, "output has too many elements");
-        return false;
-    }
-    ir_value_set_shape(y, t, rank, dims);
-    return true;
-}
-
 /* ---- Identity ----------------------------------------------------------------------- */
 
 static bool identity_infer(Graph *g, Node *n, Diag *d) {
@@ -161,11 +141,11 @@ static bool constant_infer(Graph *g, Node *n, Diag *d) {
             diag_error(d, n, "attribute 'value' is not a tensor with data of a supported type");
             return false;
         }
-        return set_out(n, y, a->tensor->dtype, a->tensor->rank, a->tensor->dims, d);
-    case 1: return set_out(n, y, DT_FLOAT, 0, NULL, d);
-    case 2: return set_out(n, y, DT_FLOAT, 1, &count, d);
-    case 3: return set_out(n, y, DT_INT64, 0, NULL, d);
-    default: return set_out(n, y, DT_INT64, 1, &count, d);
+        return ou_set_output(n, y, a->tensor->dtype, a->tensor->rank, a->tensor->dims, d);
+    case 1: return ou_set_output(n, y, DT_FLOAT, 0, NULL, d);
+    case 2: return ou_set_output(n, y, DT_FLOAT, 1, &count, d);
+    case 3: return ou_set_output(n, y, DT_INT64, 0, NULL, d);
+    default: return ou_set_output(n, y, DT_INT64, 1, &count, d);
     }
 }
 
@@ -220,7 +200,7 @@ static bool flatten_infer(Graph *g, Node *n, Diag *d) {
     int64_t dims[2];
     dims[0] = shape_numel(axis, x->dims);
     dims[1] = shape_numel(x->rank - axis, x->dims + axis);
-    return set_out(n, n->outputs[0], x->dtype, 2, dims, d);
+    return ou_set_output(n, n->outputs[0], x->dtype, 2, dims, d);
 }
 
 const OpDef op_flatten = {
@@ -300,7 +280,7 @@ static bool reshape_infer(Graph *g, Node *n, Diag *d) {
                    ou_shape(sx, sizeof sx, x), (long long)total, (long long)known);
         return false;
     }
-    return set_out(n, n->outputs[0], x->dtype, rank, shape, d);
+    return ou_set_output(n, n->outputs[0], x->dtype, rank, shape, d);
 }
 
 const OpDef op_reshape = {
@@ -345,7 +325,7 @@ static bool transpose_infer(Graph *g, Node *n, Diag *d) {
     if (!transpose_perm(n, perm, d)) return false;
     int64_t dims[IR_MAX_RANK];
     for (int k = 0; k < x->rank; k++) dims[k] = x->dims[perm[k]];
-    return set_out(n, n->outputs[0], x->dtype, x->rank, dims, d);
+    return ou_set_output(n, n->outputs[0], x->dtype, x->rank, dims, d);
 }
 
 /* Operand 0: y contiguous; operand 1: x read through the permutation. */
@@ -463,7 +443,7 @@ static bool concat_infer(Graph *g, Node *n, Diag *d) {
             return false;
         }
     }
-    return set_out(n, n->outputs[0], x->dtype, x->rank, dims, d);
+    return ou_set_output(n, n->outputs[0], x->dtype, x->rank, dims, d);
 }
 
 static bool concat_fold(Graph *g, Node *n, Diag *d) {
@@ -637,7 +617,7 @@ static bool pad_infer(Graph *g, Node *n, Diag *d) {
             return false;
         }
     }
-    return set_out(n, n->outputs[0], x->dtype, x->rank, dims, d);
+    return ou_set_output(n, n->outputs[0], x->dtype, x->rank, dims, d);
 }
 
 /* Source index of output index i along one axis; false: outside (constant mode). */

@@ -61,6 +61,27 @@ typedef struct OnnxccConvGeom {
 /* col[(c * k0 * k1 * k2) + kernel offset][out pixel] for the `channels` channels of one
  * image x[channels][in...]; zero where the window falls in the padding. */
 void onnxcc_f32_im2col(const OnnxccConvGeom *g, size_t channels, const float *x, float *col);
+/* The geometry with exactly three spatial axes: the real ones last and the leading
+ * ones trivial (size 1), so that kernels loop over three axes whatever n_spatial is and
+ * the innermost loops run along the image's rows. */
+typedef struct OnnxccGeom3 {
+    int64_t in[3], out[3], kernel[3], stride[3], dilation[3], pad[3], pad_end[3];
+} OnnxccGeom3;
+
+static inline void onnxcc_geom3(const OnnxccConvGeom *g, OnnxccGeom3 *o) {
+    int lead = 3 - (g->n_spatial < 1 ? 1 : g->n_spatial > 3 ? 3 : g->n_spatial);
+    for (int i = 0; i < 3; i++) {
+        int used = i >= lead, j = used ? i - lead : 0;
+        o->in[i] = used ? g->in[j] : 1;
+        o->out[i] = used ? g->out[j] : 1;
+        o->kernel[i] = used ? g->kernel[j] : 1;
+        o->stride[i] = used ? g->stride[j] : 1;
+        o->dilation[i] = used ? g->dilation[j] : 1;
+        o->pad[i] = used ? g->pad_begin[j] : 0;
+        o->pad_end[i] = used ? g->pad_end[j] : 0;
+    }
+}
+
 /* Whether onnxcc_f32_conv computes directly (several groups of one input channel each:
  * depthwise, with or without a channel multiplier) rather than by im2col + GEMM.  Shared
  * by the kernel and the compiler, which reserves the scratch. */

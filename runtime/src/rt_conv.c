@@ -16,31 +16,11 @@
 
 #include "onnxcc_rt.h"
 
-/* The geometry with n_spatial..2 filled as trivial axes. */
-typedef struct Geom3 {
-    int64_t in[3], out[3], kernel[3], stride[3], dilation[3], pad[3];
-} Geom3;
-
-static void geom3(const OnnxccConvGeom *g, Geom3 *o) {
-    /* The real axes are the last ones, so that the innermost loops run along the
-     * image's rows rather than along a trivial axis of size 1. */
-    int lead = 3 - (g->n_spatial < 1 ? 1 : g->n_spatial > 3 ? 3 : g->n_spatial);
-    for (int i = 0; i < 3; i++) {
-        int used = i >= lead, j = used ? i - lead : 0;
-        o->in[i] = used ? g->in[j] : 1;
-        o->out[i] = used ? g->out[j] : 1;
-        o->kernel[i] = used ? g->kernel[j] : 1;
-        o->stride[i] = used ? g->stride[j] : 1;
-        o->dilation[i] = used ? g->dilation[j] : 1;
-        o->pad[i] = used ? g->pad_begin[j] : 0;
-    }
-}
-
 static size_t prod3(const int64_t v[3]) { return (size_t)v[0] * (size_t)v[1] * (size_t)v[2]; }
 
 /* Output pixels [p0, p1) of the im2col matrix: col[row][p - p0], rows as in
  * onnxcc_f32_im2col.  Walks each row of the matrix by runs along the last output axis. */
-static void im2col_range(const Geom3 *G, size_t channels, const float *restrict x,
+static void im2col_range(const OnnxccGeom3 *G, size_t channels, const float *restrict x,
                          float *restrict col, int64_t p0, int64_t p1) {
     int64_t in_pix = G->in[0] * G->in[1] * G->in[2];
     for (size_t c = 0; c < channels; c++) {
@@ -90,12 +70,12 @@ static void im2col_range(const Geom3 *G, size_t channels, const float *restrict 
 }
 
 void onnxcc_f32_im2col(const OnnxccConvGeom *g, size_t channels, const float *x, float *col) {
-    Geom3 G;
-    geom3(g, &G);
+    OnnxccGeom3 G;
+    onnxcc_geom3(g, &G);
     im2col_range(&G, channels, x, col, 0, G.out[0] * G.out[1] * G.out[2]);
 }
 
-static int is_pointwise(const Geom3 *G) {
+static int is_pointwise(const OnnxccGeom3 *G) {
     for (int i = 0; i < 3; i++)
         if (G->kernel[i] != 1 || G->stride[i] != 1 || G->pad[i] != 0 || G->in[i] != G->out[i])
             return 0;
@@ -104,8 +84,8 @@ static int is_pointwise(const Geom3 *G) {
 
 size_t onnxcc_f32_conv_scratch_bytes(const OnnxccConvGeom *g, size_t in_channels,
                                      size_t groups) {
-    Geom3 G;
-    geom3(g, &G);
+    OnnxccGeom3 G;
+    onnxcc_geom3(g, &G);
     size_t cin_g = groups ? in_channels / groups : 0;
     if (is_pointwise(&G) || onnxcc_conv_direct(in_channels, groups)) return 0;
     size_t kdim = cin_g * prod3(G.kernel);
@@ -127,7 +107,7 @@ static void axpy(int64_t n, float w, const float *restrict x, int64_t stride,
  * the residual may alias y), each kernel tap then adds w * x over the range of outputs for
  * which that tap is inside the input (no bounds test in the loop, which vectorises), and
  * the activation goes last. */
-static void conv_direct_channel(const Geom3 *G, const float *xc, const float *wc,
+static void conv_direct_channel(const OnnxccGeom3 *G, const float *xc, const float *wc,
                                 float *yc, float bias,
                                 const float *res, int act, float a, float b, float slope) {
     const int64_t s2 = G->stride[2];
@@ -165,8 +145,8 @@ static void conv_direct_channel(const Geom3 *G, const float *xc, const float *wc
 void onnxcc_f32_conv(const OnnxccConvGeom *g, size_t batch, size_t in_channels,
                      size_t out_channels, size_t groups, const float *x, const float *w,
                      float *y, const OnnxccEpilogue *ep, void *scratch) {
-    Geom3 G;
-    geom3(g, &G);
+    OnnxccGeom3 G;
+    onnxcc_geom3(g, &G);
     if (groups == 0) return;
     size_t in_pix = prod3(G.in), out_pix = prod3(G.out), ksize = prod3(G.kernel);
     size_t cin_g = in_channels / groups, cout_g = out_channels / groups;

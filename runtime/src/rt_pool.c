@@ -6,28 +6,8 @@
  */
 #include "onnxcc_rt.h"
 
-typedef struct PoolGeom {
-    int64_t in[3], out[3], kernel[3], stride[3], dilation[3], pad[3], pad_end[3];
-} PoolGeom;
-
-static void pool_geom(const OnnxccConvGeom *g, PoolGeom *o) {
-    /* The real axes are the last ones, so that the innermost loops run along the
-     * image's rows rather than along a trivial axis of size 1. */
-    int lead = 3 - (g->n_spatial < 1 ? 1 : g->n_spatial > 3 ? 3 : g->n_spatial);
-    for (int i = 0; i < 3; i++) {
-        int used = i >= lead, j = used ? i - lead : 0;
-        o->in[i] = used ? g->in[j] : 1;
-        o->out[i] = used ? g->out[j] : 1;
-        o->kernel[i] = used ? g->kernel[j] : 1;
-        o->stride[i] = used ? g->stride[j] : 1;
-        o->dilation[i] = used ? g->dilation[j] : 1;
-        o->pad[i] = used ? g->pad_begin[j] : 0;
-        o->pad_end[i] = used ? g->pad_end[j] : 0;
-    }
-}
-
 /* First and one-past-last kernel taps of axis a whose input position lies in [lo, hi). */
-static void taps(const PoolGeom *G, int a, int64_t o, int64_t lo, int64_t hi, int64_t *k_begin,
+static void taps(const OnnxccGeom3 *G, int a, int64_t o, int64_t lo, int64_t hi, int64_t *k_begin,
                  int64_t *k_end) {
     int64_t start = o * G->stride[a] - G->pad[a];
     int64_t kb = 0, ke = G->kernel[a];
@@ -38,7 +18,7 @@ static void taps(const PoolGeom *G, int a, int64_t o, int64_t lo, int64_t hi, in
 }
 
 /* Outputs o2 in [*lo, *hi) whose tap k2 falls inside the input on the last axis. */
-static void tap_range(const PoolGeom *G, int64_t k2, int64_t *lo, int64_t *hi, int64_t *off) {
+static void tap_range(const OnnxccGeom3 *G, int64_t k2, int64_t *lo, int64_t *hi, int64_t *off) {
     const int64_t s2 = G->stride[2];
     *off = k2 * G->dilation[2] - G->pad[2];
     *lo = *off >= 0 ? 0 : (-*off + s2 - 1) / s2;
@@ -58,7 +38,7 @@ static void max_into(int64_t n, const float *restrict x, int64_t stride, float *
 
 /* Max pooling without indices, one output row at a time: each kernel tap takes the max
  * over the range of outputs for which it is inside the input (no test in the loop). */
-static void maxpool_rows(const PoolGeom *G, size_t planes, const float *x, float *y) {
+static void maxpool_rows(const OnnxccGeom3 *G, size_t planes, const float *x, float *y) {
     int64_t in_pix = G->in[0] * G->in[1] * G->in[2];
     int64_t out_pix = G->out[0] * G->out[1] * G->out[2];
     const int64_t s2 = G->stride[2];
@@ -88,8 +68,8 @@ static void maxpool_rows(const PoolGeom *G, size_t planes, const float *x, float
 
 void onnxcc_f32_maxpool(const OnnxccConvGeom *g, size_t planes, const float *x, float *y,
                         int64_t *indices, int storage_order) {
-    PoolGeom G;
-    pool_geom(g, &G);
+    OnnxccGeom3 G;
+    onnxcc_geom3(g, &G);
     if (!indices) {
         maxpool_rows(&G, planes, x, y);
         return;
@@ -153,8 +133,8 @@ static void add_into(int64_t n, const float *restrict x, int64_t stride, float *
 /* Row by row like maxpool_rows: sums by kernel tap, then one division per output. */
 void onnxcc_f32_avgpool(const OnnxccConvGeom *g, size_t planes, const float *x, float *y,
                         int count_include_pad) {
-    PoolGeom G;
-    pool_geom(g, &G);
+    OnnxccGeom3 G;
+    onnxcc_geom3(g, &G);
     int64_t in_pix = G.in[0] * G.in[1] * G.in[2];
     int64_t out_pix = G.out[0] * G.out[1] * G.out[2];
     for (size_t p = 0; p < planes; p++) {
