@@ -40,7 +40,7 @@ void c_name_from_file(const char *path, char *out, size_t size) {
 }
 
 const char *c_comment_text(char *buf, size_t size, const char *s, size_t max_chars) {
-    static const char safe[] = "_-.:,;=+#@()[]<> /";
+    static const char safe[] = "_-.:,;=+#@()[]<> /'";
     size_t n = 0, used = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (used >= max_chars || n + 8 >= size) {

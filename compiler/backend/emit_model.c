@@ -198,7 +198,7 @@ static void node_comment(StrBuf *c, const Node *n, int index) {
         sb_printf(c, " *   y%d '%s' %s\n", k, quote(q, sizeof q, v->name),
                   ir_shape_str(shape, sizeof shape, v));
     }
-    if (n->fused) sb_printf(c, " *   fused: %s\n", n->fused);
+    if (n->fused) sb_printf(c, " *   fused: %s\n", c_comment_text(q, sizeof q, n->fused, 120));
     sb_puts(c, " */\n");
 }
 

@@ -1,16 +1,22 @@
-/* fuse_activation.c: Conv, Gemm and MatMul absorb the activation that follows them.
+/* fuse_activation.c: Conv, Gemm and MatMul absorb the residual Add and the activation
+ * that follow them.
  *
  * Requires: inferred shapes, folded constants, canonical form (MatMul + Add already a
  * Gemm), BatchNormalization folded.  Runs only with PassOptions.fuse.
- * Establishes: a float Conv/Gemm/MatMul whose output's only reader is a Relu, LeakyRelu,
- * Elu or PRelu of the same shape, and which has no epilogue yet, carries the activation in
- * node->epi and writes the activation's output value itself; the activation is gone.
+ * Establishes, for a float Conv/Gemm/MatMul whose output's only reader is the node
+ * absorbed (the fused node then writes that node's output value itself, and node->fused
+ * names what it absorbed, for the comments of the generated code):
+ *  - residual: an Add of the output and another tensor of the same shape that is already
+ *    computed when the Conv runs becomes epi.residual_input (y = acc + bias + residual);
+ *  - activation, after that: Relu, LeakyRelu, Elu, PRelu, Clip with constant bounds,
+ *    Sigmoid, Tanh, HardSigmoid, HardSwish become epi.act (y = act(acc + bias + residual)).
  * PRelu is fused only when its slope is constant and is one value, or one value per
  * output channel (Conv: axis 1 of NCHW) or per column (Gemm/MatMul: the last axis); the
- * slope then becomes an extra input (a new constant of shape [C], or the scalar as is)
- * at index epi.slope_input, after the optional bias slot, so emitters index it by channel.
- * node->fused names the absorbed node for the comments of the generated code.
+ * slope then becomes an extra input (a new constant of shape [C], or the scalar as is).
+ * Extra inputs (residual, slope) go after the optional bias slot: index 3 or later for
+ * Conv and Gemm (a missing bias stays a NULL input), 2 or later for MatMul.
  */
+#include <math.h>
 #include <string.h>
 
 #include "onnxcc_act.h"
@@ -23,11 +29,38 @@ static bool is_op(const Node *n, const char *type) {
 
 /* The ONNXCC_ACT_* code of an activation we can fuse, or ONNXCC_ACT_NONE. */
 static int act_code(const Node *n) {
-    if (is_op(n, "Relu")) return ONNXCC_ACT_RELU;
-    if (is_op(n, "LeakyRelu")) return ONNXCC_ACT_LEAKY_RELU;
-    if (is_op(n, "Elu")) return ONNXCC_ACT_ELU;
-    if (is_op(n, "PRelu")) return ONNXCC_ACT_PRELU;
+    static const struct { const char *op; int code; } table[] = {
+        {"Relu", ONNXCC_ACT_RELU}, {"LeakyRelu", ONNXCC_ACT_LEAKY_RELU},
+        {"Elu", ONNXCC_ACT_ELU}, {"PRelu", ONNXCC_ACT_PRELU}, {"Clip", ONNXCC_ACT_CLIP},
+        {"Sigmoid", ONNXCC_ACT_SIGMOID}, {"Tanh", ONNXCC_ACT_TANH},
+        {"HardSigmoid", ONNXCC_ACT_HARD_SIGMOID}, {"HardSwish", ONNXCC_ACT_HARD_SWISH},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (is_op(n, table[i].op)) return table[i].code;
     return ONNXCC_ACT_NONE;
+}
+
+static bool is_matmul_like(const Node *p) {
+    return is_op(p, "Conv") || is_op(p, "Gemm") || is_op(p, "MatMul");
+}
+
+/* Clip's bounds when they are known at compile time and min <= max (Clip with min > max
+ * gives max everywhere, which the epilogue does not do: not fused). */
+static bool clip_bounds(const Node *n, float *lo, float *hi) {
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    if (n->opset < 11) {
+        *lo = ir_attr_float(n, "min", -INFINITY);
+        *hi = ir_attr_float(n, "max", INFINITY);
+        return *lo <= *hi;
+    }
+    for (int k = 1; k <= 2 && k < n->n_inputs; k++) {
+        const Value *v = n->inputs[k];
+        if (!v) continue;
+        if (!v->data || v->dtype != DT_FLOAT || ir_numel(v) != 1) return false;
+        *(k == 1 ? lo : hi) = *(const float *)v->data;
+    }
+    return *lo <= *hi;
 }
 
 /* Does the slope broadcast to y as one value per index of y's axis `axis` (every other
@@ -74,18 +107,73 @@ static bool prelu_slope(Graph *g, const Node *p, const Node *act, Value **slope_
     return true;
 }
 
-/* Appends the slope to p's inputs after the bias slot (index 2 for Conv/Gemm, whose bias
- * is optional: a missing bias is kept as a NULL input). */
-static bool append_slope(Graph *g, Node *p, Value *slope, Diag *d) {
+/* Appends v to p's inputs after the bias slot (index 2 for Conv/Gemm, whose bias is
+ * optional: a missing bias is kept as a NULL input) and returns its index, or -1. */
+static int append_input(Graph *g, Node *p, Value *v, Diag *d) {
     int at = p->n_inputs;
     if (!is_op(p, "MatMul") && at < 3) at = 3;
     Value **in = arena_array(&g->arena, (size_t)at + 1, sizeof(Value *));
-    if (!in) { diag_error(d, p, "out of memory fusing PRelu"); return false; }
+    if (!in) { diag_error(d, p, "out of memory fusing into %s", p->op_type); return -1; }
     for (int k = 0; k < p->n_inputs; k++) in[k] = p->inputs[k];
-    in[at] = slope;
+    in[at] = v;
     p->inputs = in;
     p->n_inputs = at + 1;
-    p->epi.slope_input = at;
+    return at;
+}
+
+/* p takes over absorbed's output value; absorbed is marked dead. */
+static bool absorb(Graph *g, Node *p, Node *absorbed, Diag *d) {
+    const char *prev = p->fused;
+    p->fused = arena_printf(&g->arena, "%s%s%s '%s'", prev ? prev : "", prev ? ", " : "",
+                            absorbed->op_type, absorbed->name);
+    if (!p->fused) {
+        diag_error(d, p, "out of memory fusing %s", absorbed->op_type);
+        return false;
+    }
+    Value *y = absorbed->outputs[0];
+    p->outputs[0] = y;
+    y->producer = p;
+    absorbed->dead = true;
+    return true;
+}
+
+/* ready[v->id]: the schedule step after which v exists (-1: before the first). */
+static int *ready_steps(Graph *g, Diag *d) {
+    int *ready = arena_array(&g->arena, (size_t)g->n_values + 1, sizeof(int));
+    if (!ready) { diag_error(d, NULL, "out of memory fusing"); return NULL; }
+    for (int i = 0; i < g->n_values; i++) ready[i] = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i]->n_outputs; k++)
+            if (g->nodes[i]->outputs[k]) ready[g->nodes[i]->outputs[k]->id] = i;
+    return ready;
+}
+
+/* Tries to fuse Add(a, b) into the producer of one operand, the other becoming the
+ * residual (ready: see ready_steps, updated as outputs move to earlier nodes). */
+static bool try_fuse_residual(Graph *g, Node *add, int *ready, Diag *d) {
+    if (!is_op(add, "Add") || add->n_inputs != 2 || add->n_outputs < 1) return true;
+    Value *y = add->outputs[0];
+    Value *in[2] = {add->inputs[0], add->inputs[1]};
+    if (!y || !in[0] || !in[1] || in[0] == in[1] || y->dtype != DT_FLOAT) return true;
+    if (!ir_same_shape(in[0], y) || !ir_same_shape(in[1], y)) return true;
+    /* Try the operand produced last first: the other is then more likely ready. */
+    int first = ready[in[1]->id] > ready[in[0]->id] ? 1 : 0;
+    for (int t = 0; t < 2; t++) {
+        Value *a = in[first ^ t], *b = in[1 - (first ^ t)];
+        Node *p = a->producer;
+        if (!p || p->dead || !is_matmul_like(p) || p->outputs[0] != a) continue;
+        if (p->epi.act != ONNXCC_ACT_NONE || p->epi.residual_input >= 0 ||
+            p->epi.slope_input >= 0 || a->dtype != DT_FLOAT)
+            continue;
+        if (ir_value_single_consumer(g, a) != add) continue;
+        if (ready[b->id] >= ready[a->id]) continue;    /* b not computed before p runs */
+        int at = append_input(g, p, b, d);
+        if (at < 0) return false;
+        p->epi.residual_input = at;
+        if (!absorb(g, p, add, d)) return false;
+        ready[y->id] = ready[a->id];
+        return true;
+    }
     return true;
 }
 
@@ -96,32 +184,48 @@ static bool try_fuse(Graph *g, Node *act, Diag *d) {
     Value *x = act->inputs[0], *y = act->outputs[0];
     if (!x || !y || !x->producer || x->dtype != DT_FLOAT || y->dtype != DT_FLOAT) return true;
     Node *p = x->producer;
-    if (p->dead || !(is_op(p, "Conv") || is_op(p, "Gemm") || is_op(p, "MatMul"))) return true;
+    if (p->dead || !is_matmul_like(p)) return true;
     if (p->n_outputs < 1 || p->outputs[0] != x || p->epi.act != ONNXCC_ACT_NONE) return true;
-    if (p->epi.residual_input >= 0 || p->epi.slope_input >= 0) return true;
+    if (p->epi.slope_input >= 0) return true;
     if (!ir_same_shape(x, y) || ir_value_single_consumer(g, x) != act) return true;
 
-    Value *slope = NULL;
-    if (code == ONNXCC_ACT_PRELU) {
+    float alpha = 0, beta = 0;
+    switch (code) {
+    case ONNXCC_ACT_LEAKY_RELU: alpha = ir_attr_float(act, "alpha", 0.01f); break;
+    case ONNXCC_ACT_ELU: alpha = ir_attr_float(act, "alpha", 1.0f); break;
+    case ONNXCC_ACT_HARD_SIGMOID:
+        alpha = ir_attr_float(act, "alpha", 0.2f);
+        beta = ir_attr_float(act, "beta", 0.5f);
+        break;
+    case ONNXCC_ACT_CLIP:
+        if (!clip_bounds(act, &alpha, &beta)) return true;
+        break;
+    case ONNXCC_ACT_PRELU: {
+        Value *slope = NULL;
         if (!prelu_slope(g, p, act, &slope, d)) return false;
         if (!slope) return true;
-        if (!append_slope(g, p, slope, d)) return false;
+        int at = append_input(g, p, slope, d);
+        if (at < 0) return false;
+        p->epi.slope_input = at;
+        break;
+    }
+    default: break;
     }
     p->epi.act = code;
-    if (code == ONNXCC_ACT_LEAKY_RELU) p->epi.alpha = ir_attr_float(act, "alpha", 0.01f);
-    if (code == ONNXCC_ACT_ELU) p->epi.alpha = ir_attr_float(act, "alpha", 1.0f);
-    const char *prev = p->fused;
-    p->fused = arena_printf(&g->arena, "%s%s%s '%s'", prev ? prev : "", prev ? ", " : "",
-                            act->op_type, act->name);
-    if (!p->fused) { diag_error(d, p, "out of memory fusing %s", act->op_type); return false; }
-    p->outputs[0] = y;
-    y->producer = p;
-    act->dead = true;
-    return true;
+    p->epi.alpha = alpha;
+    p->epi.beta = beta;
+    return absorb(g, p, act, d);
 }
 
 bool pass_fuse_activation(Graph *g, const PassOptions *opt, Diag *d) {
     if (!opt->fuse) return true;
+    int *ready = ready_steps(g, d);
+    if (!ready) return false;
+    /* Residuals first: Conv -> Add -> Relu fuses both, in that order. */
+    for (int i = 0; i < g->n_nodes; i++) {
+        Node *n = g->nodes[i];
+        if (!n->dead && !try_fuse_residual(g, n, ready, d)) return false;
+    }
     for (int i = 0; i < g->n_nodes; i++) {
         Node *n = g->nodes[i];
         if (!n->dead && !try_fuse(g, n, d)) return false;

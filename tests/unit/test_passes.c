@@ -495,3 +495,139 @@ Test(passes_bn, conv_bn_relu_folds_then_fuses) {
     cr_assert_eq(g->nodes[0]->outputs[0], g->outputs[0]);
     ir_graph_free(g);
 }
+
+/* ---- more activations, and the residual Add --------------------------------------- */
+
+static const ActSpec SIGMOID = { "Sigmoid", 0, 0, { 0 } };
+static const ActSpec TANH = { "Tanh", 0, 0, { 0 } };
+
+Test(passes_fuse, conv_sigmoid) {
+    ir_graph_free(fuse_case(BASE_CONV, &SIGMOID, ONNXCC_ACT_SIGMOID));
+}
+
+Test(passes_fuse, gemm_tanh) {
+    ir_graph_free(fuse_case(BASE_GEMM, &TANH, ONNXCC_ACT_TANH));
+}
+
+/* Conv -> Clip(0, 6) with the bounds as constant inputs (opset 11+): ReLU6. */
+static Graph *build_clip(float lo, float hi) {
+    Graph *g = tb_graph();
+    int64_t xd[4] = { 1, 3, 5, 5 }, wd[4] = { 4, 3, 3, 3 }, one[1] = { 1 };
+    Value *in[2] = { tb_input(g, "x", 4, xd), tb_const_rand(g, "w", 4, wd, 1, -2, 2) };
+    Node *c = tb_node(g, "Conv", "conv", 2, in, 1);
+    Value *clip_in[3] = { c->outputs[0], tb_const(g, "lo", 0, one, &lo),
+                          tb_const(g, "hi", 0, one, &hi) };
+    Node *clip = tb_node(g, "Clip", "act", 3, clip_in, 1);
+    tb_output(g, clip->outputs[0]);
+    return g;
+}
+
+Test(passes_fuse, conv_clip_constant_bounds) {
+    Diag d;
+    Graph *fused = build_clip(0.0f, 0.5f), *plain = build_clip(0.0f, 0.5f);
+    cr_assert(tb_pipeline(fused, true, &d));
+    diag_free(&d);
+    cr_assert(tb_pipeline(plain, false, &d));
+    diag_free(&d);
+    cr_assert_eq(fused->n_nodes, 1);
+    const Node *n = fused->nodes[0];
+    cr_assert_eq(n->epi.act, ONNXCC_ACT_CLIP);
+    cr_assert_float_eq(n->epi.alpha, 0.0f, 0);
+    cr_assert_float_eq(n->epi.beta, 0.5f, 0);
+    expect_same_numbers(fused, plain, 1e-5f);
+    ir_graph_free(fused);
+    ir_graph_free(plain);
+}
+
+Test(passes_fuse, clip_with_min_above_max_is_not_fused) {
+    Diag d;
+    Graph *g = build_clip(1.0f, -1.0f);
+    cr_assert(tb_pipeline(g, true, &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "Clip"), 1, "Clip(min > max) gives max: the epilogue cannot");
+    ir_graph_free(g);
+}
+
+/* y = Relu(Conv(x) + r) with r a graph input of the output's shape. */
+static Graph *build_conv_residual(bool relu) {
+    Graph *g = tb_graph();
+    int64_t xd[4] = { 1, 3, 6, 6 }, wd[4] = { 4, 3, 3, 3 }, bd[1] = { 4 }, rd[4] = { 1, 4, 6, 6 };
+    Value *in[3] = { tb_input(g, "x", 4, xd), tb_const_rand(g, "w", 4, wd, 1, -1, 1),
+                     tb_const_rand(g, "b", 1, bd, 2, -1, 1) };
+    Node *c = tb_node(g, "Conv", "conv", 3, in, 1);
+    int64_t pads[4] = { 1, 1, 1, 1 };
+    tb_attr_ints(g, c, "pads", pads, 4);
+    Value *add_in[2] = { tb_input(g, "r", 4, rd), c->outputs[0] };
+    Node *add = tb_node(g, "Add", "add", 2, add_in, 1);
+    Node *last = add;
+    if (relu) last = tb_node(g, "Relu", "act", 1, add->outputs, 1);
+    tb_output(g, last->outputs[0]);
+    return g;
+}
+
+Test(passes_fuse, conv_residual_then_relu) {
+    Diag d;
+    Graph *fused = build_conv_residual(true), *plain = build_conv_residual(true);
+    cr_assert(tb_pipeline(fused, true, &d));
+    diag_free(&d);
+    cr_assert(tb_pipeline(plain, false, &d));
+    diag_free(&d);
+    cr_assert_eq(fused->n_nodes, 1, "Conv, Add and Relu become one node");
+    const Node *n = fused->nodes[0];
+    cr_assert_eq(n->epi.act, ONNXCC_ACT_RELU);
+    cr_assert_geq(n->epi.residual_input, 3, "the residual goes after the bias slot");
+    cr_assert_str_eq(n->inputs[n->epi.residual_input]->name, "r");
+    cr_assert_str_eq(n->inputs[2]->name, "b", "the bias stays in its slot");
+    cr_assert(strstr(n->fused, "Add 'add'") && strstr(n->fused, "Relu 'act'"), "%s", n->fused);
+    cr_assert_eq(plain->n_nodes, 3);
+    expect_same_numbers(fused, plain, 1e-5f);
+    ir_graph_free(fused);
+    ir_graph_free(plain);
+}
+
+/* a = Gemm1(x), b = Gemm2(x) scheduled after it, y = a + b: only Gemm2 can absorb the Add
+ * (a exists when Gemm2 runs; b does not exist when Gemm1 runs). */
+Test(passes_fuse, residual_goes_to_the_later_producer) {
+    Diag d;
+    Graph *gs[2];
+    for (int k = 0; k < 2; k++) {
+        Graph *g = tb_graph();
+        int64_t xd[2] = { 3, 5 }, wd[2] = { 5, 4 };
+        Value *x = tb_input(g, "x", 2, xd);
+        Value *in1[2] = { x, tb_const_rand(g, "w1", 2, wd, 1, -1, 1) };
+        Value *in2[2] = { x, tb_const_rand(g, "w2", 2, wd, 2, -1, 1) };
+        Node *g1 = tb_node(g, "Gemm", "g1", 2, in1, 1);
+        Node *g2 = tb_node(g, "Gemm", "g2", 2, in2, 1);
+        Value *add_in[2] = { g2->outputs[0], g1->outputs[0] };
+        Node *add = tb_node(g, "Add", "add", 2, add_in, 1);
+        tb_output(g, add->outputs[0]);
+        cr_assert(tb_pipeline(g, k == 0, &d));
+        diag_free(&d);
+        gs[k] = g;
+    }
+    Graph *fused = gs[0];
+    cr_assert_eq(fused->n_nodes, 2);
+    cr_assert_eq(tb_count_live(fused, "Add"), 0);
+    const Node *second = fused->nodes[1];
+    cr_assert_str_eq(second->name, "g2");
+    cr_assert_geq(second->epi.residual_input, 3);
+    cr_assert_str_eq(second->inputs[second->epi.residual_input]->name, "g1_out0");
+    expect_same_numbers(fused, gs[1], 1e-5f);
+    ir_graph_free(gs[0]);
+    ir_graph_free(gs[1]);
+}
+
+Test(passes_fuse, broadcast_add_is_not_a_residual) {
+    Graph *g = tb_graph();
+    int64_t xd[4] = { 1, 3, 4, 4 }, wd[4] = { 2, 3, 1, 1 }, cd[4] = { 1, 2, 1, 1 };
+    Value *in[2] = { tb_input(g, "x", 4, xd), tb_const_rand(g, "w", 4, wd, 1, -1, 1) };
+    Node *c = tb_node(g, "Conv", "conv", 2, in, 1);
+    Value *add_in[2] = { c->outputs[0], tb_input(g, "s", 4, cd) };
+    Node *add = tb_node(g, "Add", "add", 2, add_in, 1);
+    tb_output(g, add->outputs[0]);
+    Diag d;
+    cr_assert(tb_pipeline(g, true, &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "Add"), 1, "an Add that broadcasts stays an Add");
+    ir_graph_free(g);
+}
