@@ -115,9 +115,30 @@ static void emit_byte_string(StrBuf *c, const unsigned char *p, size_t n) {
     if (n == 0) sb_puts(c, "    \"\"\n");
 }
 
+static bool is_literal(const Ctx *x, const Value *v) {
+    return x->opt->weights == WEIGHTS_LITERAL ||
+           (x->opt->weights == WEIGHTS_AUTO && ir_numel(v) <= LITERAL_MAX_ELEMS);
+}
+
+/* The C name of every constant a live node or a graph output may refer to. */
+static bool name_weights(Ctx *x) {
+    const Graph *g = x->g;
+    char frag[C_FRAGMENT_MAX + 1], expr[96];
+    for (int i = 0; i < g->n_values; i++) {
+        const Value *v = g->values[i];
+        if (!v->data) continue;
+        c_name_sanitize(v->name, frag, C_FRAGMENT_MAX);
+        snprintf(expr, sizeof expr, "w%d_%s%s", v->id, frag, is_literal(x, v) ? "" : ".values");
+        x->refs[i].expr = xstrdup(expr);
+        if (!x->refs[i].expr) return false;
+    }
+    return true;
+}
+
+/* Emits the constants that the node functions and the entry point use. */
 static bool emit_weights(Ctx *x, StrBuf *c) {
     const Graph *g = x->g;
-    char q[512], frag[C_FRAGMENT_MAX + 1], shape[256];
+    char q[512], shape[256];
     bool any = false;
     for (int i = 0; i < g->n_values; i++) {
         const Value *v = g->values[i];
@@ -130,33 +151,28 @@ static bool emit_weights(Ctx *x, StrBuf *c) {
         }
         int64_t n = ir_numel(v);
         size_t nbytes = ir_nbytes(v);
-        c_name_sanitize(v->name, frag, C_FRAGMENT_MAX);
-        char id[80];
-        snprintf(id, sizeof id, "w%d_%s", v->id, frag);
+        /* The identifier: the expression without ".values". */
+        char id[96];
+        snprintf(id, sizeof id, "%s", x->refs[i].expr);
+        char *dot = strchr(id, '.');
+        if (dot) *dot = '\0';
         if (!any) sb_puts(c, "/* ---- weights ---- */\n\n");
         any = true;
         sb_printf(c, "/* '%s': %s */\n", quote(q, sizeof q, v->name),
                   ir_shape_str(shape, sizeof shape, v));
-        bool literal = x->opt->weights == WEIGHTS_LITERAL ||
-                       (x->opt->weights == WEIGHTS_AUTO && n <= LITERAL_MAX_ELEMS);
-        char expr[96];
-        if (literal) {
+        if (is_literal(x, v)) {
             sb_printf(c, "static _Alignas(64) const %s %s[%lld] = {\n", ct, id,
                       (long long)(n > 0 ? n : 1));
             if (n > 0) emit_literal_values(c, v);
             else sb_puts(c, "    0\n");
             sb_puts(c, "};\n\n");
-            snprintf(expr, sizeof expr, "%s", id);
         } else {
             /* The union gives the bytes the alignment and type of the values. */
             sb_printf(c, "static _Alignas(64) const union {\n    unsigned char bytes[%zu];\n"
                       "    %s values[%lld];\n} %s = {\n", nbytes + 1, ct, (long long)n, id);
             emit_byte_string(c, v->data, nbytes);
             sb_puts(c, "};\n\n");
-            snprintf(expr, sizeof expr, "%s.values", id);
         }
-        x->refs[i].expr = xstrdup(expr);
-        if (!x->refs[i].expr) return false;
     }
     return true;
 }
@@ -233,6 +249,7 @@ static bool emit_node(Ctx *x, const Node *n, int index, const MemoryPlan *plan, 
         if (!v || !uses_ident(body, nm)) continue;
         snprintf(args[n_args].param, sizeof args[n_args].param, "const %s *%s",
                  dtype_ctype(v->dtype), nm);
+        x->refs[v->id].used = true;
         args[n_args++].expr = x->refs[v->id].expr;
     }
     for (int k = 0; k < n->n_outputs && n_args < 62; k++) {
@@ -425,10 +442,7 @@ bool backend_emit(const Graph *g, const BackendOptions *opt, StrBuf *c, StrBuf *
     }
     for (int i = 0; i < g->n_inputs; i++) if (!x.in_params[i]) goto done;
     for (int i = 0; i < g->n_outputs; i++) if (!x.out_params[i]) goto done;
-    /* Which constants are referenced: by live nodes or as graph outputs. */
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int k = 0; k < g->nodes[i]->n_inputs; k++)
-            if (g->nodes[i]->inputs[k]) x.refs[g->nodes[i]->inputs[k]->id].used = true;
+    /* Constants are emitted if a node function or the entry point uses them. */
     for (int i = 0; i < g->n_outputs; i++) x.refs[g->outputs[i]->id].used = true;
 
     char q[512];
@@ -445,12 +459,11 @@ bool backend_emit(const Graph *g, const BackendOptions *opt, StrBuf *c, StrBuf *
             "#include <stdint.h>\n#include <string.h>\n\n#include \"onnxcc_rt.h\"\n\n");
     sb_puts(c, "#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__\n"
             "#error \"the weights below are stored little-endian\"\n#endif\n\n");
-    if (!emit_weights(&x, c)) goto done;
-    if (!assign_refs(&x, &locals)) goto done;
-
+    if (!name_weights(&x) || !assign_refs(&x, &locals)) goto done;
     sb_puts(&nodes, "/* ---- nodes, in schedule order ---- */\n\n");
     for (int i = 0; i < g->n_nodes; i++)
         if (!emit_node(&x, g->nodes[i], i, plan, &nodes, &run)) goto done;
+    if (!emit_weights(&x, c)) goto done;
     sb_putn(c, nodes.data ? nodes.data : "", nodes.len);
 
     size_t ws_bytes = plan->workspace_bytes + 64;

@@ -24,7 +24,6 @@ static bool check_holdable(const Node *n, int i, Diag *d) {
 static bool alias_emit(Emitter *e, const Node *n, Diag *d) {
     (void)d;
     ou_emit_alias_copy(e, n);
-    ou_emit_unused(e, n, 1);
     return true;
 }
 
@@ -435,7 +434,6 @@ static bool slice_emit(Emitter *e, const Node *n, Diag *d) {
     char sx[128], sy[128];
     emit_line(e, "/* Slice %s -> %s */", ou_shape(sx, sizeof sx, n->inputs[0]),
               ou_shape(sy, sizeof sy, n->outputs[0]));
-    ou_emit_unused(e, n, 1);
     if (ir_numel(n->outputs[0]) == 0) {
         emit_line(e, "(void)x0; (void)y0;");
         return true;

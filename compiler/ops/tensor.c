@@ -30,7 +30,6 @@ static bool identity_infer(Graph *g, Node *n, Diag *d) {
 static bool alias_emit(Emitter *e, const Node *n, Diag *d) {
     (void)d;
     ou_emit_alias_copy(e, n);
-    ou_emit_unused(e, n, 1);
     return true;
 }
 
@@ -78,7 +77,6 @@ static bool dropout_fold(Graph *g, Node *n, Diag *d) {
 static bool dropout_emit(Emitter *e, const Node *n, Diag *d) {
     (void)d;
     ou_emit_alias_copy(e, n);
-    ou_emit_unused(e, n, 1);
     if (n->n_outputs > 1 && n->outputs[1]) {
         const Value *m = n->outputs[1];
         char lit[40];

@@ -9,7 +9,8 @@
  *  - residual: an Add of the output and another tensor of the same shape that is already
  *    computed when the Conv runs becomes epi.residual_input (y = acc + bias + residual);
  *  - activation, after that: Relu, LeakyRelu, Elu, PRelu, Clip with constant bounds,
- *    Sigmoid, Tanh, HardSigmoid, HardSwish become epi.act (y = act(acc + bias + residual)).
+ *    Sigmoid, Tanh, HardSigmoid, HardSwish become epi.act (y = act(acc + bias + residual)),
+ *    also across a Reshape-like view between the two (the view then follows the product).
  * PRelu is fused only when its slope is constant and is one value, or one value per
  * output channel (Conv: axis 1 of NCHW) or per column (Gemm/MatMul: the last axis); the
  * slope then becomes an extra input (a new constant of shape [C], or the scalar as is).
@@ -183,11 +184,22 @@ static bool try_fuse(Graph *g, Node *act, Diag *d) {
     if (code == ONNXCC_ACT_NONE || act->n_inputs < 1 || act->n_outputs < 1) return true;
     Value *x = act->inputs[0], *y = act->outputs[0];
     if (!x || !y || !x->producer || x->dtype != DT_FLOAT || y->dtype != DT_FLOAT) return true;
+    if (!ir_same_shape(x, y) || ir_value_single_consumer(g, x) != act) return true;
     Node *p = x->producer;
+    /* A Reshape-like view between the product and an elementwise activation (the 2-D
+     * Gemm of a 3-D MatMul, Flatten...): the activation moves before the view.  Not for
+     * PRelu, whose slope is laid out along the view's axes. */
+    Node *view = NULL;
+    if (!p->dead && p->op && p->op->memory == OP_MEMORY_ALIAS && code != ONNXCC_ACT_PRELU &&
+        p->outputs[0] == x && p->inputs[0] && p->inputs[0]->producer &&
+        p->inputs[0]->dtype == DT_FLOAT && ir_value_single_consumer(g, p->inputs[0]) == p) {
+        view = p;
+        x = p->inputs[0];
+        p = x->producer;
+    }
     if (p->dead || !is_matmul_like(p)) return true;
     if (p->n_outputs < 1 || p->outputs[0] != x || p->epi.act != ONNXCC_ACT_NONE) return true;
     if (p->epi.slope_input >= 0) return true;
-    if (!ir_same_shape(x, y) || ir_value_single_consumer(g, x) != act) return true;
 
     float alpha = 0, beta = 0;
     switch (code) {
@@ -214,7 +226,16 @@ static bool try_fuse(Graph *g, Node *act, Diag *d) {
     p->epi.act = code;
     p->epi.alpha = alpha;
     p->epi.beta = beta;
-    return absorb(g, p, act, d);
+    if (!view) return absorb(g, p, act, d);
+    /* p keeps its output; the view now writes the activation's output. */
+    Value *old_view_out = view->outputs[0];
+    if (!absorb(g, p, act, d)) return false;
+    p->outputs[0] = x;
+    x->producer = p;
+    view->outputs[0] = y;
+    y->producer = view;
+    old_view_out->producer = NULL;
+    return true;
 }
 
 bool pass_fuse_activation(Graph *g, const PassOptions *opt, Diag *d) {

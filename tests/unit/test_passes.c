@@ -631,3 +631,41 @@ Test(passes_fuse, broadcast_add_is_not_a_residual) {
     cr_assert_eq(tb_count_live(g, "Add"), 1, "an Add that broadcasts stays an Add");
     ir_graph_free(g);
 }
+
+/* Relu(MatMul(a[2,3,6], w[6,4]) + c[4]): the 3-D MatMul becomes a 2-D Gemm between two
+ * Reshapes, and the Relu moves before the output Reshape into the Gemm's epilogue. */
+static Graph *build_matmul3d_bias_relu(void) {
+    Graph *g = tb_graph();
+    int64_t ad[3] = { 2, 3, 6 }, wd[2] = { 6, 4 }, cd[1] = { 4 };
+    Value *in[2] = { tb_input(g, "a", 3, ad), tb_const_rand(g, "w", 2, wd, 1, -1, 1) };
+    Node *mm = tb_node(g, "MatMul", "mm", 2, in, 1);
+    Value *add_in[2] = { mm->outputs[0], tb_const_rand(g, "c", 1, cd, 2, -1, 1) };
+    Node *add = tb_node(g, "Add", "add", 2, add_in, 1);
+    Node *relu = tb_node(g, "Relu", "act", 1, add->outputs, 1);
+    tb_output(g, relu->outputs[0]);
+    return g;
+}
+
+Test(passes_fuse, matmul3d_bias_relu_becomes_one_gemm) {
+    Diag d;
+    Graph *fused = build_matmul3d_bias_relu(), *plain = build_matmul3d_bias_relu();
+    cr_assert(tb_pipeline(fused, true, &d));
+    diag_free(&d);
+    cr_assert(tb_pipeline(plain, false, &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(fused, "MatMul") + tb_count_live(fused, "Add") +
+                 tb_count_live(fused, "Relu"), 0);
+    cr_assert_eq(tb_count_live(fused, "Gemm"), 1);
+    cr_assert_eq(tb_count_live(fused, "Reshape"), 2, "views to and from 2-D");
+    const Node *gemm = NULL;
+    for (int i = 0; i < fused->n_nodes; i++)
+        if (strcmp(fused->nodes[i]->op_type, "Gemm") == 0) gemm = fused->nodes[i];
+    cr_assert_eq(gemm->epi.act, ONNXCC_ACT_RELU);
+    cr_assert_eq(gemm->inputs[0]->rank, 2);
+    cr_assert_eq(gemm->inputs[0]->dims[0], 6, "batch dims folded into rows");
+    cr_assert_eq(fused->outputs[0]->rank, 3, "the output keeps its shape");
+    cr_assert_eq(tb_count_live(plain, "Relu"), 1, "without fusion the Relu stays");
+    expect_same_numbers(fused, plain, 1e-5f);
+    ir_graph_free(fused);
+    ir_graph_free(plain);
+}
