@@ -97,16 +97,17 @@ def calibrate_bn(model, shape, gen):
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     if not bns:
         return
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None  # cumulative average over the calibration batches
+    # The affine parameters are set first and the statistics measured after, so that each
+    # BN really normalises what reaches it and activations do not grow layer by layer.
     model.train()
     with torch.no_grad():
-        for _ in range(2):
-            model(torch.randn((4,) + tuple(shape[1:]), generator=gen))
         for bn in bns:
             bn.weight.uniform_(0.5, 1.5, generator=gen)
             bn.bias.uniform_(-0.2, 0.2, generator=gen)
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average over the calibration batches
+        for _ in range(2):
+            model(torch.randn((4,) + tuple(shape[1:]), generator=gen))
     model.eval()
 
 
