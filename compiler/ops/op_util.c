@@ -249,11 +249,6 @@ void ou_emit_alias_copy(Emitter *e, const Node *n) {
               ir_nbytes(y));
 }
 
-void ou_emit_unused(Emitter *e, const Node *n, int from) {
-    for (int k = from; k < n->n_inputs; k++)
-        if (n->inputs[k]) emit_line(e, "(void)x%d;", k);
-}
-
 bool ou_fold_copy(Graph *g, Node *n, Diag *d) {
     Value *y = n->outputs[0];
     if (!ir_value_alloc_data(g, y, d)) return false;
@@ -339,4 +334,36 @@ bool ou_set_output(const Node *n, Value *y, DType t, int rank, const int64_t *di
     }
     ir_value_set_shape(y, t, rank, dims);
     return true;
+}
+
+void ou_emit_sum_loop(Emitter *e, const char *T, const char *acc, int64_t count,
+                      const char *load, const char *term) {
+    if (count < 32) {
+        emit_open(e, "for (size_t j = 0; j < %lld; j++)", (long long)count);
+        emit_line(e, "const %s v = %s;", T, load);
+        emit_line(e, "%s += %s;", acc, term);
+        emit_close(e);
+        return;
+    }
+    /* 16 independent partial sums: the compiler keeps them in vector registers instead
+     * of one serial chain of dependent adds */
+    long long body = (long long)(count / 16 * 16);
+    emit_line(e, "{");
+    e->indent++;
+    emit_line(e, "%s part[16] = { 0 };", T);
+    emit_open(e, "for (size_t jb = 0; jb < %lld; jb += 16)", body);
+    emit_open(e, "for (size_t ju = 0; ju < 16; ju++)");
+    emit_line(e, "const size_t j = jb + ju;");
+    emit_line(e, "const %s v = %s;", T, load);
+    emit_line(e, "part[ju] += %s;", term);
+    emit_close(e);
+    emit_close(e);
+    if (body < count) {
+        emit_open(e, "for (size_t j = %lld; j < %lld; j++)", body, (long long)count);
+        emit_line(e, "const %s v = %s;", T, load);
+        emit_line(e, "%s += %s;", acc, term);
+        emit_close(e);
+    }
+    emit_line(e, "for (size_t ju = 0; ju < 16; ju++) %s += part[ju];", acc);
+    emit_close(e);
 }

@@ -76,8 +76,6 @@ void ou_copy_elems(void *dst, int64_t di, const void *src, int64_t si, size_t es
 
 /* Emits `if (y0 != x0) memcpy(y0, x0, NBYTES);` (alias ops) with a shape comment. */
 void ou_emit_alias_copy(Emitter *e, const Node *n);
-/* Emits `(void)xK;` for every present input K >= from (inputs the body never reads). */
-void ou_emit_unused(Emitter *e, const Node *n, int from);
 /* Folds an alias op: output 0 gets a copy of input 0's data. */
 bool ou_fold_copy(Graph *g, Node *n, Diag *d);
 
@@ -87,6 +85,12 @@ bool ou_fold_copy(Graph *g, Node *n, Diag *d);
 void ou_emit_half_load(Emitter *e, DType t, const char *dst, const char *src);
 void ou_emit_half_store(Emitter *e, DType t, const char *dst, const char *src);
 static inline bool ou_is_half(DType t) { return t == DT_FLOAT16 || t == DT_BFLOAT16; }
+
+/* Emits `acc += term` for j in [0, count), where each step first declares
+ * `const T v = load;` (load and term may use the index `j`); acc must be declared.  Long
+ * loops use 16 partial sums so that the emitted C vectorises (reductions, normalisation). */
+void ou_emit_sum_loop(Emitter *e, const char *T, const char *acc, int64_t count,
+                      const char *load, const char *term);
 
 /* "float[2][3]" of a value, for comments in emitted code. */
 const char *ou_shape(char *buf, size_t size, const Value *v);

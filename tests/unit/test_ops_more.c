@@ -1,0 +1,845 @@
+/* test_ops_more.c: the ops added for the benchmark models (unary math, Reduce*, Split,
+ * Pow, Expand, comparisons, Where, LayerNormalization): inference and folding on one-node
+ * graphs with exact values, the error paths, and the emitted code run end to end against
+ * the folder on the same data. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "ir/graph.h"
+#include "ops/op.h"
+#include "ops/op_util.h"
+
+/* A constant of dtype t with the given values (NULL vals: shape only, no data). */
+static Value *mval(Graph *g, const char *name, DType t, int rank, const int64_t *dims,
+                   const double *vals) {
+    Diag d;
+    diag_init(&d);
+    Value *v = ir_value_new(g, name, &d);
+    cr_assert_not_null(v);
+    ir_value_set_shape(v, t, rank, dims);
+    if (vals) {
+        cr_assert(ir_value_alloc_data(g, v, &d));
+        for (int64_t i = 0; i < ir_numel(v); i++) ou_set_f64(v, i, vals[i]);
+    }
+    diag_free(&d);
+    return v;
+}
+
+static Node *mnode(Graph *g, const char *op_type, int opset, int n_in, Value *const *ins,
+                   int n_out) {
+    Diag d;
+    diag_init(&d);
+    Node *n = ir_node_new(g, "n", op_type, "", n_in, n_out, &d);
+    cr_assert_not_null(n);
+    n->op = op_find("", op_type);
+    cr_assert_not_null(n->op, "%s is not registered", op_type);
+    n->opset = opset;
+    for (int k = 0; k < n_in; k++) n->inputs[k] = ins[k];
+    for (int k = 0; k < n_out; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "y%d", k);
+        n->outputs[k] = ir_value_new(g, ir_unique_name(g, name), &d);
+        n->outputs[k]->producer = n;
+    }
+    diag_free(&d);
+    return n;
+}
+
+static bool mrun(Graph *g, Node *n, Diag *d) {
+    return n->op->infer(g, n, d) && n->op->fold(g, n, d);
+}
+
+static void mok(Graph *g, Node *n) {
+    Diag d;
+    diag_init(&d);
+    bool ok = mrun(g, n, &d);
+    cr_assert(ok, "failed: %s", d.n_messages ? d.messages[0] : "(no message)");
+    diag_free(&d);
+}
+
+static void merr(Graph *g, Node *n, const char *want) {
+    Diag d;
+    diag_init(&d);
+    cr_assert_not(mrun(g, n, &d), "expected an error containing '%s'", want);
+    cr_assert_geq(d.n_messages, 1);
+    cr_assert_not_null(strstr(d.messages[0], want), "message '%s' lacks '%s'", d.messages[0],
+                       want);
+    diag_free(&d);
+}
+
+/* Checks dtype, shape and values (relative tolerance tol; 0 = exact). */
+static void mexpect(const Value *v, DType t, int rank, const int64_t *dims, const double *vals,
+                    double tol) {
+    cr_assert_eq(v->dtype, t, "dtype %d, expected %d", v->dtype, t);
+    cr_assert_eq(v->rank, rank, "rank %d, expected %d", v->rank, rank);
+    for (int k = 0; k < rank; k++)
+        cr_assert_eq(v->dims[k], dims[k], "dim %d is %lld, expected %lld", k,
+                     (long long)v->dims[k], (long long)dims[k]);
+    cr_assert_not_null(v->data);
+    for (int64_t i = 0; i < ir_numel(v); i++) {
+        double got = ou_get_f64(v, i);
+        if (tol == 0) {
+            cr_assert_eq(got, vals[i], "element %lld is %.9g, expected %.9g", (long long)i,
+                         got, vals[i]);
+        } else {
+            cr_assert(fabs(got - vals[i]) <= tol * (1 + fabs(vals[i])),
+                      "element %lld is %.9g, expected %.9g", (long long)i, got, vals[i]);
+        }
+    }
+}
+
+static void set_ints(Graph *g, Node *n, const char *name, const int64_t *v, size_t count) {
+    Diag d;
+    diag_init(&d);
+    cr_assert(ir_attr_set_ints(g, n, name, v, count, &d));
+    diag_free(&d);
+}
+
+static void set_int(Graph *g, Node *n, const char *name, int64_t v) {
+    Diag d;
+    diag_init(&d);
+    cr_assert(ir_attr_set_int(g, n, name, v, &d));
+    diag_free(&d);
+}
+
+static void set_float(Graph *g, Node *n, const char *name, float v) {
+    Diag d;
+    diag_init(&d);
+    cr_assert(ir_attr_set_float(g, n, name, v, &d));
+    diag_free(&d);
+}
+
+static void set_string(Graph *g, Node *n, const char *name, const char *s) {
+    n->attrs = arena_grow(&g->arena, n->attrs, (size_t)n->n_attrs, (size_t)n->n_attrs + 1,
+                          sizeof(Attr));
+    cr_assert_not_null(n->attrs);
+    n->attrs[n->n_attrs++] = (Attr){ .name = name, .type = ATTR_STRING, .s = s,
+                                     .s_len = strlen(s) };
+}
+
+/* ---- unary ------------------------------------------------------------------------------ */
+
+Test(opsmore_unary, hard_sigmoid_swish_and_math) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 4 };
+    double x[] = { -4, -1, 0.25, 4 };
+    Value *in[] = { mval(g, "x", DT_FLOAT, 1, dx, x) };
+    Node *hs = mnode(g, "HardSigmoid", 6, 1, in, 1);
+    set_float(g, hs, "alpha", 0.5f);
+    set_float(g, hs, "beta", 0.25f);
+    mok(g, hs);
+    double w_hs[] = { 0, 0, 0.375, 1 };
+    mexpect(hs->outputs[0], DT_FLOAT, 1, dx, w_hs, 1e-7);
+    Node *sw = mnode(g, "HardSwish", 14, 1, in, 1);
+    mok(g, sw);
+    double w_sw[] = { 0, -1.0 / 3, 0.25 * (0.25 / 6 + 0.5), 4 };
+    mexpect(sw->outputs[0], DT_FLOAT, 1, dx, w_sw, 1e-6);
+    Node *ex = mnode(g, "Exp", 13, 1, in, 1);
+    mok(g, ex);
+    double w_ex[] = { exp(-4), exp(-1), exp(0.25), exp(4) };
+    mexpect(ex->outputs[0], DT_FLOAT, 1, dx, w_ex, 1e-6);
+    Node *erfn = mnode(g, "Erf", 13, 1, in, 1);
+    mok(g, erfn);
+    double w_erf[] = { erf(-4), erf(-1), erf(0.25), erf(4) };
+    mexpect(erfn->outputs[0], DT_FLOAT, 1, dx, w_erf, 1e-6);
+    Node *ab = mnode(g, "Abs", 13, 1, in, 1);
+    mok(g, ab);
+    double w_abs[] = { 4, 1, 0.25, 4 };
+    mexpect(ab->outputs[0], DT_FLOAT, 1, dx, w_abs, 0);
+    ir_graph_free(g);
+}
+
+Test(opsmore_unary, sqrt_of_negative_is_nan_and_gelu) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 3 };
+    double x[] = { 4, -1, 1 };
+    Value *in[] = { mval(g, "x", DT_FLOAT, 1, dx, x) };
+    Node *sq = mnode(g, "Sqrt", 13, 1, in, 1);
+    mok(g, sq);
+    cr_assert_eq(ou_get_f64(sq->outputs[0], 0), 2.0);
+    cr_assert(isnan(ou_get_f64(sq->outputs[0], 1)));
+    Node *ge = mnode(g, "Gelu", 20, 1, in, 1);
+    mok(g, ge);
+    double w_ge[] = { 4 * 0.5 * (1 + erf(4 / sqrt(2))), -0.5 * (1 + erf(-1 / sqrt(2))),
+                      0.5 * (1 + erf(1 / sqrt(2))) };
+    mexpect(ge->outputs[0], DT_FLOAT, 1, dx, w_ge, 1e-6);
+    Node *gt = mnode(g, "Gelu", 20, 1, in, 1);
+    set_string(g, gt, "approximate", "tanh");
+    mok(g, gt);
+    double c = sqrt(2 / 3.14159265358979323846);
+    cr_assert(fabs(ou_get_f64(gt->outputs[0], 2) - 0.5 * (1 + tanh(c * (1 + 0.044715)))) < 1e-6);
+    Node *bad = mnode(g, "Gelu", 20, 1, in, 1);
+    set_string(g, bad, "approximate", "fast");
+    merr(g, bad, "approximate must be \"none\" or \"tanh\"");
+    ir_graph_free(g);
+}
+
+Test(opsmore_unary, neg_int_wraps_and_float_only_rejects_int) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 3 };
+    double x[] = { -128, 5, 0 };
+    Value *in[] = { mval(g, "x", DT_INT8, 1, dx, x) };
+    Node *ng = mnode(g, "Neg", 13, 1, in, 1);
+    mok(g, ng);
+    double want[] = { -128, -5, 0 };   /* -(-128) wraps in int8 */
+    mexpect(ng->outputs[0], DT_INT8, 1, dx, want, 0);
+    Node *sq = mnode(g, "Sqrt", 13, 1, in, 1);
+    merr(g, sq, "int8");
+    ir_graph_free(g);
+}
+
+/* ---- reduce ----------------------------------------------------------------------------- */
+
+static const double r234[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                               13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24 };
+
+Test(opsmore_reduce, mean_axes_attribute_keepdims) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 3, 4 };
+    Value *in[] = { mval(g, "x", DT_FLOAT, 3, dx, r234) };
+    Node *n = mnode(g, "ReduceMean", 13, 1, in, 1);
+    set_ints(g, n, "axes", (int64_t[]){ -1, 0 }, 2);
+    mok(g, n);
+    int64_t dy[] = { 1, 3, 1 };
+    double want[] = { (2.5 + 14.5) / 2, (6.5 + 18.5) / 2, (10.5 + 22.5) / 2 };
+    mexpect(n->outputs[0], DT_FLOAT, 3, dy, want, 0);
+    ir_graph_free(g);
+}
+
+Test(opsmore_reduce, sum_axes_input_no_keepdims_and_noop) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 3, 4 }, da[] = { 1 };
+    Value *x = mval(g, "x", DT_FLOAT, 3, dx, r234);
+    Value *in[] = { x, mval(g, "axes", DT_INT64, 1, da, (double[]){ 1 }) };
+    Node *n = mnode(g, "ReduceSum", 13, 2, in, 1);
+    set_int(g, n, "keepdims", 0);
+    mok(g, n);
+    int64_t dy[] = { 2, 4 };
+    double want[] = { 15, 18, 21, 24, 51, 54, 57, 60 };
+    mexpect(n->outputs[0], DT_FLOAT, 2, dy, want, 0);
+    /* no axes: everything, unless noop_with_empty_axes */
+    Node *all = mnode(g, "ReduceSum", 13, 1, in, 1);
+    mok(g, all);
+    int64_t d1[] = { 1, 1, 1 };
+    mexpect(all->outputs[0], DT_FLOAT, 3, d1, (double[]){ 300 }, 0);
+    Node *noop = mnode(g, "ReduceSum", 13, 1, in, 1);
+    set_int(g, noop, "noop_with_empty_axes", 1);
+    mok(g, noop);
+    mexpect(noop->outputs[0], DT_FLOAT, 3, dx, r234, 0);
+    ir_graph_free(g);
+}
+
+Test(opsmore_reduce, max_min_prod_l1_l2_logsumexp) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 3 };
+    double x[] = { 1, -2, 3, -4, 5, -6 };
+    Value *in[] = { mval(g, "x", DT_FLOAT, 2, dx, x) };
+    const char *ops[] = { "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+                          "ReduceSumSquare", "ReduceLogSumExp" };
+    double want[][2] = { { 3, 5 }, { -2, -6 }, { -6, 120 }, { 6, 15 },
+                         { sqrt(14), sqrt(77) }, { 14, 77 },
+                         { log(exp(1) + exp(-2) + exp(3)), log(exp(-4) + exp(5) + exp(-6)) } };
+    int64_t dy[] = { 2, 1 };
+    for (int k = 0; k < 7; k++) {
+        Node *n = mnode(g, ops[k], 18, 2, (Value *[]){ in[0], mval(g, ir_unique_name(g, "a"),
+                        DT_INT64, 1, (int64_t[]){ 1 }, (double[]){ 1 }) }, 1);
+        mok(g, n);
+        mexpect(n->outputs[0], DT_FLOAT, 2, dy, want[k], 1e-6);
+    }
+    ir_graph_free(g);
+}
+
+Test(opsmore_reduce, int_mean_truncates_and_errors) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 2 };
+    double x[] = { 1, 2, -3, -4 };
+    Value *in[] = { mval(g, "x", DT_INT32, 2, dx, x) };
+    Node *n = mnode(g, "ReduceMean", 13, 1, in, 1);
+    set_ints(g, n, "axes", (int64_t[]){ 1 }, 1);
+    mok(g, n);
+    int64_t dy[] = { 2, 1 };
+    mexpect(n->outputs[0], DT_INT32, 2, dy, (double[]){ 1, -3 }, 0);
+    Node *dup = mnode(g, "ReduceMean", 13, 1, in, 1);
+    set_ints(g, dup, "axes", (int64_t[]){ 1, -1 }, 2);
+    merr(g, dup, "axis -1 is listed twice");
+    Node *oor = mnode(g, "ReduceMax", 13, 1, in, 1);
+    set_ints(g, oor, "axes", (int64_t[]){ 2 }, 1);
+    merr(g, oor, "axis 2 is out of range");
+    Node *kd = mnode(g, "ReduceMax", 13, 1, in, 1);
+    set_int(g, kd, "keepdims", 2);
+    merr(g, kd, "keepdims must be 0 or 1");
+    Node *l2 = mnode(g, "ReduceL2", 13, 1, in, 1);
+    merr(g, l2, "int32");
+    /* opset 18 reads axes from the input: a non-constant one is an error */
+    Value *ax = mval(g, "ax", DT_INT64, 1, (int64_t[]){ 1 }, NULL);
+    Node *nc = mnode(g, "ReduceMean", 18, 2, (Value *[]){ in[0], ax }, 1);
+    merr(g, nc, "ax");
+    ir_graph_free(g);
+}
+
+/* ---- split ------------------------------------------------------------------------------ */
+
+Test(opsmore_split, equal_attribute_and_input) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 3, 4 };
+    Value *x = mval(g, "x", DT_FLOAT, 3, dx, r234);
+    Node *eq = mnode(g, "Split", 11, 1, &x, 2);
+    set_int(g, eq, "axis", -1);
+    mok(g, eq);
+    int64_t d0[] = { 2, 3, 2 };
+    double w0[] = { 1, 2, 5, 6, 9, 10, 13, 14, 17, 18, 21, 22 };
+    mexpect(eq->outputs[0], DT_FLOAT, 3, d0, w0, 0);
+    double w1[] = { 3, 4, 7, 8, 11, 12, 15, 16, 19, 20, 23, 24 };
+    mexpect(eq->outputs[1], DT_FLOAT, 3, d0, w1, 0);
+    Node *at = mnode(g, "Split", 11, 1, &x, 2);
+    set_int(g, at, "axis", 1);
+    set_ints(g, at, "split", (int64_t[]){ 1, 2 }, 2);
+    mok(g, at);
+    int64_t da[] = { 2, 1, 4 }, db[] = { 2, 2, 4 };
+    double wa[] = { 1, 2, 3, 4, 13, 14, 15, 16 };
+    mexpect(at->outputs[0], DT_FLOAT, 3, da, wa, 0);
+    cr_assert_eq(at->outputs[1]->dims[1], 2);
+    mexpect(at->outputs[1], DT_FLOAT, 3, db, (double[]){ 5, 6, 7, 8, 9, 10, 11, 12, 17, 18,
+                                                          19, 20, 21, 22, 23, 24 }, 0);
+    Value *sp = mval(g, "sp", DT_INT64, 1, (int64_t[]){ 2 }, (double[]){ 3, 1 });
+    Node *in = mnode(g, "Split", 13, 2, (Value *[]){ x, sp }, 2);
+    set_int(g, in, "axis", 2);
+    mok(g, in);
+    cr_assert_eq(in->outputs[0]->dims[2], 3);
+    cr_assert_eq(in->outputs[1]->dims[2], 1);
+    cr_assert_eq(ou_get_f64(in->outputs[1], 0), 4);
+    ir_graph_free(g);
+}
+
+Test(opsmore_split, num_outputs_uneven_and_errors) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 5 };
+    double x[] = { 1, 2, 3, 4, 5 };
+    Value *v = mval(g, "x", DT_FLOAT, 1, dx, x);
+    Node *n = mnode(g, "Split", 18, 1, &v, 3);
+    set_int(g, n, "num_outputs", 3);
+    mok(g, n);
+    cr_assert_eq(n->outputs[0]->dims[0], 2);
+    cr_assert_eq(n->outputs[1]->dims[0], 2);
+    mexpect(n->outputs[2], DT_FLOAT, 1, (int64_t[]){ 1 }, (double[]){ 5 }, 0);
+    Node *uneven = mnode(g, "Split", 13, 1, &v, 2);
+    merr(g, uneven, "cannot be split evenly");
+    Node *none = mnode(g, "Split", 18, 1, &v, 2);
+    merr(g, none, "num_outputs is required");
+    Value *sp = mval(g, "sp", DT_INT64, 1, (int64_t[]){ 2 }, (double[]){ 4, 2 });
+    Node *sum = mnode(g, "Split", 13, 2, (Value *[]){ v, sp }, 2);
+    merr(g, sum, "do not add up");
+    Value *big = mval(g, "big", DT_INT64, 1, (int64_t[]){ 2 }, (double[]){ 9e18, 9e18 });
+    Node *ovf = mnode(g, "Split", 13, 2, (Value *[]){ v, big }, 2);
+    merr(g, ovf, "do not add up");
+    Node *num = mnode(g, "Split", 18, 1, &v, 2);
+    set_int(g, num, "num_outputs", 3);
+    merr(g, num, "num_outputs is 3");
+    ir_graph_free(g);
+}
+
+/* ---- pow, expand, compare, where -------------------------------------------------------- */
+
+Test(opsmore_math, pow_broadcast_and_int_exponent) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 2 }, de[] = { 2 };
+    Value *x = mval(g, "x", DT_FLOAT, 2, dx, (double[]){ 2, 3, 4, 9 });
+    Value *e = mval(g, "e", DT_INT64, 1, de, (double[]){ 2, 3 });
+    Node *n = mnode(g, "Pow", 15, 2, (Value *[]){ x, e }, 1);
+    mok(g, n);
+    mexpect(n->outputs[0], DT_FLOAT, 2, dx, (double[]){ 4, 27, 16, 729 }, 0);
+    Value *h = mval(g, "h", DT_FLOAT, 0, NULL, (double[]){ 0.5 });
+    Node *s = mnode(g, "Pow", 15, 2, (Value *[]){ x, h }, 1);
+    mok(g, s);
+    mexpect(s->outputs[0], DT_FLOAT, 2, dx, (double[]){ sqrt(2), sqrt(3), 2, 3 }, 1e-7);
+    Node *old = mnode(g, "Pow", 7, 2, (Value *[]){ x, e }, 1);
+    merr(g, old, "must match before opset 12");
+    Value *xi = mval(g, "xi", DT_INT32, 1, de, (double[]){ -2, 3 });
+    Node *ib = mnode(g, "Pow", 15, 2, (Value *[]){ xi, e }, 1);
+    mok(g, ib);
+    mexpect(ib->outputs[0], DT_INT32, 1, de, (double[]){ 4, 27 }, 0);
+    Value *en = mval(g, "en", DT_INT64, 1, de, (double[]){ -1, 31 });
+    Node *neg = mnode(g, "Pow", 15, 2, (Value *[]){ xi, en }, 1);
+    mok(g, neg);
+    /* 3^31 wraps in int32 like the emitted code; (-2)^-1 truncates to 0 */
+    mexpect(neg->outputs[0], DT_INT32, 1, de, (double[]){ 0, (double)(int32_t)(uint32_t)
+                                                          617673396283947ull }, 0);
+    Value *xu = mval(g, "xu", DT_UINT8, 1, de, (double[]){ 2, 3 });
+    Node *ub = mnode(g, "Pow", 15, 2, (Value *[]){ xu, e }, 1);
+    merr(g, ub, "uint8");
+    ir_graph_free(g);
+}
+
+Test(opsmore_math, expand_bidirectional_and_errors) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 3, 1 };
+    Value *x = mval(g, "x", DT_FLOAT, 2, dx, (double[]){ 1, 2, 3 });
+    Value *sh = mval(g, "s", DT_INT64, 1, (int64_t[]){ 3 }, (double[]){ 2, 1, 2 });
+    Node *n = mnode(g, "Expand", 13, 2, (Value *[]){ x, sh }, 1);
+    mok(g, n);
+    int64_t dy[] = { 2, 3, 2 };
+    mexpect(n->outputs[0], DT_FLOAT, 3, dy, (double[]){ 1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3 },
+            0);
+    Value *bad = mval(g, "b", DT_INT64, 1, (int64_t[]){ 2 }, (double[]){ 2, 2 });
+    Node *nb = mnode(g, "Expand", 13, 2, (Value *[]){ x, bad }, 1);
+    merr(g, nb, "cannot be expanded");
+    Value *neg = mval(g, "neg", DT_INT64, 1, (int64_t[]){ 1 }, (double[]){ -2 });
+    Node *nn = mnode(g, "Expand", 13, 2, (Value *[]){ x, neg }, 1);
+    merr(g, nn, "dims must be >= 0");
+    ir_graph_free(g);
+}
+
+Test(opsmore_compare, less_equal_where_not) {
+    Graph *g = ir_graph_new(0);
+    int64_t da[] = { 2, 2 }, db[] = { 2 };
+    Value *a = mval(g, "a", DT_FLOAT, 2, da, (double[]){ 1, 5, 3, NAN });
+    Value *b = mval(g, "b", DT_FLOAT, 1, db, (double[]){ 3, 5 });
+    Node *lt = mnode(g, "Less", 13, 2, (Value *[]){ a, b }, 1);
+    mok(g, lt);
+    mexpect(lt->outputs[0], DT_BOOL, 2, da, (double[]){ 1, 0, 0, 0 }, 0);
+    Node *ge = mnode(g, "GreaterOrEqual", 16, 2, (Value *[]){ a, b }, 1);
+    mok(g, ge);
+    mexpect(ge->outputs[0], DT_BOOL, 2, da, (double[]){ 0, 1, 1, 0 }, 0);
+    Node *eq = mnode(g, "Equal", 13, 2, (Value *[]){ a, b }, 1);
+    mok(g, eq);
+    mexpect(eq->outputs[0], DT_BOOL, 2, da, (double[]){ 0, 1, 1, 0 }, 0);
+    Node *nt = mnode(g, "Not", 1, 1, (Value *[]){ eq->outputs[0] }, 1);
+    mok(g, nt);
+    mexpect(nt->outputs[0], DT_BOOL, 2, da, (double[]){ 1, 0, 0, 1 }, 0);
+    Value *z = mval(g, "z", DT_FLOAT, 0, NULL, (double[]){ -1 });
+    Node *w = mnode(g, "Where", 16, 3, (Value *[]){ eq->outputs[0], a, z }, 1);
+    mok(g, w);
+    mexpect(w->outputs[0], DT_FLOAT, 2, da, (double[]){ -1, 5, 3, -1 }, 0);
+    /* int64 compared exactly, not through doubles */
+    Value *i = mval(g, "i", DT_INT64, 0, NULL, (double[]){ 0 });
+    ((int64_t *)i->data)[0] = INT64_MAX;
+    Value *j = mval(g, "j", DT_INT64, 0, NULL, (double[]){ 0 });
+    ((int64_t *)j->data)[0] = INT64_MAX - 1;
+    Node *gt = mnode(g, "Greater", 13, 2, (Value *[]){ i, j }, 1);
+    mok(g, gt);
+    cr_assert_eq(ir_const_get_i64(gt->outputs[0], 0), 1);
+    ir_graph_free(g);
+}
+
+Test(opsmore_compare, type_errors) {
+    Graph *g = ir_graph_new(0);
+    int64_t da[] = { 2 };
+    Value *a = mval(g, "a", DT_FLOAT, 1, da, (double[]){ 1, 2 });
+    Value *b = mval(g, "b", DT_INT64, 1, da, (double[]){ 1, 2 });
+    Node *eq = mnode(g, "Equal", 13, 2, (Value *[]){ a, b }, 1);
+    merr(g, eq, "input types differ");
+    Node *w = mnode(g, "Where", 16, 3, (Value *[]){ a, a, a }, 1);
+    merr(g, w, "float");
+    Value *c = mval(g, "c", DT_BOOL, 1, da, (double[]){ 1, 0 });
+    Node *w2 = mnode(g, "Where", 16, 3, (Value *[]){ c, a, b }, 1);
+    merr(g, w2, "must have the same type");
+    Value *c3 = mval(g, "c3", DT_BOOL, 1, (int64_t[]){ 3 }, (double[]){ 1, 0, 1 });
+    Node *w3 = mnode(g, "Where", 16, 3, (Value *[]){ c3, a, a }, 1);
+    merr(g, w3, "cannot be broadcast");
+    ir_graph_free(g);
+}
+
+/* ---- layer normalization ---------------------------------------------------------------- */
+
+Test(opsmore_norm, layernorm_values_and_stats) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 3 }, ds[] = { 3 };
+    Value *x = mval(g, "x", DT_FLOAT, 2, dx, (double[]){ 1, 2, 3, 2, 2, 8 });
+    Value *s = mval(g, "s", DT_FLOAT, 1, ds, (double[]){ 1, 2, 3 });
+    Value *b = mval(g, "b", DT_FLOAT, 1, ds, (double[]){ 0, 0, 1 });
+    Node *n = mnode(g, "LayerNormalization", 17, 3, (Value *[]){ x, s, b }, 3);
+    set_float(g, n, "epsilon", 0);
+    mok(g, n);
+    double i0 = 1 / sqrt(2.0 / 3), i1 = 1 / sqrt(8.0);
+    double want[] = { -i0, 0, 3 * i0 + 1, -2 * i1, -4 * i1, 12 * i1 + 1 };
+    mexpect(n->outputs[0], DT_FLOAT, 2, dx, want, 1e-6);
+    int64_t dm[] = { 2, 1 };
+    mexpect(n->outputs[1], DT_FLOAT, 2, dm, (double[]){ 2, 4 }, 1e-7);
+    mexpect(n->outputs[2], DT_FLOAT, 2, dm, (double[]){ i0, i1 }, 1e-6);
+    Value *s2 = mval(g, "s2", DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ 1, 1 });
+    Node *bad = mnode(g, "LayerNormalization", 17, 2, (Value *[]){ x, s2 }, 1);
+    merr(g, bad, "must have the 3 elements");
+    Node *ax = mnode(g, "LayerNormalization", 17, 2, (Value *[]){ x, s }, 1);
+    set_int(g, ax, "axis", 2);
+    merr(g, ax, "axis 2 is out of range");
+    ir_graph_free(g);
+}
+
+/* ---- end to end: emitted code against the folder ---------------------------------------- */
+
+/* Builds the test graph; float inputs are graph inputs, or when konst constants holding
+ * what tb_run feeds (tb_fill(seed + input index)). */
+typedef Node *(*Build)(Graph *g, bool konst);
+
+enum { E2E_SEED = 11 };
+
+static Value *e2e_input(Graph *g, bool konst, const char *name, int rank, const int64_t *dims,
+                        int index) {
+    if (!konst) return tb_input(g, name, rank, dims);
+    int64_t count = 1;
+    for (int k = 0; k < rank; k++) count *= dims[k];
+    float *buf = malloc(sizeof(float) * (size_t)(count ? count : 1));
+    cr_assert_not_null(buf);
+    tb_fill(buf, count, E2E_SEED + (unsigned)index);
+    Value *v = tb_const(g, name, rank, dims, buf);
+    free(buf);
+    return v;
+}
+
+/* Runs the graph through the pipeline and the C compiler, and the same node through
+ * infer + fold; every output must agree to 1e-5 relative. */
+static void emit_vs_fold(Build build, int n_out) {
+    Graph *g = tb_graph();
+    Node *n = build(g, false);
+    for (int k = 0; k < n_out; k++) tb_output(g, n->outputs[k]);
+    Diag d;
+    cr_assert(tb_pipeline(g, false, &d), "pipeline: %s", d.n_messages ? d.messages[0] : "");
+    diag_free(&d);
+    float *out[4] = { 0 };
+    int64_t out_n[4] = { 0 };
+    cr_assert(tb_run(g, E2E_SEED, out, out_n, n_out));
+    Graph *gc = tb_graph();
+    Node *nc = build(gc, true);
+    nc->op = op_find("", nc->op_type);
+    cr_assert_not_null(nc->op);
+    mok(gc, nc);
+    for (int k = 0; k < n_out; k++) {
+        const Value *y = nc->outputs[k];
+        cr_assert_eq(out_n[k], ir_numel(y), "output %d: %lld elements, expected %lld", k,
+                     (long long)out_n[k], (long long)ir_numel(y));
+        for (int64_t i = 0; i < out_n[k]; i++) {
+            double want = ou_get_f64(y, i), got = out[k][i];
+            if (got == want || (isnan(got) && isnan(want))) continue;
+            cr_assert(fabs(got - want) <= 1e-5 * (1 + fabs(want)),
+                      "%s output %d element %lld: emitted %.9g, folded %.9g", nc->op_type, k,
+                      (long long)i, got, want);
+        }
+        free(out[k]);
+    }
+    ir_graph_free(g);
+    ir_graph_free(gc);
+}
+
+static Node *b_reduce_mean_hw(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 4, (int64_t[]){ 1, 3, 5, 7 }, 0);
+    Value *ax = tb_const_i64(g, "axes", 1, (int64_t[]){ 2 }, (int64_t[]){ 2, 3 });
+    Node *n = tb_node(g, "ReduceMean", "rm", 2, (Value *[]){ x, ax }, 1);
+    n->opset = 18;
+    return n;
+}
+
+static Node *b_reduce_middle(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 4, (int64_t[]){ 2, 3, 4, 5 }, 0);
+    Node *n = tb_node(g, "ReduceLogSumExp", "r", 1, (Value *[]){ x }, 1);
+    tb_attr_ints(g, n, "axes", (int64_t[]){ 0, 2 }, 2);
+    tb_attr_int(g, n, "keepdims", 0);
+    n->opset = 13;
+    return n;
+}
+
+static Node *b_reduce_max_last(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 4, 1, 6 }, 0);
+    Node *n = tb_node(g, "ReduceMax", "r", 1, (Value *[]){ x }, 1);
+    tb_attr_ints(g, n, "axes", (int64_t[]){ -1 }, 1);
+    n->opset = 13;
+    return n;
+}
+
+static Node *b_layernorm(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 4, 8 }, 0);
+    Value *s = tb_const_rand(g, "s", 1, (int64_t[]){ 8 }, 3, 0.5f, 1.5f);
+    Value *b = tb_const_rand(g, "b", 1, (int64_t[]){ 8 }, 4, -1, 1);
+    Node *n = tb_node(g, "LayerNormalization", "ln", 3, (Value *[]){ x, s, b }, 1);
+    return n;
+}
+
+static Node *b_pow_sub(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 3, 8 }, 0);
+    Value *e = tb_const(g, "e", 0, NULL, (float[]){ 2.0f });
+    return tb_node(g, "Pow", "p", 2, (Value *[]){ x, e }, 1);
+}
+
+static Node *b_pow_tensor(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 3, 4 }, 0);
+    Value *e = e2e_input(g, konst, "e", 1, (int64_t[]){ 4 }, 1);
+    /* a positive base: powf of a negative base and a fractional exponent is NaN */
+    Node *ab = tb_node(g, "Abs", "abs", 1, (Value *[]){ x }, 1);
+    if (konst) {
+        ab->op = op_find("", "Abs");
+        mok(g, ab);
+    }
+    return tb_node(g, "Pow", "p", 2, (Value *[]){ ab->outputs[0], e }, 1);
+}
+
+static Node *b_split(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 6, 3 }, 0);
+    Value *sp = tb_const_i64(g, "sp", 1, (int64_t[]){ 3 }, (int64_t[]){ 1, 3, 2 });
+    Node *n = tb_node(g, "Split", "sp", 2, (Value *[]){ x, sp }, 3);
+    tb_attr_int(g, n, "axis", 1);
+    return n;
+}
+
+static Node *b_unary_chain(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 1, (int64_t[]){ 37 }, 0);
+    Node *n = tb_node(g, "HardSwish", "hs", 1, (Value *[]){ x }, 1);
+    n->opset = 14;
+    return n;
+}
+
+static Node *b_gelu(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 5, 7 }, 0);
+    Node *n = tb_node(g, "Gelu", "ge", 1, (Value *[]){ x }, 1);
+    n->opset = 20;
+    return n;
+}
+
+static Node *b_where(Graph *g, bool konst) {
+    Value *a = e2e_input(g, konst, "a", 2, (int64_t[]){ 3, 4 }, 0);
+    Value *b = e2e_input(g, konst, "b", 1, (int64_t[]){ 4 }, 1);
+    Node *lt = tb_node(g, "Less", "lt", 2, (Value *[]){ a, b }, 1);
+    if (konst) {
+        /* the folded twin needs the comparison's value first */
+        lt->op = op_find("", "Less");
+        mok(g, lt);
+    }
+    return tb_node(g, "Where", "w", 3, (Value *[]){ lt->outputs[0], b, a }, 1);
+}
+
+static Node *b_expand(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 3, 1 }, 0);
+    Value *s = tb_const_i64(g, "s", 1, (int64_t[]){ 3 }, (int64_t[]){ 2, 3, 5 });
+    return tb_node(g, "Expand", "ex", 2, (Value *[]){ x, s }, 1);
+}
+
+Test(opsmore_run, reduce_mean_over_hw) { emit_vs_fold(b_reduce_mean_hw, 1); }
+Test(opsmore_run, reduce_logsumexp_middle_axes) { emit_vs_fold(b_reduce_middle, 1); }
+Test(opsmore_run, reduce_max_last_axis) { emit_vs_fold(b_reduce_max_last, 1); }
+Test(opsmore_run, layernorm_last_axis) { emit_vs_fold(b_layernorm, 1); }
+Test(opsmore_run, pow_square) { emit_vs_fold(b_pow_sub, 1); }
+Test(opsmore_run, pow_tensor_exponent) { emit_vs_fold(b_pow_tensor, 1); }
+Test(opsmore_run, split_three_parts) { emit_vs_fold(b_split, 3); }
+Test(opsmore_run, hardswish) { emit_vs_fold(b_unary_chain, 1); }
+Test(opsmore_run, gelu) { emit_vs_fold(b_gelu, 1); }
+Test(opsmore_run, less_then_where) { emit_vs_fold(b_where, 1); }
+Test(opsmore_run, expand) { emit_vs_fold(b_expand, 1); }
+
+static Node *b_reduce_sum_int(Graph *g, bool konst) {
+    /* the float input is scaled and cast, so integer accumulation is exercised */
+    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 5, 3 }, 0);
+    Value *k = tb_const(g, "k", 0, NULL, (float[]){ 100.0f });
+    Node *m = tb_node(g, "Mul", "m", 2, (Value *[]){ x, k }, 1);
+    Node *c = tb_node(g, "Cast", "c", 1, (Value *[]){ m->outputs[0] }, 1);
+    tb_attr_int(g, c, "to", DT_INT32);
+    Node *r = tb_node(g, "ReduceMean", "r", 1, (Value *[]){ c->outputs[0] }, 1);
+    tb_attr_ints(g, r, "axes", (int64_t[]){ 1 }, 1);
+    r->opset = 13;
+    Node *back = tb_node(g, "Cast", "back", 1, (Value *[]){ r->outputs[0] }, 1);
+    tb_attr_int(g, back, "to", DT_FLOAT);
+    if (konst) {
+        Node *chain[] = { m, c, r };
+        for (int i = 0; i < 3; i++) {
+            chain[i]->op = op_find("", chain[i]->op_type);
+            mok(g, chain[i]);
+        }
+    }
+    return back;
+}
+
+Test(opsmore_run, reduce_mean_int32) { emit_vs_fold(b_reduce_sum_int, 1); }
+
+/* ---- variadic Max / Min / Sum / Mean ---------------------------------------------------- */
+
+Test(opsmore_variadic, max_min_sum_mean_broadcast) {
+    Graph *g = ir_graph_new(0);
+    int64_t da[] = { 2, 2 }, db[] = { 2 };
+    Value *a = mval(g, "a", DT_FLOAT, 2, da, (double[]){ 1, 6, 3, -4 });
+    Value *b = mval(g, "b", DT_FLOAT, 1, db, (double[]){ 2, 5 });
+    Value *c = mval(g, "c", DT_FLOAT, 0, NULL, (double[]){ 0 });
+    Value *in[] = { a, b, c };
+    const char *ops[] = { "Max", "Min", "Sum", "Mean" };
+    double want[][4] = { { 2, 6, 3, 5 }, { 0, 0, 0, -4 }, { 3, 11, 5, 1 },
+                         { 1, 11.0 / 3, 5.0 / 3, 1.0 / 3 } };
+    for (int k = 0; k < 4; k++) {
+        Node *n = mnode(g, ops[k], 13, 3, in, 1);
+        mok(g, n);
+        mexpect(n->outputs[0], DT_FLOAT, 2, da, want[k], 1e-7);
+    }
+    Node *one = mnode(g, "Max", 13, 1, in, 1);
+    mok(g, one);
+    mexpect(one->outputs[0], DT_FLOAT, 2, da, (double[]){ 1, 6, 3, -4 }, 0);
+    Value *i = mval(g, "i", DT_INT64, 1, db, (double[]){ 2, 5 });
+    Node *mixed = mnode(g, "Max", 13, 2, (Value *[]){ a, i }, 1);
+    merr(g, mixed, "input types differ");
+    Node *isum = mnode(g, "Sum", 13, 2, (Value *[]){ i, i }, 1);
+    merr(g, isum, "int64");
+    Value *b3 = mval(g, "b3", DT_FLOAT, 1, (int64_t[]){ 3 }, (double[]){ 1, 2, 3 });
+    Node *bad = mnode(g, "Min", 13, 2, (Value *[]){ a, b3 }, 1);
+    merr(g, bad, "cannot be broadcast");
+    ir_graph_free(g);
+}
+
+static Node *b_mean3(Graph *g, bool konst) {
+    Value *a = e2e_input(g, konst, "a", 3, (int64_t[]){ 2, 3, 4 }, 0);
+    Value *b = e2e_input(g, konst, "b", 2, (int64_t[]){ 3, 1 }, 1);
+    Value *c = e2e_input(g, konst, "c", 1, (int64_t[]){ 4 }, 2);
+    return tb_node(g, "Mean", "m", 3, (Value *[]){ a, b, c }, 1);
+}
+
+static Node *b_max2(Graph *g, bool konst) {
+    Value *a = e2e_input(g, konst, "a", 2, (int64_t[]){ 3, 1 }, 0);
+    Value *b = e2e_input(g, konst, "b", 2, (int64_t[]){ 1, 5 }, 1);
+    return tb_node(g, "Max", "m", 2, (Value *[]){ a, b }, 1);
+}
+
+Test(opsmore_run, mean_of_three_broadcast) { emit_vs_fold(b_mean3, 1); }
+Test(opsmore_run, max_outer_broadcast) { emit_vs_fold(b_max2, 1); }
+
+/* rows of 40: the partial-sum loops with a remainder */
+static Node *b_layernorm_long(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 3, 2, 20 }, 0);
+    Value *s = tb_const_rand(g, "s", 2, (int64_t[]){ 2, 20 }, 5, 0.5f, 1.5f);
+    Node *n = tb_node(g, "LayerNormalization", "ln", 2, (Value *[]){ x, s }, 1);
+    tb_attr_int(g, n, "axis", 1);
+    return n;
+}
+
+static Node *b_reduce_l2_long(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 3, 67 }, 0);
+    Node *n = tb_node(g, "ReduceL2", "r", 1, (Value *[]){ x }, 1);
+    tb_attr_ints(g, n, "axes", (int64_t[]){ 1 }, 1);
+    n->opset = 13;
+    return n;
+}
+
+Test(opsmore_run, layernorm_long_rows) { emit_vs_fold(b_layernorm_long, 1); }
+Test(opsmore_run, reduce_l2_long_rows) { emit_vs_fold(b_reduce_l2_long, 1); }
+
+Test(opsmore_unary, round_sign_selu_celu) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 5 };
+    Value *x = mval(g, "x", DT_FLOAT, 1, dx, (double[]){ -2.5, -0.5, 0.5, 1.5, 2.5 });
+    Node *rd = mnode(g, "Round", 11, 1, &x, 1);
+    mok(g, rd);
+    /* halves round to even */
+    mexpect(rd->outputs[0], DT_FLOAT, 1, dx, (double[]){ -2, -0, 0, 2, 2 }, 0);
+    Value *xi = mval(g, "xi", DT_INT32, 1, dx, (double[]){ -7, 0, 3, -1, 9 });
+    Node *sg = mnode(g, "Sign", 13, 1, &xi, 1);
+    mok(g, sg);
+    mexpect(sg->outputs[0], DT_INT32, 1, dx, (double[]){ -1, 0, 1, -1, 1 }, 0);
+    Node *se = mnode(g, "Selu", 6, 1, &x, 1);
+    set_float(g, se, "alpha", 2.0f);
+    set_float(g, se, "gamma", 3.0f);
+    mok(g, se);
+    mexpect(se->outputs[0], DT_FLOAT, 1, dx, (double[]){ 6 * (exp(-2.5) - 1), 6 * (exp(-0.5) - 1),
+                                                         1.5, 4.5, 7.5 }, 1e-6);
+    Node *ce = mnode(g, "Celu", 12, 1, &x, 1);
+    set_float(g, ce, "alpha", 0.0f);
+    merr(g, ce, "alpha must not be 0");
+    Node *th = mnode(g, "ThresholdedRelu", 10, 1, &x, 1);
+    set_float(g, th, "alpha", 1.5f);
+    mok(g, th);
+    mexpect(th->outputs[0], DT_FLOAT, 1, dx, (double[]){ 0, 0, 0, 0, 2.5 }, 0);
+    ir_graph_free(g);
+}
+
+Test(opsmore_reduce, argmax_argmin_ties_and_errors) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 3 };
+    Value *x = mval(g, "x", DT_FLOAT, 2, dx, (double[]){ 1, 5, 5, 7, -2, 7 });
+    Node *mx = mnode(g, "ArgMax", 13, 1, &x, 1);
+    set_int(g, mx, "axis", 1);
+    mok(g, mx);
+    int64_t dy[] = { 2, 1 };
+    mexpect(mx->outputs[0], DT_INT64, 2, dy, (double[]){ 1, 0 }, 0);
+    Node *ml = mnode(g, "ArgMax", 13, 1, &x, 1);
+    set_int(g, ml, "axis", -1);
+    set_int(g, ml, "select_last_index", 1);
+    set_int(g, ml, "keepdims", 0);
+    mok(g, ml);
+    mexpect(ml->outputs[0], DT_INT64, 1, (int64_t[]){ 2 }, (double[]){ 2, 2 }, 0);
+    Node *mn = mnode(g, "ArgMin", 13, 1, &x, 1);
+    mok(g, mn);
+    mexpect(mn->outputs[0], DT_INT64, 2, (int64_t[]){ 1, 3 }, (double[]){ 0, 1, 0 }, 0);
+    Value *empty = mval(g, "e", DT_FLOAT, 2, (int64_t[]){ 2, 0 }, NULL);
+    Node *ne = mnode(g, "ArgMax", 13, 1, &empty, 1);
+    set_int(g, ne, "axis", 1);
+    merr(g, ne, "has no elements");
+    Node *bad = mnode(g, "ArgMin", 13, 1, &x, 1);
+    set_int(g, bad, "axis", 2);
+    merr(g, bad, "axis 2 is out of range");
+    ir_graph_free(g);
+}
+
+static Node *b_argmax_middle(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 5, 3 }, 0);
+    Node *a = tb_node(g, "ArgMax", "am", 1, (Value *[]){ x }, 1);
+    tb_attr_int(g, a, "axis", 1);
+    Node *c = tb_node(g, "Cast", "c", 1, (Value *[]){ a->outputs[0] }, 1);
+    tb_attr_int(g, c, "to", DT_FLOAT);
+    if (konst) {
+        a->op = op_find("", "ArgMax");
+        mok(g, a);
+    }
+    return c;
+}
+
+Test(opsmore_run, argmax_middle_axis) { emit_vs_fold(b_argmax_middle, 1); }
+
+/* ---- tile, range ------------------------------------------------------------------------ */
+
+Test(opsmore_tile, tile_and_range_values_and_errors) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 2 };
+    Value *x = mval(g, "x", DT_FLOAT, 2, dx, (double[]){ 1, 2, 3, 4 });
+    Value *r = mval(g, "r", DT_INT64, 1, (int64_t[]){ 2 }, (double[]){ 1, 2 });
+    Node *t = mnode(g, "Tile", 13, 2, (Value *[]){ x, r }, 1);
+    mok(g, t);
+    mexpect(t->outputs[0], DT_FLOAT, 2, (int64_t[]){ 2, 4 }, (double[]){ 1, 2, 1, 2, 3, 4, 3, 4 },
+            0);
+    Value *r3 = mval(g, "r3", DT_INT64, 1, (int64_t[]){ 3 }, (double[]){ 1, 2, 3 });
+    Node *tb = mnode(g, "Tile", 13, 2, (Value *[]){ x, r3 }, 1);
+    merr(g, tb, "repeats has 3 entries for an input of rank 2");
+    Value *rn = mval(g, "rn", DT_INT64, 1, (int64_t[]){ 2 }, (double[]){ 1, -1 });
+    Node *tn = mnode(g, "Tile", 13, 2, (Value *[]){ x, rn }, 1);
+    merr(g, tn, "must be >= 0");
+    Value *s = mval(g, "s", DT_INT32, 0, NULL, (double[]){ 10 });
+    Value *l = mval(g, "l", DT_INT32, 0, NULL, (double[]){ 4 });
+    Value *dl = mval(g, "dl", DT_INT32, 0, NULL, (double[]){ -3 });
+    Node *rg = mnode(g, "Range", 11, 3, (Value *[]){ s, l, dl }, 1);
+    mok(g, rg);
+    mexpect(rg->outputs[0], DT_INT32, 1, (int64_t[]){ 2 }, (double[]){ 10, 7 }, 0);
+    Value *z = mval(g, "z", DT_INT32, 0, NULL, (double[]){ 0 });
+    Node *rz = mnode(g, "Range", 11, 3, (Value *[]){ s, l, z }, 1);
+    merr(g, rz, "delta must be non-zero");
+    ir_graph_free(g);
+}
+
+static Node *b_tile(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 1, 3 }, 0);
+    Value *r = tb_const_i64(g, "r", 1, (int64_t[]){ 3 }, (int64_t[]){ 2, 4, 1 });
+    return tb_node(g, "Tile", "t", 2, (Value *[]){ x, r }, 1);
+}
+
+Test(opsmore_run, tile) { emit_vs_fold(b_tile, 1); }
+
+Test(opsmore_unary, libm_functions) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 3 };
+    Value *x = mval(g, "x", DT_DOUBLE, 1, dx, (double[]){ -0.5, 0.25, 0.75 });
+    const char *ops[] = { "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Atanh" };
+    double (*fn[])(double) = { tan, asin, acos, atan, sinh, cosh, asinh, atanh };
+    for (int k = 0; k < 8; k++) {
+        Node *n = mnode(g, ops[k], 9, 1, &x, 1);
+        mok(g, n);
+        double want[] = { fn[k](-0.5), fn[k](0.25), fn[k](0.75) };
+        mexpect(n->outputs[0], DT_DOUBLE, 1, dx, want, 0);
+    }
+    Node *ac = mnode(g, "Acosh", 9, 1, &x, 1);
+    mok(g, ac);
+    cr_assert(isnan(ou_get_f64(ac->outputs[0], 0)), "acosh(-0.5) must be NaN");
+    ir_graph_free(g);
+}
