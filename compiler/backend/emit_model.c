@@ -490,10 +490,14 @@ bool backend_emit(const Graph *g, const BackendOptions *opt, StrBuf *c, StrBuf *
         sb_printf(&run, "    memcpy(%s, %s, %zu);\n", x.out_params[i], x.refs[v->id].expr,
                   ir_nbytes(v));
     }
-    /* An input no node reads is still a parameter of the typed entry point. */
+    /* An input no node reads, or an empty output no node writes, is still a parameter of
+     * the typed entry point. */
     for (int i = 0; i < g->n_inputs; i++)
         if (!uses_ident(run.data ? run.data : "", x.in_params[i]))
             sb_printf(c, "    (void)%s; /* not read by the model */\n", x.in_params[i]);
+    for (int i = 0; i < g->n_outputs; i++)
+        if (!uses_ident(run.data ? run.data : "", x.out_params[i]))
+            sb_printf(c, "    (void)%s; /* empty: nothing to write */\n", x.out_params[i]);
     sb_putn(c, locals.data ? locals.data : "", locals.len);
     if (locals.len) sb_putc(c, '\n');
     sb_putn(c, run.data ? run.data : "", run.len);
