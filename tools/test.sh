@@ -5,9 +5,11 @@
 #   2. a normal build (warnings are errors) and its tests: Criterion unit tests, CLI tests;
 #   3. the model tests: PyTorch exports (tests/models/export_models.py), expected outputs
 #      from onnxruntime, each run through `onnxcc test`, the C built with clang and gcc;
-#   4. all of it again with onnxcc and the generated code built under AddressSanitizer and
+#   4. a smoke run of the benchmark (two small models against onnxruntime: it fails on a
+#      wrong output, never on speed);
+#   5. all of it again with onnxcc and the generated code built under AddressSanitizer and
 #      UndefinedBehaviorSanitizer.
-# Exits non-zero on the first failing stage.  Set ONNXCC_SKIP_SANITIZE=1 to skip stage 4.
+# Exits non-zero on the first failing stage.  Set ONNXCC_SKIP_SANITIZE=1 to skip stage 5.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +38,9 @@ tests/models/run_models.sh build/onnxcc "$CASES"
 
 stage "model tests (generated code built with gcc)"
 ONNXCC_TEST_ARGS="--cc gcc" tests/models/run_models.sh build/onnxcc "$CASES"
+
+stage "benchmark smoke run (correctness only; bench/run.sh --smoke)"
+ONNXCC="$ROOT/build/onnxcc" bench/run.sh --smoke
 
 if [ "${ONNXCC_SKIP_SANITIZE:-0}" = 1 ]; then
     echo "ONNXCC_SKIP_SANITIZE=1: skipping the sanitizer stage"
