@@ -221,12 +221,8 @@ const OpDef op_pow = {
 
 static bool expand_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
-    if (!op_require_shape(n, 0, d)) return false;
+    if (!ou_require_typed(n, 0, d)) return false;
     const Value *x = n->inputs[0];
-    if (!dtype_ctype(x->dtype)) {
-        diag_error(d, n, "input type %s is not supported", dtype_name(x->dtype));
-        return false;
-    }
     int64_t shape[IR_MAX_RANK];
     int count;
     if (!ou_const_ints(n, 1, shape, IR_MAX_RANK, &count, d)) return false;

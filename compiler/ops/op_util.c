@@ -367,3 +367,13 @@ void ou_emit_sum_loop(Emitter *e, const char *T, const char *acc, int64_t count,
     emit_line(e, "for (size_t ju = 0; ju < 16; ju++) %s += part[ju];", acc);
     emit_close(e);
 }
+
+bool ou_require_typed(const Node *n, int i, Diag *d) {
+    if (!op_require_shape(n, i, d)) return false;
+    const Value *v = n->inputs[i];
+    if (!dtype_ctype(v->dtype)) {
+        diag_error(d, n, "input type %s is not supported", dtype_name(v->dtype));
+        return false;
+    }
+    return true;
+}

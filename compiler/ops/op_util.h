@@ -39,6 +39,9 @@ bool ou_axis(const Node *n, const char *what, int64_t axis, int rank, bool allow
  * (shapes computed from model data: Reshape, Slice, Concat...). */
 bool ou_set_output(const Node *n, Value *y, DType t, int rank, const int64_t *dims, Diag *d);
 
+/* Requires input i with a known shape and an element type the generated C can hold. */
+bool ou_require_typed(const Node *n, int i, Diag *d);
+
 /* Requires input i's dtype to be one of the listed (terminated by DT_UNDEFINED). */
 bool ou_check_dtype(const Node *n, int i, const DType *allowed, Diag *d);
 /* Lists of dtypes for ou_check_dtype. */

@@ -105,12 +105,8 @@ static bool split_sizes(const Node *n, int *axis_out, int64_t *sizes, Diag *d) {
 
 static bool split_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
-    if (!op_require_shape(n, 0, d)) return false;
+    if (!ou_require_typed(n, 0, d)) return false;
     const Value *x = n->inputs[0];
-    if (!dtype_ctype(x->dtype)) {
-        diag_error(d, n, "input type %s is not supported", dtype_name(x->dtype));
-        return false;
-    }
     if (x->rank == 0) {
         diag_error(d, n, "input must have rank >= 1");
         return false;
