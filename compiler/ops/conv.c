@@ -174,8 +174,8 @@ static bool conv_emit(Emitter *e, const Node *n, Diag *d) {
 }
 
 /* The same rule as onnxcc_f32_conv_scratch_bytes() in runtime/src/rt_conv.c: a chunk of
- * the im2col matrix of one group, unless the conv is pointwise or depthwise (the direct
- * path).  false when the size overflows. */
+ * the im2col matrix of one group, the padded plane of the fast depthwise path, or nothing
+ * for a pointwise conv and the other direct cases.  false when the size overflows. */
 static bool scratch_of(const ConvInfo *ci, size_t *out) {
     const SpatialGeom *sg = &ci->geom;
     int64_t cin_g = ci->C / ci->group;
@@ -185,15 +185,50 @@ static bool scratch_of(const ConvInfo *ci, size_t *out) {
             sg->in[i] != sg->out[i])
             pointwise = false;
     *out = 0;
+    OnnxccConvGeom rg = {.n_spatial = sg->n_spatial};
+    for (int i = 0; i < sg->n_spatial; i++) {
+        rg.in[i] = sg->in[i], rg.out[i] = sg->out[i], rg.kernel[i] = sg->kernel[i];
+        rg.stride[i] = sg->stride[i], rg.dilation[i] = sg->dilation[i];
+        rg.pad_begin[i] = sg->pad_begin[i], rg.pad_end[i] = sg->pad_end[i];
+    }
+    OnnxccGeom3 G;
+    onnxcc_geom3(&rg, &G);
+    if (onnxcc_conv_dw_fast(&G, (size_t)ci->C, (size_t)ci->group)) {
+        /* The zero-padded plane of one channel and its output grid, as
+         * onnxcc_conv_dw_plane_floats() (k <= 5, stride <= 2: the dims do not overflow,
+         * the product is checked). */
+        int64_t rows = onnxcc_conv_dw_plane_dim(&G, 1), cols = onnxcc_conv_dw_plane_dim(&G, 2);
+        size_t bytes;
+        if (rows < 1 || cols < 1 || !size_mul((size_t)rows, (size_t)cols, &bytes) ||
+            !size_mul(bytes, 2 * sizeof(float), &bytes))
+            return false;
+        *out = bytes;
+        return true;
+    }
     if (pointwise || onnxcc_conv_direct((size_t)ci->C, (size_t)ci->group)) return true;
-    /* kdim * chunk floats, as onnxcc_f32_conv_scratch_bytes() computes at run time. */
+    if (onnxcc_conv_shifted(&G, (size_t)ci->C, (size_t)ci->group)) {
+        /* The group's padded planes, then B panels and the GEMM's output for one chunk of
+         * the grid (the rule of onnxcc_f32_conv_scratch_bytes()). */
+        size_t rows = (size_t)onnxcc_conv_plane_dim(&G, 1);
+        size_t cols = (size_t)onnxcc_conv_plane_dim(&G, 2), plane, grid, kd, floats, panels;
+        if (!size_mul(rows, cols, &plane) || !size_mul(plane, (size_t)cin_g, &floats) ||
+            !size_mul((size_t)cin_g, (size_t)(G.kernel[1] * G.kernel[2]), &kd) ||
+            !size_mul((size_t)(G.out[1] - 1), cols, &grid) ||
+            !size_add(grid, (size_t)G.out[2], &grid) ||
+            !size_mul(kd + (size_t)(ci->M / ci->group), onnxcc_conv_chunk_cols(kd, grid),
+                      &panels) ||
+            !size_add(floats, panels, &floats) || !size_mul(floats, sizeof(float), out))
+            return false;
+        return true;
+    }
+    /* kdim * chunk_cols floats, as onnxcc_f32_conv_scratch_bytes() computes at run time. */
     size_t kdim = (size_t)cin_g, out_pix = 1, bytes;
     for (int i = 0; i < sg->n_spatial; i++) {
         if (!size_mul(kdim, (size_t)sg->kernel[i], &kdim) ||
             !size_mul(out_pix, (size_t)sg->out[i], &out_pix))
             return false;
     }
-    if (!size_mul(kdim, onnxcc_conv_chunk(kdim, out_pix), &bytes) ||
+    if (!size_mul(kdim, onnxcc_conv_chunk_cols(kdim, out_pix), &bytes) ||
         !size_mul(bytes, sizeof(float), &bytes))
         return false;
     *out = bytes;

@@ -1,10 +1,15 @@
 /* rt_conv.c: N-d convolution (1-D to 3-D) on top of the GEMM.
  *
- * Three paths, chosen from the geometry:
+ * Four paths, chosen from the geometry:
  *  - 1x1 kernel, stride 1, no padding: the input of a group already is the K x N matrix
  *    of the GEMM, which runs on it directly;
  *  - several groups of one input channel each (depthwise, channel multipliers): a
  *    direct loop, since per-group GEMMs with K = kernel size would waste their packing;
+ *    3x3 and 5x5 kernels of stride 1 or 2 copy each channel into a zero-padded plane and
+ *    run a loop with the taps unrolled, vectorised along the output rows;
+ *  - 2-D stride-1 kernels on images at least 14 wide: the shifted-window GEMM
+ *    (onnxcc_conv_shifted, conv_shifted_group): no im2col, B panels copied from a padded
+ *    plane at each tap's offset;
  *  - otherwise im2col of one group, a chunk of output pixels at a time (about 256 KiB,
  *    onnxcc_conv_chunk), into the scratch buffer, then the GEMM
  *    W_g[oc][c*k] x col[c*k][pixel] for those pixels.
@@ -18,20 +23,24 @@
 
 static size_t prod3(const int64_t v[3]) { return (size_t)v[0] * (size_t)v[1] * (size_t)v[2]; }
 
-/* Output pixels [p0, p1) of the im2col matrix: col[row][p - p0], rows as in
- * onnxcc_f32_im2col.  Walks each row of the matrix by runs along the last output axis. */
+/* Output pixels [p0, p1) of the im2col matrix: col[row][p - p0] with rows `ld` floats
+ * apart (ld >= p1 - p0, the tail of each row zeroed), rows as in onnxcc_f32_im2col.
+ * Walks each row of the matrix by runs along the last output axis. */
 static void im2col_range(const OnnxccGeom3 *G, size_t channels, const float *restrict x,
-                         float *restrict col, int64_t p0, int64_t p1) {
+                         float *restrict col, int64_t p0, int64_t p1, int64_t ld) {
     int64_t in_pix = G->in[0] * G->in[1] * G->in[2];
+    /* Where p0 is, computed once (divisions are slow next to a short row). */
+    const int64_t s_o2 = p0 % G->out[2], s_o1 = p0 / G->out[2] % G->out[1];
+    const int64_t s_o0 = p0 / G->out[2] / G->out[1];
     for (size_t c = 0; c < channels; c++) {
         const float *xc = x + (int64_t)c * in_pix;
         for (int64_t k0 = 0; k0 < G->kernel[0]; k0++)
         for (int64_t k1 = 0; k1 < G->kernel[1]; k1++)
         for (int64_t k2 = 0; k2 < G->kernel[2]; k2++) {
             float *dst = col;
-            col += p1 - p0;
-            int64_t o2 = p0 % G->out[2], o1 = p0 / G->out[2] % G->out[1];
-            int64_t o0 = p0 / G->out[2] / G->out[1];
+            col += ld;
+            for (int64_t t = p1 - p0; t < ld; t++) dst[t] = 0.0f;
+            int64_t o2 = s_o2, o1 = s_o1, o0 = s_o0;
             int64_t base = -G->pad[2] + k2 * G->dilation[2];
             for (int64_t p = p0; p < p1;) {
                 int64_t run = G->out[2] - o2 < p1 - p ? G->out[2] - o2 : p1 - p;
@@ -72,7 +81,8 @@ static void im2col_range(const OnnxccGeom3 *G, size_t channels, const float *res
 void onnxcc_f32_im2col(const OnnxccConvGeom *g, size_t channels, const float *x, float *col) {
     OnnxccGeom3 G;
     onnxcc_geom3(g, &G);
-    im2col_range(&G, channels, x, col, 0, G.out[0] * G.out[1] * G.out[2]);
+    int64_t n = G.out[0] * G.out[1] * G.out[2];
+    im2col_range(&G, channels, x, col, 0, n, n);
 }
 
 static int is_pointwise(const OnnxccGeom3 *G) {
@@ -82,14 +92,157 @@ static int is_pointwise(const OnnxccGeom3 *G) {
     return 1;
 }
 
+/* Output pixels of the shifted-window grid: out[1] rows of plane width, the last row cut
+ * at out[2]. */
+static size_t shifted_grid(const OnnxccGeom3 *G) {
+    return (size_t)((G->out[1] - 1) * onnxcc_conv_plane_dim(G, 2) + G->out[2]);
+}
+
 size_t onnxcc_f32_conv_scratch_bytes(const OnnxccConvGeom *g, size_t in_channels,
-                                     size_t groups) {
+                                     size_t out_channels, size_t groups) {
     OnnxccGeom3 G;
     onnxcc_geom3(g, &G);
-    size_t cin_g = groups ? in_channels / groups : 0;
+    size_t cin_g = groups ? in_channels / groups : 0, cout_g = groups ? out_channels / groups : 0;
+    if (onnxcc_conv_dw_fast(&G, in_channels, groups))
+        return onnxcc_conv_dw_plane_floats(&G) * sizeof(float);
     if (is_pointwise(&G) || onnxcc_conv_direct(in_channels, groups)) return 0;
     size_t kdim = cin_g * prod3(G.kernel);
-    return kdim * onnxcc_conv_chunk(kdim, prod3(G.out)) * sizeof(float);
+    if (onnxcc_conv_shifted(&G, in_channels, groups)) {
+        size_t plane = (size_t)onnxcc_conv_plane_dim(&G, 1) * (size_t)onnxcc_conv_plane_dim(&G, 2);
+        size_t cols = onnxcc_conv_chunk_cols(kdim, shifted_grid(&G));
+        return (cin_g * plane + (kdim + cout_g) * cols) * sizeof(float);
+    }
+    return kdim * onnxcc_conv_chunk_cols(kdim, prod3(G.out)) * sizeof(float);
+}
+
+/* y[0..n) = act(v[0..n)) for the shifted-window path's copy-out (v is its own buffer). */
+static void out_run(float *restrict y, const float *restrict v, size_t n,
+                    const OnnxccEpilogue *ep, float slope) {
+    if (ep->act == ONNXCC_ACT_RELU) {
+        for (size_t i = 0; i < n; i++) y[i] = v[i] > 0.0f ? v[i] : 0.0f;
+    } else if (ep->act == ONNXCC_ACT_CLIP) {
+        float lo = ep->act_alpha, hi = ep->act_beta;
+        for (size_t i = 0; i < n; i++) y[i] = onnxcc_clip(v[i], lo, hi);
+    } else if (ep->act != ONNXCC_ACT_NONE) {
+        for (size_t i = 0; i < n; i++)
+            y[i] = onnxcc_act(ep->act, v[i], ep->act_alpha, ep->act_beta, slope);
+    } else {
+        memcpy(y, v, n * sizeof(float));
+    }
+}
+
+/* The same with a residual r, which may alias y exactly (each r[i] read before y[i] is
+ * written): no restrict on either. */
+static void out_run_residual(float *y, const float *restrict v, const float *r, size_t n,
+                             const OnnxccEpilogue *ep, float slope) {
+    if (ep->act == ONNXCC_ACT_RELU) {
+        for (size_t i = 0; i < n; i++) {
+            float x = v[i] + r[i];
+            y[i] = x > 0.0f ? x : 0.0f;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++)
+            y[i] = onnxcc_act(ep->act, v[i] + r[i], ep->act_alpha, ep->act_beta, slope);
+    }
+}
+
+/* One group of a convolution on the shifted-window path (onnxcc_conv_shifted).  The
+ * group's channels are copied into zero-padded planes; then, a chunk of grid pixels at a
+ * time, the B panels are copies of plane rows at each tap's offset, the GEMM writes
+ * bias + W x B into ybuf, and the valid columns go to y with the residual and the
+ * activation (the residual, of y's shape, may alias y). */
+static void conv_shifted_group(const OnnxccGeom3 *G, size_t cin_g, size_t cout_g,
+                               const float *xg, const float *wg, float *yg, const float *rg,
+                               const OnnxccEpilogue *ep, float *scratch) {
+    const int64_t Hp = onnxcc_conv_plane_dim(G, 1), Wp = onnxcc_conv_plane_dim(G, 2);
+    const int64_t p1 = G->pad[1], p2 = G->pad[2], W = G->out[2];
+    const size_t plane = (size_t)(Hp * Wp), ksize = prod3(G->kernel);
+    const size_t kdim = cin_g * ksize, grid = shifted_grid(G);
+    const size_t chunk = onnxcc_conv_chunk(kdim, grid);
+    const size_t cols_max = onnxcc_conv_chunk_cols(kdim, grid);
+    float *planes = scratch, *panels = planes + cin_g * plane, *ybuf = panels + kdim * cols_max;
+    /* The padded planes: input columns [0, ncopy) land at plane column p2. */
+    int64_t ncopy = Wp - p2 < G->in[2] ? Wp - p2 : G->in[2];
+    if (ncopy < 0) ncopy = 0;
+    for (size_t c = 0; c < cin_g; c++) {
+        for (int64_t r = 0; r < Hp; r++) {
+            float *dst = planes + c * plane + r * Wp;
+            int64_t i1 = r - p1;
+            if (i1 < 0 || i1 >= G->in[1] || p2 >= Wp) {
+                memset(dst, 0, (size_t)Wp * sizeof(float));
+                continue;
+            }
+            memset(dst, 0, (size_t)p2 * sizeof(float));
+            memcpy(dst + p2, xg + ((size_t)c * (size_t)G->in[1] + (size_t)i1) * (size_t)G->in[2],
+                   (size_t)ncopy * sizeof(float));
+            memset(dst + p2 + ncopy, 0, (size_t)(Wp - p2 - ncopy) * sizeof(float));
+        }
+    }
+    /* Plane offset of each tap, in the weights' order (ky, kx). */
+    enum { MAX_TAPS = 64 };
+    int64_t off_small[MAX_TAPS];
+    size_t ntaps = ksize <= MAX_TAPS ? ksize : 0;
+    for (size_t t = 0; t < ntaps; t++)
+        off_small[t] = (int64_t)(t / (size_t)G->kernel[2]) * G->dilation[1] * Wp +
+                       (int64_t)(t % (size_t)G->kernel[2]) * G->dilation[2];
+    OnnxccEpilogue be = {.bias = ep->bias, .bias_scale = ep->bias_scale, .act = ONNXCC_ACT_NONE};
+    if (be.bias.ptr) be.bias.col_stride = 0;
+    for (size_t t0 = 0; t0 < grid; t0 += chunk) {
+        size_t cols = grid - t0 < chunk ? grid - t0 : chunk;
+        /* B panels: row (c, tap) of panel q is plane c from t0 + q + offset(tap). */
+        for (size_t q = 0; q < cols; q += ONNXCC_GEMM_NR) {
+            size_t nr = cols - q < ONNXCC_GEMM_NR ? cols - q : ONNXCC_GEMM_NR;
+            float *dst = panels + q * kdim;
+            for (size_t c = 0; c < cin_g; c++) {
+                const float *src = planes + c * plane + t0 + q;
+                for (size_t t = 0; t < ksize; t++, dst += ONNXCC_GEMM_NR) {
+                    int64_t off = t < ntaps ? off_small[t]
+                                            : (int64_t)(t / (size_t)G->kernel[2]) *
+                                                      G->dilation[1] * Wp +
+                                                  (int64_t)(t % (size_t)G->kernel[2]) *
+                                                      G->dilation[2];
+                    const float *s = src + off;
+                    if (nr == ONNXCC_GEMM_NR) {
+                        /* 32-byte memcpys through a temporary become vector moves (a plain
+                         * loop stays scalar: dst and s might overlap, for all it knows). */
+                        for (size_t j = 0; j < ONNXCC_GEMM_NR; j += 8) {
+                            float tmp[8];
+                            memcpy(tmp, s + j, sizeof tmp);
+                            memcpy(dst + j, tmp, sizeof tmp);
+                        }
+                    } else {
+                        memcpy(dst, s, nr * sizeof(float));
+                        memset(dst + nr, 0, (ONNXCC_GEMM_NR - nr) * sizeof(float));
+                    }
+                }
+            }
+        }
+        onnxcc_f32_gemm_packed_b(cout_g, cols, kdim, 1.0f, wg, (ptrdiff_t)kdim, 1, panels, ybuf,
+                                 (ptrdiff_t)cols, &be);
+        /* Valid grid columns to y, by runs along output rows. */
+        for (size_t m = 0; m < cout_g; m++) {
+            const float *src = ybuf + m * cols;
+            float slope = ep->slope.ptr ? ep->slope.ptr[(ptrdiff_t)m * ep->slope.row_stride]
+                                        : 0.0f;
+            size_t t = t0;
+            while (t < t0 + cols) {
+                size_t oy = t / (size_t)Wp, ox = t % (size_t)Wp;
+                size_t run_end = oy * (size_t)Wp + (size_t)W;
+                if (ox >= (size_t)W) {              /* extra columns of the grid */
+                    t = (oy + 1) * (size_t)Wp;
+                    continue;
+                }
+                if (run_end > t0 + cols) run_end = t0 + cols;
+                size_t n = run_end - t, yo = m * (size_t)(G->out[1] * W) + oy * (size_t)W + ox;
+                if (rg) {
+                    out_run_residual(yg + yo, src + (t - t0), rg + yo, n, ep, slope);
+                } else {
+                    out_run(yg + yo, src + (t - t0), n, ep, slope);
+                }
+                t = run_end;
+            }
+        }
+    }
 }
 
 /* y[i] += w * x[i * stride] for i < n; x and y do not overlap (input vs output). */
@@ -142,6 +295,150 @@ static void conv_direct_channel(const OnnxccGeom3 *G, const float *xc, const flo
     }
 }
 
+/* ---- depthwise fast path ---------------------------------------------------------- */
+
+#if defined(__GNUC__)
+#define ONNXCC_INLINE __attribute__((always_inline)) inline
+#else
+#define ONNXCC_INLINE inline
+#endif
+
+/* Outputs [0, n) of one run: y[o] = bias (+ r[o]) + sum over the K x K taps t of
+ * w[t] * x[o + off[t]].  K is a constant at each call, so the taps unroll and the loop
+ * vectorises along o with plain loads (the offsets make stride 2 contiguous too, on a
+ * deinterleaved plane). */
+static ONNXCC_INLINE void dw_run(int K, const float *restrict x, const int64_t *off,
+                                 const float *restrict wc, float *restrict y, int64_t n,
+                                 float bias, const float *restrict r) {
+    float w[25];
+    int64_t o_[25];
+    for (int t = 0; t < K * K; t++) w[t] = wc[t], o_[t] = off[t];
+    /* Two loops rather than `r ? r[o] : 0` inside one: compilers turn that into a masked
+     * load from NULL, which costs a microcode assist per vector on x86. */
+    if (r) {
+        for (int64_t o = 0; o < n; o++) {
+            float acc = bias + r[o];
+            for (int t = 0; t < K * K; t++) acc += w[t] * x[o + o_[t]];
+            y[o] = acc;
+        }
+        return;
+    }
+    for (int64_t o = 0; o < n; o++) {
+        float acc = bias;
+        for (int t = 0; t < K * K; t++) acc += w[t] * x[o + o_[t]];
+        y[o] = acc;
+    }
+}
+
+static void dw_run_k(int K, const float *x, const int64_t *off, const float *wc, float *y,
+                     int64_t n, float bias, const float *r) {
+    if (K == 3) dw_run(3, x, off, wc, y, n, bias, r);
+    else dw_run(5, x, off, wc, y, n, bias, r);
+}
+
+/* The activation over y[0..n); the common ones as loops that vectorise (the switch of
+ * onnxcc_act per element does not). */
+static void act_run(float *y, int64_t n, int act, float a, float b, float slope) {
+    switch (act) {
+    case ONNXCC_ACT_NONE:
+        return;
+    case ONNXCC_ACT_RELU:
+        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_relu(y[i]);
+        return;
+    case ONNXCC_ACT_CLIP:
+        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_clip(y[i], a, b);
+        return;
+    case ONNXCC_ACT_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_leaky_relu(y[i], a);
+        return;
+    case ONNXCC_ACT_PRELU:
+        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_prelu(y[i], slope);
+        return;
+    case ONNXCC_ACT_HARD_SWISH:
+        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_hard_swish(y[i]);
+        return;
+    default:
+        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_act(act, y[i], a, b, slope);
+        return;
+    }
+}
+
+/* A depthwise channel on the fast path (onnxcc_conv_dw_fast).  The channel is copied into
+ * a zero-padded plane (the first half of the scratch, zeroed by the caller once for all
+ * channels), so no loop tests bounds:
+ *  - stride 1, rows of at least 32 outputs: one dw_run per output row;
+ *  - stride 1, narrow rows: one dw_run over the whole plane as a single row (the output
+ *    grid as wide as the plane, into the scratch's second half), the valid columns then
+ *    copied out: long vectorised runs instead of 7- or 14-wide ones;
+ *  - stride 2: each plane row is stored deinterleaved (even columns, then odd ones), so
+ *    that every tap reads consecutive floats; one dw_run per output row.
+ * The residual r (y's shape) may alias y: each element is read before it is written. */
+static void conv_dw_channel_fast(const OnnxccGeom3 *G, const float *xc, const float *wc,
+                                 float *yc, float bias, const float *res, int act, float a,
+                                 float b, float slope, float *plane) {
+    const int K = (int)G->kernel[2], S = (int)G->stride[2];
+    const int64_t Hp = onnxcc_conv_dw_plane_dim(G, 1), Wp = onnxcc_conv_dw_plane_dim(G, 2);
+    const int64_t p1 = G->pad[1], p2 = G->pad[2], W = G->out[2], H = G->out[1];
+    const int64_t We = (Wp + 1) / 2;    /* even columns of a deinterleaved row */
+    float *grid = plane + Hp * Wp;
+    /* Input columns that land inside the plane: [0, ncopy) at plane column p2. */
+    int64_t ncopy = Wp - p2 < G->in[2] ? Wp - p2 : G->in[2];
+    if (ncopy < 0) ncopy = 0;
+    /* The plane's zeros were written by the caller, once for all channels: only the
+     * input's rows are copied (always to the same places). */
+    for (int64_t r = 0; r < Hp; r++) {
+        float *dst = plane + r * Wp;
+        int64_t i1 = r - p1;
+        if (i1 < 0 || i1 >= G->in[1] || p2 >= Wp) continue;
+        const float *src = xc + i1 * G->in[2];
+        if (S == 1) {
+            for (int64_t q = 0; q < ncopy; q++) dst[p2 + q] = src[q];
+            continue;
+        }
+        /* Plane column j goes to dst[j / 2] (even j) or dst[We + j / 2] (odd j).  Input
+         * column q is plane column q + p2: even q go to qe[q / 2], odd q to qo[q / 2], in
+         * one loop over pairs that vectorises (a scalar loop here costs more than the
+         * convolution itself). */
+        int64_t h = p2 >> 1;
+        float *qe = (p2 & 1) ? dst + We + h : dst + h;
+        float *qo = (p2 & 1) ? dst + h + 1 : dst + We + h;
+        int64_t pairs = ncopy >> 1;
+        for (int64_t m = 0; m < pairs; m++) {
+            qe[m] = src[2 * m];
+            qo[m] = src[2 * m + 1];
+        }
+        if (ncopy & 1) qe[pairs] = src[2 * pairs];
+    }
+    int64_t off[25];
+    if (S == 1 && W < 32) {
+        for (int t = 0; t < K * K; t++) off[t] = (t / K) * Wp + t % K;
+        int64_t n = (H - 1) * Wp + W;
+        dw_run_k(K, plane, off, wc, grid, n, bias, NULL);
+        if (!res) act_run(grid, n, act, a, b, slope);     /* one long run */
+        for (int64_t o1 = 0; o1 < H; o1++) {
+            float *yrow = yc + o1 * W;
+            const float *g = grid + o1 * Wp;
+            if (res) {
+                const float *rrow = res + o1 * W;
+                for (int64_t o2 = 0; o2 < W; o2++) yrow[o2] = g[o2] + rrow[o2];
+                act_run(yrow, W, act, a, b, slope);
+            } else {
+                for (int64_t o2 = 0; o2 < W; o2++) yrow[o2] = g[o2];
+            }
+        }
+        return;
+    }
+    for (int t = 0; t < K * K; t++) {
+        int ky = t / K, kx = t % K;
+        off[t] = S == 1 ? ky * Wp + kx : ky * Wp + (kx & 1) * We + (kx >> 1);
+    }
+    for (int64_t o1 = 0; o1 < H; o1++) {
+        float *yrow = yc + o1 * W;
+        dw_run_k(K, plane + o1 * S * Wp, off, wc, yrow, W, bias, res ? res + o1 * W : NULL);
+        act_run(yrow, W, act, a, b, slope);
+    }
+}
+
 void onnxcc_f32_conv(const OnnxccConvGeom *g, size_t batch, size_t in_channels,
                      size_t out_channels, size_t groups, const float *x, const float *w,
                      float *y, const OnnxccEpilogue *ep, void *scratch) {
@@ -153,6 +450,9 @@ void onnxcc_f32_conv(const OnnxccConvGeom *g, size_t batch, size_t in_channels,
     size_t kdim = cin_g * ksize;
     static const OnnxccEpilogue none = {{0}, {0}, {0}, ONNXCC_ACT_NONE, 0.0f, 0.0f, 1.0f};
     if (!ep) ep = &none;
+    bool dw_fast = onnxcc_conv_dw_fast(&G, in_channels, groups);
+    if (dw_fast)    /* the padded plane's zeros, for every channel (see conv_dw_channel_fast) */
+        memset(scratch, 0, onnxcc_conv_dw_plane_floats(&G) / 2 * sizeof(float));
     for (size_t n = 0; n < batch; n++) {
         const float *xn = x + n * in_channels * in_pix;
         float *yn = y + n * out_channels * out_pix;
@@ -166,13 +466,30 @@ void onnxcc_f32_conv(const OnnxccConvGeom *g, size_t batch, size_t in_channels,
                                           : 0.0f;
                 float slope = ep->slope.ptr ? ep->slope.ptr[(ptrdiff_t)oc * ep->slope.row_stride]
                                             : 0.0f;
-                conv_direct_channel(&G, xn + ic * in_pix, w + oc * ksize, yn + oc * out_pix,
-                                    bias, rn ? rn + oc * out_pix : NULL, ep->act,
-                                    ep->act_alpha, ep->act_beta, slope);
+                if (dw_fast)
+                    conv_dw_channel_fast(&G, xn + ic * in_pix, w + oc * ksize,
+                                         yn + oc * out_pix, bias, rn ? rn + oc * out_pix : NULL,
+                                         ep->act, ep->act_alpha, ep->act_beta, slope,
+                                         (float *)scratch);
+                else
+                    conv_direct_channel(&G, xn + ic * in_pix, w + oc * ksize, yn + oc * out_pix,
+                                        bias, rn ? rn + oc * out_pix : NULL, ep->act,
+                                        ep->act_alpha, ep->act_beta, slope);
             }
             continue;
         }
         /* The GEMM runs over chunks of output pixels, im2col of one chunk at a time. */
+        if (onnxcc_conv_shifted(&G, in_channels, groups)) {
+            for (size_t gi = 0; gi < groups; gi++) {
+                OnnxccEpilogue e = *ep;
+                if (e.bias.ptr) e.bias.ptr += (ptrdiff_t)(gi * cout_g) * e.bias.row_stride;
+                if (e.slope.ptr) e.slope.ptr += (ptrdiff_t)(gi * cout_g) * e.slope.row_stride;
+                conv_shifted_group(&G, cin_g, cout_g, xn + gi * cin_g * in_pix,
+                                   w + gi * cout_g * kdim, yn + gi * cout_g * out_pix,
+                                   rn ? rn + gi * cout_g * out_pix : NULL, &e, (float *)scratch);
+            }
+            continue;
+        }
         bool pointwise = is_pointwise(&G);
         size_t chunk = pointwise ? out_pix : onnxcc_conv_chunk(kdim, out_pix);
         for (size_t gi = 0; gi < groups; gi++) {
@@ -191,17 +508,21 @@ void onnxcc_f32_conv(const OnnxccConvGeom *g, size_t batch, size_t in_channels,
             e.residual.col_stride = 1;
             for (size_t p0 = 0; p0 < out_pix; p0 += chunk) {
                 size_t cols = out_pix - p0 < chunk ? out_pix - p0 : chunk;
-                const float *bmat = xg + p0;
-                ptrdiff_t b_rs = (ptrdiff_t)out_pix;
-                if (!pointwise) {
-                    im2col_range(&G, cin_g, xg, (float *)scratch, (int64_t)p0,
-                                 (int64_t)(p0 + cols));
-                    bmat = (const float *)scratch;
-                    b_rs = (ptrdiff_t)cols;
-                }
                 e.residual.ptr = rn ? rn + oc0 * out_pix + p0 : NULL;
+                float *yc = yn + oc0 * out_pix + p0;
+                if (pointwise) {
+                    onnxcc_f32_gemm(cout_g, cols, kdim, 1.0f, w + oc0 * kdim, (ptrdiff_t)kdim,
+                                    1, xg + p0, (ptrdiff_t)out_pix, 1, yc, (ptrdiff_t)out_pix,
+                                    &e);
+                    continue;
+                }
+                /* im2col of the whole chunk, then the GEMM packs it (measured faster than
+                 * an im2col straight into 32-pixel panels: rows of a chunk are longer). */
+                float *col = (float *)scratch;
+                im2col_range(&G, cin_g, xg, col, (int64_t)p0, (int64_t)(p0 + cols),
+                             (int64_t)cols);
                 onnxcc_f32_gemm(cout_g, cols, kdim, 1.0f, w + oc0 * kdim, (ptrdiff_t)kdim, 1,
-                                bmat, b_rs, 1, yn + oc0 * out_pix + p0, (ptrdiff_t)out_pix, &e);
+                                col, (ptrdiff_t)cols, 1, yc, (ptrdiff_t)out_pix, &e);
             }
         }
     }

@@ -87,6 +87,75 @@ Test(kern_gemm, sizes_plain) {
         check_gemm(sz[i][0], sz[i][1], sz[i][2], false, false, 1.0f, NULL);
 }
 
+/* The micro-kernel at, below and above its tile (ONNXCC_GEMM_MR x ONNXCC_GEMM_NR, K
+ * blocks of ONNXCC_GEMM_KC): every combination of ragged M, N and K, with a bias and a
+ * relu so that the split of the epilogue over K blocks is checked too. */
+Test(kern_gemm, tile_edges) {
+    const size_t MR = ONNXCC_GEMM_MR, NR = ONNXCC_GEMM_NR, KC = ONNXCC_GEMM_KC;
+    const size_t ms[] = {1, 2, MR - 1, MR, MR + 1, 2 * MR + 3};
+    const size_t ns[] = {1, NR - 1, NR, NR + 1, 2 * NR + 5};
+    const size_t ks[] = {1, 5, KC - 1, KC, KC + 1, 2 * KC + 3};
+    float bias[2 * ONNXCC_GEMM_NR + 5];
+    fill(bias, sizeof bias / sizeof bias[0], 9);
+    OnnxccEpilogue ep = {.bias = {bias, 0, 1}, .bias_scale = 1.0f, .act = ONNXCC_ACT_RELU};
+    /* A bias per row and Clip (the one-pass store of a convolution's tiles), and no
+     * epilogue at all. */
+    float row_bias[2 * ONNXCC_GEMM_MR + 3];
+    fill(row_bias, sizeof row_bias / sizeof row_bias[0], 10);
+    OnnxccEpilogue ep_row = {.bias = {row_bias, 1, 0}, .bias_scale = 0.5f,
+                             .act = ONNXCC_ACT_CLIP, .act_alpha = -0.5f, .act_beta = 0.7f};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+        for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++)
+            for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++) {
+                check_gemm(ms[i], ns[j], ks[k], false, false, 1.0f, &ep);
+                check_gemm(ms[i], ns[j], ks[k], false, false, 0.5f, &ep_row);
+                check_gemm(ms[i], ns[j], ks[k], false, false, 1.0f, NULL);
+            }
+}
+
+/* The one-pass store keeps NaN semantics: Relu(NaN) = 0 as in onnxcc_relu, Clip and no
+ * activation pass NaN through. */
+Test(kern_gemm, nan_through_epilogues) {
+    float a[2] = {ONNXCC_NAN, 1.0f}, b[1] = {1.0f}, bias[2] = {0.0f, 0.0f}, c[2];
+    const int acts[] = {ONNXCC_ACT_NONE, ONNXCC_ACT_RELU, ONNXCC_ACT_CLIP};
+    for (int t = 0; t < 3; t++) {
+        OnnxccEpilogue ep = {.bias = {bias, 1, 0}, .bias_scale = 1.0f, .act = acts[t],
+                             .act_alpha = -1.0f, .act_beta = 1.0f};
+        onnxcc_f32_gemm(2, 1, 1, 1.0f, a, 1, 1, b, 1, 1, c, 1, &ep);
+        float want = onnxcc_act(acts[t], ONNXCC_NAN, -1.0f, 1.0f, 0.0f);
+        cr_assert(isnan(want) ? isnan(c[0]) : c[0] == want, "act %d: NaN gave %g", acts[t],
+                  (double)c[0]);
+        cr_assert_float_eq(c[1], onnxcc_act(acts[t], 1.0f, -1.0f, 1.0f, 0.0f), 0.0f);
+    }
+}
+
+/* onnxcc_f32_gemm_packed_b against the naive loop, B packed here by its documented
+ * layout (panels of ONNXCC_GEMM_NR columns, zero-padded). */
+Test(kern_gemm, packed_b_layout) {
+    const size_t NR = ONNXCC_GEMM_NR;
+    const size_t sz[][3] = {{1, 1, 1}, {9, NR + 3, 7}, {17, 3 * NR, ONNXCC_GEMM_KC + 9},
+                            {8, NR - 1, 2}};
+    for (size_t t = 0; t < sizeof sz / sizeof sz[0]; t++) {
+        size_t M = sz[t][0], N = sz[t][1], K = sz[t][2], np = (N + NR - 1) / NR;
+        float *a = frand(M * K, 1), *b = frand(K * N, 2), *bp = frand(np * K * NR, 3);
+        float *c = frand(M * N, 4), *want = frand(M * N, 5), *res = frand(M * N, 6);
+        for (size_t j = 0; j < np * NR; j++)
+            for (size_t k = 0; k < K; k++)
+                bp[(j / NR) * K * NR + k * NR + j % NR] = j < N ? b[k * N + j] : 0.0f;
+        memcpy(c, res, M * N * sizeof(float));
+        float slope = 0.25f;
+        OnnxccEpilogue ep = {.residual = {c, (ptrdiff_t)N, 1}, .slope = {&slope, 0, 0},
+                             .act = ONNXCC_ACT_PRELU};
+        OnnxccEpilogue ep_want = ep;
+        ep_want.residual.ptr = res;
+        onnxcc_f32_gemm_packed_b(M, N, K, 0.5f, a, (ptrdiff_t)K, 1, bp, c, (ptrdiff_t)N, &ep);
+        naive_gemm(M, N, K, 0.5f, a, (ptrdiff_t)K, 1, b, (ptrdiff_t)N, 1, want, (ptrdiff_t)N,
+                   &ep_want);
+        expect_close(c, want, M * N, "gemm packed b");
+        free(a), free(b), free(bp), free(c), free(want), free(res);
+    }
+}
+
 Test(kern_gemm, transposed_strides_and_alpha) {
     check_gemm(17, 33, 9, true, false, 0.5f, NULL);
     check_gemm(17, 33, 9, false, true, -2.0f, NULL);
@@ -207,7 +276,7 @@ static void check_conv(const ConvCase *cc) {
     float *w = frand(cc->M * (cc->C / cc->groups) * ks, 12), *bias = frand(cc->M, 13);
     size_t ny = cc->N * cc->M * out_pix;
     float *y = frand(ny, 14), *want = frand(ny, 15);
-    size_t sb = onnxcc_f32_conv_scratch_bytes(&g, cc->C, cc->groups);
+    size_t sb = onnxcc_f32_conv_scratch_bytes(&g, cc->C, cc->M, cc->groups);
     void *scratch = malloc(sb ? sb : 1);
     OnnxccEpilogue ep = {.bias = {bias, 1, 0}, .bias_scale = 1.0f};
     onnxcc_f32_conv(&g, cc->N, cc->C, cc->M, cc->groups, x, w, y, &ep, scratch);
@@ -250,14 +319,77 @@ Test(kern_conv, one_d_and_three_d) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(&cases[i]);
 }
 
+/* The fast depthwise path (3x3 / 5x5, stride 1 / 2): planes smaller and larger than a
+ * vector, asymmetric and zero pads, 1-D, a channel multiplier (not the fast path), and
+ * the slow path's dilation, all against the naive loop. */
+Test(kern_conv, depthwise_fast_path) {
+    const ConvCase cases[] = {
+        {2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 4, 4, 4},
+        {2, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {0, 0}, {1, 1}, 1, 3, 3, 3},
+        {2, {112, 37}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, 1, 2, 2, 2},
+        {2, {40, 33}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 2, 3, 3, 3},
+        {2, {9, 11}, {5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}, 1, 3, 3, 3},
+        {2, {17, 19}, {5, 5}, {2, 2}, {1, 1}, {2, 1}, {1, 2}, 1, 2, 2, 2},
+        {2, {5, 4}, {5, 5}, {2, 2}, {1, 1}, {0, 3}, {3, 0}, 1, 2, 2, 2},
+        {2, {3, 3}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 1, 5, 5, 5},     /* 1x1 out */
+        {2, {1, 1}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 3, 3, 3},     /* all pad */
+        {1, {33}, {3}, {2}, {1}, {1}, {1}, 1, 4, 4, 4},                      /* 1-D */
+        {2, {8, 8}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 3, 6, 3},     /* multiplier */
+        {2, {9, 9}, {3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}, 1, 3, 3, 3},     /* dilation */
+        {2, {9, 9}, {3, 3}, {1, 2}, {1, 1}, {1, 1}, {1, 1}, 1, 3, 3, 3},     /* mixed stride */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(&cases[i]);
+}
+
+/* The shifted-window path (2-D or 1-D, stride 1, images at least 14 wide): pads on
+ * each side or none, 5x5, dilation, groups, batch, K beyond one K block, 1-D. */
+Test(kern_conv, shifted_window_path) {
+    const ConvCase cases[] = {
+        {2, {16, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 3, 5, 1},
+        {2, {20, 20}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 2, 4, 7, 1},
+        {2, {28, 28}, {5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}, 1, 2, 3, 1},
+        {2, {30, 30}, {3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}, 1, 3, 4, 1},
+        {2, {17, 33}, {3, 3}, {1, 1}, {1, 1}, {0, 2}, {1, 0}, 1, 5, 6, 1},
+        {2, {15, 16}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 2, 6, 8, 2},
+        {2, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 40, 13, 1},
+        {2, {14, 15}, {2, 2}, {1, 1}, {1, 1}, {0, 0}, {1, 1}, 1, 3, 2, 1},
+        {1, {40}, {3}, {1}, {1}, {1}, {1}, 2, 3, 4, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(&cases[i]);
+}
+
+/* Every activation and a per-channel PRelu slope through the shifted-window path. */
+Test(kern_conv, shifted_window_activations) {
+    OnnxccConvGeom g = {.n_spatial = 2, .in = {14, 18}, .out = {14, 18}, .kernel = {3, 3},
+                        .stride = {1, 1}, .dilation = {1, 1}, .pad_begin = {1, 1},
+                        .pad_end = {1, 1}};
+    const size_t C = 3, M = 4, ny = M * 14 * 18;
+    float *x = frand(C * 14 * 18, 1), *w = frand(M * C * 9, 2), *bias = frand(M, 3);
+    float slope[4] = {0.1f, -0.5f, 2.0f, 0.0f};
+    float *y = frand(ny, 4), *want = frand(ny, 5), *raw = frand(ny, 6);
+    void *scratch = malloc(onnxcc_f32_conv_scratch_bytes(&g, C, M, 1));
+    naive_conv(&g, 1, C, M, 1, x, w, bias, raw);
+    for (int act = ONNXCC_ACT_NONE; act <= ONNXCC_ACT_HARD_SWISH; act++) {
+        OnnxccEpilogue ep = {.bias = {bias, 1, 0}, .bias_scale = 1.0f, .slope = {slope, 1, 0},
+                             .act = act, .act_alpha = 0.3f, .act_beta = 0.9f};
+        onnxcc_f32_conv(&g, 1, C, M, 1, x, w, y, &ep, scratch);
+        for (size_t i = 0; i < ny; i++)
+            want[i] = onnxcc_act(act, raw[i], 0.3f, 0.9f, slope[i / (14 * 18)]);
+        char what[32];
+        snprintf(what, sizeof what, "shifted conv act %d", act);
+        expect_close(y, want, ny, what);
+    }
+    free(x), free(w), free(bias), free(y), free(want), free(raw), free(scratch);
+}
+
 Test(kern_conv, prelu_slope_per_channel) {
     OnnxccConvGeom g = {.n_spatial = 2, .in = {5, 5}, .out = {5, 5}, .kernel = {3, 3},
                         .stride = {1, 1}, .dilation = {1, 1}, .pad_begin = {1, 1},
                         .pad_end = {1, 1}};
     float *x = frand(2 * 25, 1), *w = frand(3 * 2 * 9, 2), slope[3] = {0.1f, -0.5f, 2.0f};
     float y[75], want[75];
-    unsigned char scratch[2 * 9 * 25 * sizeof(float)];
-    cr_assert(onnxcc_f32_conv_scratch_bytes(&g, 2, 1) <= sizeof scratch);
+    unsigned char scratch[2 * 9 * ONNXCC_GEMM_NR_MAX * sizeof(float)];  /* one panel */
+    cr_assert(onnxcc_f32_conv_scratch_bytes(&g, 2, 3, 1) <= sizeof scratch);
     OnnxccEpilogue ep = {.slope = {slope, 1, 0}, .act = ONNXCC_ACT_PRELU};
     onnxcc_f32_conv(&g, 1, 2, 3, 1, x, w, y, &ep, scratch);
     naive_conv(&g, 1, 2, 3, 1, x, w, NULL, want);

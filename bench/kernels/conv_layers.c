@@ -1,0 +1,159 @@
+/* conv_layers.c: times the runtime's convolution and GEMM kernels on the layer shapes
+ * that matter (resnet18 dense convs, mobilenet_v2 depthwise and 1x1 convs, a few GEMMs)
+ * and prints GFLOP/s per layer, median of several repetitions, one thread.
+ *
+ *   clang -O3 -march=native -Iruntime/include bench/kernels/conv_layers.c \
+ *       runtime/src/rt_*.c -lm -o /tmp/conv_layers && /tmp/conv_layers [filter]
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "onnxcc_rt.h"
+
+typedef struct Layer {
+    const char *name;
+    int c, h, m, k, s, group;   /* in channels, in size (square), out channels, kernel, stride */
+} Layer;
+
+static const Layer layers[] = {
+    {"r18 conv1 7x7/2 3->64 @224", 3, 224, 64, 7, 2, 1},
+    {"r18 3x3 64->64 @56", 64, 56, 64, 3, 1, 1},
+    {"r18 3x3/2 64->128 @56", 64, 56, 128, 3, 2, 1},
+    {"r18 3x3 128->128 @28", 128, 28, 128, 3, 1, 1},
+    {"r18 3x3/2 128->256 @28", 128, 28, 256, 3, 2, 1},
+    {"r18 3x3 256->256 @14", 256, 14, 256, 3, 1, 1},
+    {"r18 3x3/2 256->512 @14", 256, 14, 512, 3, 2, 1},
+    {"r18 3x3 512->512 @7", 512, 7, 512, 3, 1, 1},
+    {"r18 1x1/2 64->128 @56", 64, 56, 128, 1, 2, 1},
+    {"mv2 conv1 3x3/2 3->32 @224", 3, 224, 32, 3, 2, 1},
+    {"mv2 dw3x3 32 @112", 32, 112, 32, 3, 1, 32},
+    {"mv2 dw3x3/2 96 @112", 96, 112, 96, 3, 2, 96},
+    {"mv2 dw3x3 144 @56", 144, 56, 144, 3, 1, 144},
+    {"mv2 dw3x3/2 144 @56", 144, 56, 144, 3, 2, 144},
+    {"mv2 dw3x3 192 @28", 192, 28, 192, 3, 1, 192},
+    {"mv2 dw3x3 384 @14", 384, 14, 384, 3, 1, 384},
+    {"mv2 dw3x3/2 576 @14", 576, 14, 576, 3, 2, 576},
+    {"mv2 dw3x3 960 @7", 960, 7, 960, 3, 1, 960},
+    {"mv2 1x1 32->16 @112", 32, 112, 16, 1, 1, 1},
+    {"mv2 1x1 16->96 @112", 16, 112, 96, 1, 1, 1},
+    {"mv2 1x1 144->24 @56", 144, 56, 24, 1, 1, 1},
+    {"mv2 1x1 24->144 @56", 24, 56, 144, 1, 1, 1},
+    {"mv2 1x1 192->32 @28", 192, 28, 32, 1, 1, 1},
+    {"mv2 1x1 384->64 @14", 384, 14, 64, 1, 1, 1},
+    {"mv2 1x1 576->96 @14", 576, 14, 96, 1, 1, 1},
+    {"mv2 1x1 960->160 @7", 960, 7, 160, 1, 1, 1},
+    {"mv2 1x1 320->1280 @7", 320, 7, 1280, 1, 1, 1},
+};
+
+typedef struct GemmShape {
+    const char *name;
+    int m, n, k;
+} GemmShape;
+
+static const GemmShape gemms[] = {
+    {"gemm 1x1000x512 (fc)", 1, 1000, 512},
+    {"gemm 32x128x128 (enc)", 32, 128, 128},
+    {"gemm 32x512x128 (ffn)", 32, 512, 128},
+    {"gemm 256x256x256", 256, 256, 256},
+    {"gemm 512x512x512", 512, 512, 512},
+};
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void *xalloc(size_t bytes) {
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+static void fill(float *p, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (float)(seed >> 9) / (float)(1u << 23) - 0.5f;
+    }
+}
+
+/* Median seconds of `reps` timed runs after a warm-up, each run `inner` calls long
+ * enough (~2 ms) to be timed reliably. */
+#define TIME_MEDIAN(out, body)                                                       \
+    do {                                                                             \
+        body;                                                                        \
+        double t0_ = now();                                                          \
+        body;                                                                        \
+        double one_ = now() - t0_;                                                   \
+        int inner_ = one_ > 2e-3 ? 1 : (int)(2e-3 / (one_ + 1e-9)) + 1;              \
+        double ts_[15];                                                              \
+        for (int r_ = 0; r_ < 15; r_++) {                                            \
+            double a_ = now();                                                       \
+            for (int i_ = 0; i_ < inner_; i_++) body;                                \
+            ts_[r_] = (now() - a_) / inner_;                                         \
+        }                                                                            \
+        qsort(ts_, 15, sizeof ts_[0], cmp_d);                                        \
+        out = ts_[7];                                                                \
+    } while (0)
+
+int main(int argc, char **argv) {
+    const char *filter = argc > 1 ? argv[1] : NULL;
+    double total_flops = 0, total_t = 0;
+    printf("%-32s %10s %10s\n", "layer", "us", "GFLOP/s");
+    for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
+        const Layer *L = &layers[li];
+        if (filter && !strstr(L->name, filter)) continue;
+        int pad = L->k / 2;
+        int oh = (L->h + 2 * pad - L->k) / L->s + 1;
+        OnnxccConvGeom g = {.n_spatial = 2, .in = {L->h, L->h, 1}, .out = {oh, oh, 1},
+                            .kernel = {L->k, L->k, 1}, .stride = {L->s, L->s, 1},
+                            .dilation = {1, 1, 1}, .pad_begin = {pad, pad, 0},
+                            .pad_end = {pad, pad, 0}};
+        size_t cin_g = (size_t)(L->c / L->group);
+        size_t nx = (size_t)L->c * L->h * L->h, ny = (size_t)L->m * oh * oh;
+        size_t nw = (size_t)L->m * cin_g * L->k * L->k;
+        float *x = xalloc(nx * 4), *y = xalloc(ny * 4), *w = xalloc(nw * 4);
+        float *b = xalloc((size_t)L->m * 4);
+        fill(x, nx, 1), fill(w, nw, 2), fill(b, (size_t)L->m, 3);
+        size_t sb = onnxcc_f32_conv_scratch_bytes(&g, (size_t)L->c, (size_t)L->m,
+                                                  (size_t)L->group);
+        void *scratch = xalloc(sb ? sb : 64);
+        OnnxccEpilogue ep = {.bias = {b, 1, 0}, .act = ONNXCC_ACT_RELU, .bias_scale = 1.0f};
+        double t;
+        TIME_MEDIAN(t, onnxcc_f32_conv(&g, 1, (size_t)L->c, (size_t)L->m, (size_t)L->group,
+                                       x, w, y, &ep, scratch));
+        double flops = 2.0 * (double)ny * (double)(cin_g * L->k * L->k);
+        total_flops += flops, total_t += t;
+        printf("%-32s %10.1f %10.1f\n", L->name, t * 1e6, flops / t * 1e-9);
+        free(x), free(y), free(w), free(b), free(scratch);
+    }
+    for (size_t gi = 0; gi < sizeof gemms / sizeof gemms[0]; gi++) {
+        const GemmShape *G = &gemms[gi];
+        if (filter && !strstr(G->name, filter)) continue;
+        size_t M = (size_t)G->m, N = (size_t)G->n, K = (size_t)G->k;
+        float *a = xalloc(M * K * 4), *bm = xalloc(K * N * 4), *c = xalloc(M * N * 4);
+        float *bias = xalloc(N * 4);
+        fill(a, M * K, 4), fill(bm, K * N, 5), fill(bias, N, 6);
+        OnnxccEpilogue ep = {.bias = {bias, 0, 1}, .act = ONNXCC_ACT_RELU, .bias_scale = 1.0f};
+        double t;
+        TIME_MEDIAN(t, onnxcc_f32_gemm(M, N, K, 1.0f, a, (ptrdiff_t)K, 1, bm, (ptrdiff_t)N, 1,
+                                       c, (ptrdiff_t)N, &ep));
+        double flops = 2.0 * (double)M * (double)N * (double)K;
+        printf("%-32s %10.1f %10.1f\n", G->name, t * 1e6, flops / t * 1e-9);
+        free(a), free(bm), free(c), free(bias);
+    }
+    if (total_t > 0) printf("%-32s %10.1f %10.1f\n", "all conv layers", total_t * 1e6,
+                            total_flops / total_t * 1e-9);
+    return 0;
+}
