@@ -510,3 +510,25 @@ Test(kern_pool, one_d_and_three_d_avg) {
     cr_assert_float_eq(y3, 8.0f, 0.0f);
     cr_assert_eq(i3, 7);
 }
+
+/* onnxcc_expf against exp() in double: relative error, and the edges. */
+Test(kern_act, expf_accuracy_and_edges) {
+    double worst = 0;
+    for (int i = 0; i <= 200000; i++) {
+        float x = -86.0f + (float)i * (174.7f / 200000.0f);
+        double want = exp((double)x);
+        double rel = fabs((double)onnxcc_expf(x) - want) / want;
+        if (rel > worst) worst = rel;
+    }
+    cr_assert_lt(worst, 2e-7, "max relative error %.3g", worst);
+    cr_assert(isinf(onnxcc_expf(89.0f)) && onnxcc_expf(89.0f) > 0);
+    cr_assert(isinf(onnxcc_expf(INFINITY)));
+    cr_assert_eq(onnxcc_expf(-INFINITY), 0.0f);
+    cr_assert_eq(onnxcc_expf(-1000.0f), 0.0f);
+    cr_assert(isnan(onnxcc_expf(NAN)));
+    cr_assert_eq(onnxcc_expf(0.0f), 1.0f);
+    /* Sigmoid built on it saturates cleanly at both ends. */
+    cr_assert_eq(onnxcc_sigmoid(-200.0f), 0.0f);
+    cr_assert_eq(onnxcc_sigmoid(200.0f), 1.0f);
+    cr_assert_float_eq(onnxcc_sigmoid(0.0f), 0.5f, 0);
+}
