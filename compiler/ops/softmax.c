@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "onnxcc_act.h"
 #include "ops/op_util.h"
 
 typedef struct SmView {
@@ -62,7 +63,7 @@ static bool sm_fold(Graph *g, Node *n, Diag *d) {
             }
             for (int64_t a = 0; a < v.len; a++) {
                 double t = ou_get_f64(x, base + a * v.inner) - mx;
-                double ex = fl ? (double)expf((float)t) : exp(t);
+                double ex = fl ? (double)onnxcc_expf((float)t) : exp(t);
                 ou_set_f64(y, base + a * v.inner, ex);
                 sum += ex;
             }
@@ -79,7 +80,10 @@ static bool sm_emit(Emitter *e, const Node *n, Diag *d) {
     if (!sm_view(n, &v, d)) return false;
     bool fl = x->dtype == DT_FLOAT;
     const char *T = dtype_ctype(x->dtype);
-    const char *ex = fl ? "expf" : "exp";
+    /* onnxcc_expf (onnxcc_act.h) has no branch or call, so the exponentials vectorise;
+     * they are stored first and summed in a second loop, which keeps the order of the
+     * float additions (and so the result) independent of vectorisation. */
+    const char *ex = fl ? "onnxcc_expf" : "exp";
     char sx[128];
     emit_line(e, "/* Softmax over [%lld][%lld][%lld] of %s */", (long long)v.outer,
               (long long)v.len, (long long)v.inner, ou_shape(sx, sizeof sx, x));
@@ -98,12 +102,10 @@ static bool sm_emit(Emitter *e, const Node *n, Diag *d) {
     emit_line(e, "%s mx = xr[0];", T);
     emit_line(e, "for (size_t a = 1; a < %lld; a++) mx = xr[%s] > mx ? xr[%s] : mx;",
               (long long)v.len, at, at);
+    emit_line(e, "for (size_t a = 0; a < %lld; a++) yr[%s] = %s(xr[%s] - mx);",
+              (long long)v.len, at, ex, at);
     emit_line(e, "%s sum = 0;", T);
-    emit_open(e, "for (size_t a = 0; a < %lld; a++)", (long long)v.len);
-    emit_line(e, "const %s t = %s(xr[%s] - mx);", T, ex, at);
-    emit_line(e, "yr[%s] = t;", at);
-    emit_line(e, "sum += t;");
-    emit_close(e);
+    emit_line(e, "for (size_t a = 0; a < %lld; a++) sum += yr[%s];", (long long)v.len, at);
     emit_line(e, "const %s inv = 1 / sum;", T);
     emit_line(e, "for (size_t a = 0; a < %lld; a++) yr[%s] *= inv;", (long long)v.len, at);
     emit_close(e);
