@@ -377,3 +377,19 @@ bool ou_require_typed(const Node *n, int i, Diag *d) {
     }
     return true;
 }
+
+bool ou_check_holdable(const Node *n, int i, Diag *d) {
+    const Value *v = op_input(n, i);
+    if (v && dtype_size(v->dtype) == 0) {
+        diag_error(d, n, "input %d '%s' has element type %s, which is not supported", i,
+                   v->name, dtype_name(v->dtype));
+        return false;
+    }
+    return true;
+}
+
+bool ou_emit_alias(Emitter *e, const Node *n, Diag *d) {
+    (void)d;
+    ou_emit_alias_copy(e, n);
+    return true;
+}

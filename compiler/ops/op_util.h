@@ -39,6 +39,8 @@ bool ou_axis(const Node *n, const char *what, int64_t axis, int rank, bool allow
  * (shapes computed from model data: Reshape, Slice, Concat...). */
 bool ou_set_output(const Node *n, Value *y, DType t, int rank, const int64_t *dims, Diag *d);
 
+/* Input i, if present, has an element type onnxcc can hold in memory (not string...). */
+bool ou_check_holdable(const Node *n, int i, Diag *d);
 /* Requires input i with a known shape and an element type the generated C can hold. */
 bool ou_require_typed(const Node *n, int i, Diag *d);
 
@@ -79,6 +81,8 @@ void ou_copy_elems(void *dst, int64_t di, const void *src, int64_t si, size_t es
 
 /* Emits `if (y0 != x0) memcpy(y0, x0, NBYTES);` (alias ops) with a shape comment. */
 void ou_emit_alias_copy(Emitter *e, const Node *n);
+/* The whole emitter of an alias op (Identity, Reshape, Flatten, Squeeze, Unsqueeze). */
+bool ou_emit_alias(Emitter *e, const Node *n, Diag *d);
 /* Folds an alias op: output 0 gets a copy of input 0's data. */
 bool ou_fold_copy(Graph *g, Node *n, Diag *d);
 

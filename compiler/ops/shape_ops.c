@@ -11,22 +11,6 @@
 #include "ir/shape.h"
 #include "ops/op_util.h"
 
-static bool check_holdable(const Node *n, int i, Diag *d) {
-    const Value *v = op_input(n, i);
-    if (v && dtype_size(v->dtype) == 0) {
-        diag_error(d, n, "input %d '%s' has element type %s, which is not supported", i,
-                   v->name, dtype_name(v->dtype));
-        return false;
-    }
-    return true;
-}
-
-static bool alias_emit(Emitter *e, const Node *n, Diag *d) {
-    (void)d;
-    ou_emit_alias_copy(e, n);
-    return true;
-}
-
 /* ---- Shape -------------------------------------------------------------------------- */
 
 static void shape_range(const Node *n, int rank, int64_t *start, int64_t *end) {
@@ -104,7 +88,7 @@ static bool gather_geom(const Node *n, GatherGeom *gg, Diag *d) {
 static bool gather_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
     if (!op_require_shape(n, 0, d) || !op_require_shape(n, 1, d)) return false;
-    if (!check_holdable(n, 0, d)) return false;
+    if (!ou_check_holdable(n, 0, d)) return false;
     const Value *x = n->inputs[0], *ind = n->inputs[1];
     if (ind->dtype != DT_INT64 && ind->dtype != DT_INT32) {
         diag_error(d, n, "indices must be int32 or int64, not %s", dtype_name(ind->dtype));
@@ -213,7 +197,7 @@ static bool read_axes(const Node *n, int64_t *axes, int *count, bool *present, D
 
 static bool unsqueeze_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
-    if (!op_require_shape(n, 0, d) || !check_holdable(n, 0, d)) return false;
+    if (!op_require_shape(n, 0, d) || !ou_check_holdable(n, 0, d)) return false;
     const Value *x = n->inputs[0];
     int64_t axes[IR_MAX_RANK];
     int cnt;
@@ -246,12 +230,12 @@ static bool unsqueeze_infer(Graph *g, Node *n, Diag *d) {
 const OpDef op_unsqueeze = {
     .name = "Unsqueeze", .domain = "", .since = 1, .min_inputs = 1, .max_inputs = 2,
     .min_outputs = 1, .max_outputs = 1, .infer = unsqueeze_infer, .fold = ou_fold_copy,
-    .emit = alias_emit, .memory = OP_MEMORY_ALIAS,
+    .emit = ou_emit_alias, .memory = OP_MEMORY_ALIAS,
 };
 
 static bool squeeze_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
-    if (!op_require_shape(n, 0, d) || !check_holdable(n, 0, d)) return false;
+    if (!op_require_shape(n, 0, d) || !ou_check_holdable(n, 0, d)) return false;
     const Value *x = n->inputs[0];
     int64_t axes[IR_MAX_RANK];
     int cnt;
@@ -285,7 +269,7 @@ static bool squeeze_infer(Graph *g, Node *n, Diag *d) {
 const OpDef op_squeeze = {
     .name = "Squeeze", .domain = "", .since = 1, .min_inputs = 1, .max_inputs = 2,
     .min_outputs = 1, .max_outputs = 1, .infer = squeeze_infer, .fold = ou_fold_copy,
-    .emit = alias_emit, .memory = OP_MEMORY_ALIAS,
+    .emit = ou_emit_alias, .memory = OP_MEMORY_ALIAS,
 };
 
 /* ---- Slice -------------------------------------------------------------------------- */
@@ -390,7 +374,7 @@ static bool slice_spec(const Node *n, SliceSpec *s, Diag *d) {
 
 static bool slice_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
-    if (!op_require_shape(n, 0, d) || !check_holdable(n, 0, d)) return false;
+    if (!op_require_shape(n, 0, d) || !ou_check_holdable(n, 0, d)) return false;
     SliceSpec s;
     if (!slice_spec(n, &s, d)) return false;
     const Value *x = n->inputs[0];

@@ -9,41 +9,24 @@
 #include "ir/shape.h"
 #include "ops/op_util.h"
 
-/* Any dtype we can hold. */
-static bool check_holdable(const Node *n, int i, Diag *d) {
-    const Value *v = op_input(n, i);
-    if (v && dtype_size(v->dtype) == 0) {
-        diag_error(d, n, "input %d '%s' has element type %s, which is not supported", i,
-                   v->name, dtype_name(v->dtype));
-        return false;
-    }
-    return true;
-}
-
 /* ---- Identity ----------------------------------------------------------------------- */
 
 static bool identity_infer(Graph *g, Node *n, Diag *d) {
-    if (!op_require_shape(n, 0, d) || !check_holdable(n, 0, d)) return false;
+    if (!op_require_shape(n, 0, d) || !ou_check_holdable(n, 0, d)) return false;
     return op_infer_like_input0(g, n, d);
-}
-
-static bool alias_emit(Emitter *e, const Node *n, Diag *d) {
-    (void)d;
-    ou_emit_alias_copy(e, n);
-    return true;
 }
 
 const OpDef op_identity = {
     .name = "Identity", .domain = "", .since = 1, .min_inputs = 1, .max_inputs = 1,
     .min_outputs = 1, .max_outputs = 1, .infer = identity_infer, .fold = ou_fold_copy,
-    .emit = alias_emit, .memory = OP_MEMORY_ALIAS,
+    .emit = ou_emit_alias, .memory = OP_MEMORY_ALIAS,
 };
 
 /* ---- Dropout ------------------------------------------------------------------------ */
 
 static bool dropout_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
-    if (!op_require_shape(n, 0, d) || !check_holdable(n, 0, d)) return false;
+    if (!op_require_shape(n, 0, d) || !ou_check_holdable(n, 0, d)) return false;
     const Value *x = n->inputs[0];
     const Value *tm = op_input(n, 2);
     if (tm) {
@@ -182,7 +165,7 @@ const OpDef op_constant = {
 
 static bool flatten_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
-    if (!op_require_shape(n, 0, d) || !check_holdable(n, 0, d)) return false;
+    if (!op_require_shape(n, 0, d) || !ou_check_holdable(n, 0, d)) return false;
     const Value *x = n->inputs[0];
     int64_t axis_attr = ir_attr_int(n, "axis", 1);
     if (axis_attr < -(int64_t)x->rank || axis_attr > x->rank) {
@@ -204,14 +187,14 @@ static bool flatten_infer(Graph *g, Node *n, Diag *d) {
 const OpDef op_flatten = {
     .name = "Flatten", .domain = "", .since = 1, .min_inputs = 1, .max_inputs = 1,
     .min_outputs = 1, .max_outputs = 1, .infer = flatten_infer, .fold = ou_fold_copy,
-    .emit = alias_emit, .memory = OP_MEMORY_ALIAS,
+    .emit = ou_emit_alias, .memory = OP_MEMORY_ALIAS,
 };
 
 /* ---- Reshape ------------------------------------------------------------------------ */
 
 static bool reshape_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
-    if (!op_require_shape(n, 0, d) || !check_holdable(n, 0, d)) return false;
+    if (!op_require_shape(n, 0, d) || !ou_check_holdable(n, 0, d)) return false;
     const Value *x = n->inputs[0];
     int64_t shape[IR_MAX_RANK + 1];
     int rank = 0;
@@ -284,7 +267,7 @@ static bool reshape_infer(Graph *g, Node *n, Diag *d) {
 const OpDef op_reshape = {
     .name = "Reshape", .domain = "", .since = 1, .min_inputs = 1, .max_inputs = 2,
     .min_outputs = 1, .max_outputs = 1, .infer = reshape_infer, .fold = ou_fold_copy,
-    .emit = alias_emit, .memory = OP_MEMORY_ALIAS,
+    .emit = ou_emit_alias, .memory = OP_MEMORY_ALIAS,
 };
 
 /* ---- Transpose ---------------------------------------------------------------------- */
@@ -317,7 +300,7 @@ static bool transpose_perm(const Node *n, int *perm, Diag *d) {
 
 static bool transpose_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
-    if (!op_require_shape(n, 0, d) || !check_holdable(n, 0, d)) return false;
+    if (!op_require_shape(n, 0, d) || !ou_check_holdable(n, 0, d)) return false;
     const Value *x = n->inputs[0];
     int perm[IR_MAX_RANK];
     if (!transpose_perm(n, perm, d)) return false;
@@ -413,7 +396,7 @@ static bool concat_axis(const Node *n, int *axis, Diag *d) {
 static bool concat_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
     for (int k = 0; k < n->n_inputs; k++) {
-        if (!op_require_shape(n, k, d) || !check_holdable(n, k, d)) return false;
+        if (!op_require_shape(n, k, d) || !ou_check_holdable(n, k, d)) return false;
     }
     const Value *x = n->inputs[0];
     int axis;
@@ -590,7 +573,7 @@ static bool pad_spec(const Node *n, PadSpec *p, Diag *d) {
 
 static bool pad_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
-    if (!op_require_shape(n, 0, d) || !check_holdable(n, 0, d)) return false;
+    if (!op_require_shape(n, 0, d) || !ou_check_holdable(n, 0, d)) return false;
     const Value *x = n->inputs[0];
     PadSpec p;
     if (!pad_spec(n, &p, d)) return false;

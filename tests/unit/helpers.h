@@ -25,6 +25,13 @@ Value *tb_const_i64(Graph *g, const char *name, int rank, const int64_t *dims,
 /* A node with n_out fresh output values named "<name>_out<k>"; inputs may hold NULL. */
 Node *tb_node(Graph *g, const char *op_type, const char *name, int n_in, Value *const *inputs,
               int n_out);
+/* A value of dtype t; with vals, a constant holding them (converted to t), else shape only. */
+Value *tb_value(Graph *g, const char *name, DType t, int rank, const int64_t *dims,
+                const double *vals);
+/* A node of a registered op (resolved, opset set) with fresh outputs "y0", "y1"...; for
+ * tests that call op->infer and op->fold directly. */
+Node *tb_op_node(Graph *g, const char *op_type, int opset, int n_in, Value *const *inputs,
+                 int n_out);
 void tb_attr_int(Graph *g, Node *n, const char *name, int64_t v);
 void tb_attr_float(Graph *g, Node *n, const char *name, float v);
 void tb_attr_ints(Graph *g, Node *n, const char *name, const int64_t *v, size_t count);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend/emitter.h"
+#include "helpers.h"
 #include "ir/graph.h"
 #include "ops/op.h"
 #include "ops/op_util.h"
@@ -20,34 +21,12 @@ extern const OpDef op_constant, op_dropout, op_leakyrelu;
 /* A constant of dtype t with the given values (NULL vals: shape only, no data). */
 static Value *cval(Graph *g, const char *name, DType t, int rank, const int64_t *dims,
                    const double *vals) {
-    Diag d;
-    diag_init(&d);
-    Value *v = ir_value_new(g, name, &d);
-    cr_assert_not_null(v);
-    ir_value_set_shape(v, t, rank, dims);
-    if (vals) {
-        cr_assert(ir_value_alloc_data(g, v, &d));
-        for (int64_t i = 0; i < ir_numel(v); i++) ou_set_f64(v, i, vals[i]);
-    }
-    diag_free(&d);
-    return v;
+    return tb_value(g, name, t, rank, dims, vals);
 }
 
 static Node *mk(Graph *g, const OpDef *op, int opset, int n_in, Value *const *ins, int n_out) {
-    Diag d;
-    diag_init(&d);
-    Node *n = ir_node_new(g, "n", op->name, "", n_in, n_out, &d);
-    cr_assert_not_null(n);
-    n->op = op;
-    n->opset = opset;
-    for (int k = 0; k < n_in; k++) n->inputs[k] = ins[k];
-    for (int k = 0; k < n_out; k++) {
-        char name[32];
-        snprintf(name, sizeof name, "y%d", k);
-        n->outputs[k] = ir_value_new(g, ir_unique_name(g, name), &d);
-        n->outputs[k]->producer = n;
-    }
-    diag_free(&d);
+    Node *n = tb_op_node(g, op->name, opset, n_in, ins, n_out);
+    cr_assert_eq(n->op, op);
     return n;
 }
 
