@@ -132,7 +132,7 @@ int main(int argc, char **argv) {
         OnnxccEpilogue ep = {.bias = {b, 1, 0}, .act = ONNXCC_ACT_RELU, .bias_scale = 1.0f};
         double t;
         TIME_MEDIAN(t, onnxcc_f32_conv(&g, 1, (size_t)L->c, (size_t)L->m, (size_t)L->group,
-                                       x, w, y, &ep, scratch));
+                                       x, w, y, &ep, scratch, NULL));
         double flops = 2.0 * (double)ny * (double)(cin_g * L->k * L->k);
         total_flops += flops, total_t += t;
         printf("%-32s %10.1f %10.1f\n", L->name, t * 1e6, flops / t * 1e-9);
@@ -148,7 +148,7 @@ int main(int argc, char **argv) {
         OnnxccEpilogue ep = {.bias = {bias, 0, 1}, .act = ONNXCC_ACT_RELU, .bias_scale = 1.0f};
         double t;
         TIME_MEDIAN(t, onnxcc_f32_gemm(M, N, K, 1.0f, a, (ptrdiff_t)K, 1, bm, (ptrdiff_t)N, 1,
-                                       c, (ptrdiff_t)N, &ep));
+                                       c, (ptrdiff_t)N, &ep, NULL));
         double flops = 2.0 * (double)M * (double)N * (double)K;
         printf("%-32s %10.1f %10.1f\n", G->name, t * 1e6, flops / t * 1e-9);
         free(a), free(bm), free(c), free(bias);

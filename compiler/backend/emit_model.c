@@ -7,174 +7,27 @@
  * workspace as the memory plan says.  Everything is derived from the schedule and value
  * ids, so the same graph always gives the same bytes.
  *
- * Weights: small tensors are literal arrays (exact: floats printed with 9 significant
- * digits); large ones are byte strings inside a union with a typed array, which clang and
- * gcc parse in about a second for resnet18's 47 MB where decimal literals take minutes.
+ * The weights are written by emit_weights.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/emit_internal.h"
 #include "backend/emitter.h"
 #include "ops/op.h"
 #include "passes/pass.h"
 
-enum {
-    LITERAL_MAX_ELEMS = 1024,   /* WEIGHTS_AUTO: larger constants become byte strings */
-    C_FRAGMENT_MAX = 40,        /* characters of a model name kept in an identifier */
-    COMMENT_MAX = 80,           /* characters of a model name kept in a comment */
-};
-
-/* What each value is called in NAME_run and whether it is a byte-string constant. */
-typedef struct ValueRef {
-    char *expr;                 /* C expression of type T * (or const T *) */
-    bool used;                  /* referenced by some node or output */
-} ValueRef;
-
-typedef struct Ctx {
-    const Graph *g;
-    const BackendOptions *opt;
-    ValueRef *refs;             /* by value id */
-    char **in_params;           /* parameter name per graph input */
-    char **out_params;          /* per graph output */
-    Diag *d;
-} Ctx;
-
-static char *xstrdup(const char *s) {
+char *emit_xstrdup(const char *s) {
     size_t n = strlen(s) + 1;
     char *p = malloc(n);
     if (p) memcpy(p, s, n);
     return p;
 }
 
-static const char *quote(char *buf, size_t size, const char *s) {
+const char *emit_quote(char *buf, size_t size, const char *s) {
     return c_comment_text(buf, size, s, COMMENT_MAX);
-}
-
-/* ---- weights ------------------------------------------------------------------------ */
-
-static void emit_literal_values(StrBuf *c, const Value *v) {
-    int64_t n = ir_numel(v);
-    char buf[40];
-    for (int64_t i = 0; i < n; i++) {
-        if (i % 8 == 0) sb_puts(c, i ? ",\n    " : "    ");
-        else sb_puts(c, ", ");
-        switch (v->dtype) {
-        case DT_FLOAT: sb_puts(c, c_float(buf, ((const float *)v->data)[i])); break;
-        case DT_DOUBLE: sb_puts(c, c_double(buf, ((const double *)v->data)[i])); break;
-        case DT_BOOL: sb_puts(c, ((const unsigned char *)v->data)[i] ? "true" : "false"); break;
-        case DT_UINT64:
-            sb_printf(c, "UINT64_C(%llu)", (unsigned long long)((const uint64_t *)v->data)[i]);
-            break;
-        case DT_UINT32:
-            sb_printf(c, "%luu", (unsigned long)((const uint32_t *)v->data)[i]);
-            break;
-        case DT_FLOAT16: case DT_BFLOAT16:
-            sb_printf(c, "0x%04x", (unsigned)((const uint16_t *)v->data)[i]);
-            break;
-        default: sb_puts(c, c_int64(buf, ir_const_get_i64(v, i))); break;
-        }
-    }
-    sb_putc(c, '\n');
-}
-
-/* Bytes as a string literal, 3-digit octal escapes for everything but plain characters
- * (so an escape never absorbs the next digit), split in lines of 64 bytes.  Built with a
- * per-call table and one append per line: resnet50's 100 MB must not take seconds here. */
-static void emit_byte_string(StrBuf *c, const unsigned char *p, size_t n) {
-    char esc[256][4];
-    unsigned char esc_len[256];
-    {
-        for (int b = 0; b < 256; b++) {
-            if (b >= 0x20 && b < 0x7f && b != '"' && b != '\\' && b != '?') {
-                esc[b][0] = (char)b;
-                esc_len[b] = 1;
-            } else {
-                esc[b][0] = '\\';
-                esc[b][1] = (char)('0' + (b >> 6));
-                esc[b][2] = (char)('0' + ((b >> 3) & 7));
-                esc[b][3] = (char)('0' + (b & 7));
-                esc_len[b] = 4;
-            }
-        }
-    }
-    char line[64 * 4 + 16];
-    for (size_t i = 0; i < n; i += 64) {
-        size_t len = 0;
-        memcpy(line, "    \"", 5);
-        len = 5;
-        for (size_t j = i; j < n && j < i + 64; j++) {
-            memcpy(line + len, esc[p[j]], esc_len[p[j]]);
-            len += esc_len[p[j]];
-        }
-        memcpy(line + len, "\"\n", 2);
-        len += 2;
-        sb_putn(c, line, len);
-    }
-    if (n == 0) sb_puts(c, "    \"\"\n");
-}
-
-static bool is_literal(const Ctx *x, const Value *v) {
-    return x->opt->weights == WEIGHTS_LITERAL ||
-           (x->opt->weights == WEIGHTS_AUTO && ir_numel(v) <= LITERAL_MAX_ELEMS);
-}
-
-/* The C name of every constant a live node or a graph output may refer to. */
-static bool name_weights(Ctx *x) {
-    const Graph *g = x->g;
-    char frag[C_FRAGMENT_MAX + 1], expr[96];
-    for (int i = 0; i < g->n_values; i++) {
-        const Value *v = g->values[i];
-        if (!v->data) continue;
-        c_name_sanitize(v->name, frag, C_FRAGMENT_MAX);
-        snprintf(expr, sizeof expr, "w%d_%s%s", v->id, frag, is_literal(x, v) ? "" : ".values");
-        x->refs[i].expr = xstrdup(expr);
-        if (!x->refs[i].expr) return false;
-    }
-    return true;
-}
-
-/* Emits the constants that the node functions and the entry point use. */
-static bool emit_weights(Ctx *x, StrBuf *c) {
-    const Graph *g = x->g;
-    char q[512], shape[256];
-    bool any = false;
-    for (int i = 0; i < g->n_values; i++) {
-        const Value *v = g->values[i];
-        if (!v->data || !x->refs[i].used) continue;
-        const char *ct = dtype_ctype(v->dtype);
-        if (!ct) {
-            diag_error(x->d, NULL, "constant '%s' has type %s, which the C backend cannot emit",
-                       v->name, dtype_name(v->dtype));
-            return false;
-        }
-        int64_t n = ir_numel(v);
-        size_t nbytes = ir_nbytes(v);
-        /* The identifier: the expression without ".values". */
-        char id[96];
-        snprintf(id, sizeof id, "%s", x->refs[i].expr);
-        char *dot = strchr(id, '.');
-        if (dot) *dot = '\0';
-        if (!any) sb_puts(c, "/* ---- weights ---- */\n\n");
-        any = true;
-        sb_printf(c, "/* '%s': %s */\n", quote(q, sizeof q, v->name),
-                  ir_shape_str(shape, sizeof shape, v));
-        if (is_literal(x, v)) {
-            sb_printf(c, "static _Alignas(64) const %s %s[%lld] = {\n", ct, id,
-                      (long long)(n > 0 ? n : 1));
-            if (n > 0) emit_literal_values(c, v);
-            else sb_puts(c, "    0\n");
-            sb_puts(c, "};\n\n");
-        } else {
-            /* The union gives the bytes the alignment and type of the values. */
-            sb_printf(c, "static _Alignas(64) const union {\n    unsigned char bytes[%zu];\n"
-                      "    %s values[%lld];\n} %s = {\n", nbytes + 1, ct, (long long)n, id);
-            emit_byte_string(c, v->data, nbytes);
-            sb_puts(c, "};\n\n");
-        }
-    }
-    return true;
 }
 
 /* ---- node functions ----------------------------------------------------------------- */
@@ -201,17 +54,17 @@ typedef struct Arg {
 
 static void node_comment(StrBuf *c, const Node *n, int index) {
     char q[512], shape[256];
-    sb_printf(c, "/* n%03d %s '%s'\n", index, n->op_type, quote(q, sizeof q, n->name));
+    sb_printf(c, "/* n%03d %s '%s'\n", index, n->op_type, emit_quote(q, sizeof q, n->name));
     for (int k = 0; k < n->n_inputs; k++) {
         const Value *v = n->inputs[k];
         if (!v) continue;
-        sb_printf(c, " *   x%d '%s' %s%s\n", k, quote(q, sizeof q, v->name),
+        sb_printf(c, " *   x%d '%s' %s%s\n", k, emit_quote(q, sizeof q, v->name),
                   ir_shape_str(shape, sizeof shape, v), v->data ? " (constant)" : "");
     }
     for (int k = 0; k < n->n_outputs; k++) {
         const Value *v = n->outputs[k];
         if (!v) continue;
-        sb_printf(c, " *   y%d '%s' %s\n", k, quote(q, sizeof q, v->name),
+        sb_printf(c, " *   y%d '%s' %s\n", k, emit_quote(q, sizeof q, v->name),
                   ir_shape_str(shape, sizeof shape, v));
     }
     if (n->fused) sb_printf(c, " *   fused: %s\n", c_comment_text(q, sizeof q, n->fused, 120));
@@ -271,6 +124,11 @@ static bool emit_node(Ctx *x, const Node *n, int index, const MemoryPlan *plan, 
             snprintf(scratch_expr, sizeof scratch_expr, "ws + %zu", plan->scratch_offset[index]);
         args[n_args++].expr = scratch_expr;
     }
+    /* The thread pool of the kernels that take one (NULL: one thread, for now). */
+    if (uses_ident(body, "pool")) {
+        snprintf(args[n_args].param, sizeof args[n_args].param, "OnnxccPool *pool");
+        args[n_args++].expr = "NULL";
+    }
     for (int k = 0; k < n_args; k++) {
         if (!args[k].expr) BUG("node %d argument %d has no storage", index, k);
     }
@@ -311,7 +169,7 @@ static char **param_names(const Graph *g, Value **list, int count, const char *p
                 j = -1;   /* check the new name against all again */
             }
         }
-        names[i] = xstrdup(buf);
+        names[i] = emit_xstrdup(buf);
         if (!names[i]) return names;
     }
     return names;
@@ -348,15 +206,15 @@ static void emit_header(const Ctx *x, StrBuf *h, size_t ws_bytes) {
     const char *name = x->opt->name;
     char q[512], shape[256];
     sb_printf(h, "/* %s.h: generated by onnxcc %s from %s; do not edit.\n", name, ONNXCC_VERSION,
-              quote(q, sizeof q, x->opt->model_file ? x->opt->model_file : "?"));
+              emit_quote(q, sizeof q, x->opt->model_file ? x->opt->model_file : "?"));
     sb_puts(h, " *\n * Inputs:\n");
     for (int i = 0; i < g->n_inputs; i++)
-        sb_printf(h, " *   %s  '%s' %s\n", x->in_params[i], quote(q, sizeof q, g->inputs[i]->name),
+        sb_printf(h, " *   %s  '%s' %s\n", x->in_params[i], emit_quote(q, sizeof q, g->inputs[i]->name),
                   ir_shape_str(shape, sizeof shape, g->inputs[i]));
     sb_puts(h, " * Outputs:\n");
     for (int i = 0; i < g->n_outputs; i++)
         sb_printf(h, " *   %s  '%s' %s\n", x->out_params[i],
-                  quote(q, sizeof q, g->outputs[i]->name),
+                  emit_quote(q, sizeof q, g->outputs[i]->name),
                   ir_shape_str(shape, sizeof shape, g->outputs[i]));
     sb_printf(h, " *\n * %s_run() returns 0 on success.  It allocates nothing and keeps no state:\n"
               " * every intermediate lives in `workspace`, %s_WORKSPACE_BYTES bytes of any\n"
@@ -396,12 +254,12 @@ static bool assign_refs(Ctx *x, StrBuf *locals) {
     char q[512], shape[256];
     for (int i = 0; i < g->n_inputs; i++) {
         Value *v = g->inputs[i];
-        if (!x->refs[v->id].expr) x->refs[v->id].expr = xstrdup(x->in_params[i]);
+        if (!x->refs[v->id].expr) x->refs[v->id].expr = emit_xstrdup(x->in_params[i]);
     }
     for (int i = 0; i < g->n_outputs; i++) {
         Value *v = g->outputs[i];
         if (v->storage == STORAGE_OUTPUT && !x->refs[v->id].expr)
-            x->refs[v->id].expr = xstrdup(x->out_params[i]);
+            x->refs[v->id].expr = emit_xstrdup(x->out_params[i]);
     }
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = g->nodes[i];
@@ -415,10 +273,10 @@ static bool assign_refs(Ctx *x, StrBuf *locals) {
             }
             char buf[64];
             snprintf(buf, sizeof buf, "t%d", v->id);
-            x->refs[v->id].expr = xstrdup(buf);
+            x->refs[v->id].expr = emit_xstrdup(buf);
             sb_printf(locals, "    %s *const t%d = (%s *)(void *)(ws + %zu); /* '%s' %s */\n",
                       dtype_ctype(v->dtype), v->id, dtype_ctype(v->dtype), v->ws_offset,
-                      quote(q, sizeof q, v->name), ir_shape_str(shape, sizeof shape, v));
+                      emit_quote(q, sizeof q, v->name), ir_shape_str(shape, sizeof shape, v));
         }
     }
     return true;
@@ -447,19 +305,19 @@ bool backend_emit(const Graph *g, const BackendOptions *opt, StrBuf *c, StrBuf *
 
     char q[512];
     sb_printf(c, "/* %s.c: generated by onnxcc %s from %s; do not edit.\n", opt->name,
-              ONNXCC_VERSION, quote(q, sizeof q, opt->model_file ? opt->model_file : "?"));
+              ONNXCC_VERSION, emit_quote(q, sizeof q, opt->model_file ? opt->model_file : "?"));
     if (g->producer && g->producer[0])
-        sb_printf(c, " * Model producer: %s, opset %d.\n", quote(q, sizeof q, g->producer),
+        sb_printf(c, " * Model producer: %s, opset %d.\n", emit_quote(q, sizeof q, g->producer),
                   g->opset);
     if (opt->options_text && opt->options_text[0])
-        sb_printf(c, " * Options: %s\n", quote(q, sizeof q, opt->options_text));
+        sb_printf(c, " * Options: %s\n", emit_quote(q, sizeof q, opt->options_text));
     sb_puts(c, " */\n");
     sb_printf(c, "#include \"%s.h\"\n\n", opt->name);
     sb_puts(c, "#include <math.h>\n#include <stdbool.h>\n#include <stddef.h>\n"
             "#include <stdint.h>\n#include <string.h>\n\n#include \"onnxcc_rt.h\"\n\n");
     sb_puts(c, "#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__\n"
             "#error \"the weights below are stored little-endian\"\n#endif\n\n");
-    if (!name_weights(&x) || !assign_refs(&x, &locals)) goto done;
+    if (!emit_name_weights(&x) || !assign_refs(&x, &locals)) goto done;
     sb_puts(&nodes, "/* ---- nodes, in schedule order ---- */\n\n");
     for (int i = 0; i < g->n_nodes; i++)
         if (!emit_node(&x, g->nodes[i], i, plan, &nodes, &run)) goto done;

@@ -168,7 +168,7 @@ static bool conv_emit(Emitter *e, const Node *n, Diag *d) {
     kern_emit_geom(e, &ci.geom);
     kern_emit_epilogue(e, n, "ep", bias[0] ? bias : NULL, 1.0f, res[0] ? res : NULL,
                        slope[0] ? slope : NULL);
-    emit_line(e, "onnxcc_f32_conv(&geom, %lld, %lld, %lld, %lld, x0, x1, y0, &ep, scratch);",
+    emit_line(e, "onnxcc_f32_conv(&geom, %lld, %lld, %lld, %lld, x0, x1, y0, &ep, scratch, pool);",
               (long long)ci.N, (long long)ci.C, (long long)ci.M, (long long)ci.group);
     return true;
 }

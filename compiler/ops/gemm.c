@@ -161,7 +161,7 @@ static bool gemm_emit(Emitter *e, const Node *n, Diag *d) {
     /* A is [M][K] (or [K][M] when transposed), B is [K][N] (or [N][K]). */
     long long M = gd.M, N = gd.N, K = gd.K;
     emit_line(e, "onnxcc_f32_gemm(%lld, %lld, %lld, %s, x0, %lld, %lld, x1, %lld, %lld, "
-              "y0, %lld, &ep);", M, N, K, c_float(fa, alpha),
+              "y0, %lld, &ep, pool);", M, N, K, c_float(fa, alpha),
               gd.trans_a ? 1LL : K, gd.trans_a ? M : 1LL,
               gd.trans_b ? 1LL : N, gd.trans_b ? K : 1LL, N);
     return true;
@@ -295,7 +295,7 @@ static bool matmul_emit(Emitter *e, const Node *n, Diag *d) {
     sb_free(&bo);
     kern_emit_epilogue(e, n, "ep", NULL, 1.0f, res[0] ? res : NULL, slope[0] ? slope : NULL);
     emit_line(e, "onnxcc_f32_gemm(%lld, %lld, %lld, 1.0f, x0 + ao, %lld, 1, x1 + bo, %lld, 1, "
-              "y0 + yo, %lld, &ep);", M, N, K, K, N, N);
+              "y0 + yo, %lld, &ep, pool);", M, N, K, K, N, N);
     emit_line(e, "yo += %lld;", M * N);
     for (int i = 0; i < ms.nb; i++) emit_close(e);
     return true;

@@ -92,7 +92,7 @@ static bool maxpool_emit(Emitter *e, const Node *n, Diag *d) {
     if (!pool_geom(n, &sg, d)) return false;
     bool with_indices = n->n_outputs > 1 && n->outputs[1];
     kern_emit_geom(e, &sg);
-    emit_line(e, "onnxcc_f32_maxpool(&geom, %lld, x0, y0, %s, %d);", planes_of(n->inputs[0]),
+    emit_line(e, "onnxcc_f32_maxpool(&geom, %lld, x0, y0, %s, %d, pool);", planes_of(n->inputs[0]),
               with_indices ? "y1" : "NULL", (int)ir_attr_int(n, "storage_order", 0));
     return true;
 }
@@ -131,7 +131,7 @@ static bool avgpool_emit(Emitter *e, const Node *n, Diag *d) {
     SpatialGeom sg;
     if (!pool_geom(n, &sg, d)) return false;
     kern_emit_geom(e, &sg);
-    emit_line(e, "onnxcc_f32_avgpool(&geom, %lld, x0, y0, %d);", planes_of(n->inputs[0]),
+    emit_line(e, "onnxcc_f32_avgpool(&geom, %lld, x0, y0, %d, pool);", planes_of(n->inputs[0]),
               (int)ir_attr_int(n, "count_include_pad", 0));
     return true;
 }

@@ -22,6 +22,7 @@ enum {
     ONNXCC_ACT_TANH = 7,
     ONNXCC_ACT_HARD_SIGMOID = 8,  /* alpha, beta */
     ONNXCC_ACT_HARD_SWISH = 9,
+    ONNXCC_ACT_SILU = 10,         /* x * sigmoid(x), also called swish */
 };
 
 /* e^x without branches or library calls, so that loops calling it vectorise (libm's expf
@@ -71,6 +72,8 @@ static inline float onnxcc_hard_sigmoid(float x, float alpha, float beta) {
     return onnxcc_clip(alpha * x + beta, 0.0f, 1.0f);
 }
 static inline float onnxcc_hard_swish(float x) { return x * onnxcc_hard_sigmoid(x, 1.0f / 6.0f, 0.5f); }
+/* Mul(x, Sigmoid(x)) of EfficientNet and other SiLU/swish networks, as the two ops give it. */
+static inline float onnxcc_silu(float x) { return x * onnxcc_sigmoid(x); }
 
 /* One activation by code; slope is used by PRelu only. */
 static inline float onnxcc_act(int act, float x, float alpha, float beta, float slope) {
@@ -84,6 +87,7 @@ static inline float onnxcc_act(int act, float x, float alpha, float beta, float 
     case ONNXCC_ACT_TANH: return onnxcc_tanh(x);
     case ONNXCC_ACT_HARD_SIGMOID: return onnxcc_hard_sigmoid(x, alpha, beta);
     case ONNXCC_ACT_HARD_SWISH: return onnxcc_hard_swish(x);
+    case ONNXCC_ACT_SILU: return onnxcc_silu(x);
     default: return x;
     }
 }

@@ -294,7 +294,8 @@ static void store_zero(size_t M, size_t N, float alpha, float *c, ptrdiff_t ldc,
 void onnxcc_f32_gemm(size_t M, size_t N, size_t K, float alpha,
                      const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
                      const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs,
-                     float *c, ptrdiff_t ldc, const OnnxccEpilogue *ep) {
+                     float *c, ptrdiff_t ldc, const OnnxccEpilogue *ep, OnnxccPool *pool) {
+    (void)pool;
     if (M == 0 || N == 0) return;
     if (K == 0) {
         store_zero(M, N, alpha, c, ldc, ep);
@@ -324,7 +325,8 @@ void onnxcc_f32_gemm(size_t M, size_t N, size_t K, float alpha,
 
 void onnxcc_f32_gemm_packed_b(size_t M, size_t N, size_t K, float alpha, const float *a,
                               ptrdiff_t a_rs, ptrdiff_t a_cs, const float *bp, float *c,
-                              ptrdiff_t ldc, const OnnxccEpilogue *ep) {
+                              ptrdiff_t ldc, const OnnxccEpilogue *ep, OnnxccPool *pool) {
+    (void)pool;
     if (M == 0 || N == 0) return;
     if (K == 0) {
         store_zero(M, N, alpha, c, ldc, ep);

@@ -67,7 +67,8 @@ static void maxpool_rows(const OnnxccGeom3 *G, size_t planes, const float *x, fl
 }
 
 void onnxcc_f32_maxpool(const OnnxccConvGeom *g, size_t planes, const float *x, float *y,
-                        int64_t *indices, int storage_order) {
+                        int64_t *indices, int storage_order, OnnxccPool *pool) {
+    (void)pool;
     OnnxccGeom3 G;
     onnxcc_geom3(g, &G);
     if (!indices) {
@@ -132,7 +133,8 @@ static void add_into(int64_t n, const float *restrict x, int64_t stride, float *
 
 /* Row by row like maxpool_rows: sums by kernel tap, then one division per output. */
 void onnxcc_f32_avgpool(const OnnxccConvGeom *g, size_t planes, const float *x, float *y,
-                        int count_include_pad) {
+                        int count_include_pad, OnnxccPool *pool) {
+    (void)pool;
     OnnxccGeom3 G;
     onnxcc_geom3(g, &G);
     int64_t in_pix = G.in[0] * G.in[1] * G.in[2];

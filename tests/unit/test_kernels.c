@@ -70,7 +70,7 @@ static void check_gemm(size_t M, size_t N, size_t K, bool trans_a, bool trans_b,
     float *c = frand(M * N, 3), *want = frand(M * N, 4);
     ptrdiff_t a_rs = trans_a ? 1 : (ptrdiff_t)K, a_cs = trans_a ? (ptrdiff_t)M : 1;
     ptrdiff_t b_rs = trans_b ? 1 : (ptrdiff_t)N, b_cs = trans_b ? (ptrdiff_t)K : 1;
-    onnxcc_f32_gemm(M, N, K, alpha, a, a_rs, a_cs, b, b_rs, b_cs, c, (ptrdiff_t)N, ep);
+    onnxcc_f32_gemm(M, N, K, alpha, a, a_rs, a_cs, b, b_rs, b_cs, c, (ptrdiff_t)N, ep, NULL);
     naive_gemm(M, N, K, alpha, a, a_rs, a_cs, b, b_rs, b_cs, want, (ptrdiff_t)N, ep);
     char what[96];
     snprintf(what, sizeof what, "gemm %zux%zux%zu ta=%d tb=%d", M, N, K, trans_a, trans_b);
@@ -121,7 +121,7 @@ Test(kern_gemm, nan_through_epilogues) {
     for (int t = 0; t < 3; t++) {
         OnnxccEpilogue ep = {.bias = {bias, 1, 0}, .bias_scale = 1.0f, .act = acts[t],
                              .act_alpha = -1.0f, .act_beta = 1.0f};
-        onnxcc_f32_gemm(2, 1, 1, 1.0f, a, 1, 1, b, 1, 1, c, 1, &ep);
+        onnxcc_f32_gemm(2, 1, 1, 1.0f, a, 1, 1, b, 1, 1, c, 1, &ep, NULL);
         float want = onnxcc_act(acts[t], ONNXCC_NAN, -1.0f, 1.0f, 0.0f);
         cr_assert(isnan(want) ? isnan(c[0]) : c[0] == want, "act %d: NaN gave %g", acts[t],
                   (double)c[0]);
@@ -148,7 +148,7 @@ Test(kern_gemm, packed_b_layout) {
                              .act = ONNXCC_ACT_PRELU};
         OnnxccEpilogue ep_want = ep;
         ep_want.residual.ptr = res;
-        onnxcc_f32_gemm_packed_b(M, N, K, 0.5f, a, (ptrdiff_t)K, 1, bp, c, (ptrdiff_t)N, &ep);
+        onnxcc_f32_gemm_packed_b(M, N, K, 0.5f, a, (ptrdiff_t)K, 1, bp, c, (ptrdiff_t)N, &ep, NULL);
         naive_gemm(M, N, K, 0.5f, a, (ptrdiff_t)K, 1, b, (ptrdiff_t)N, 1, want, (ptrdiff_t)N,
                    &ep_want);
         expect_close(c, want, M * N, "gemm packed b");
@@ -165,7 +165,7 @@ Test(kern_gemm, transposed_strides_and_alpha) {
 Test(kern_gemm, k_zero_gives_epilogue_of_zero) {
     float bias[4] = {1, 2, 3, 4}, c[8];
     OnnxccEpilogue ep = {.bias = {bias, 0, 1}, .bias_scale = 2.0f, .act = ONNXCC_ACT_NONE};
-    onnxcc_f32_gemm(2, 4, 0, 1.0f, NULL, 0, 1, NULL, 4, 1, c, 4, &ep);
+    onnxcc_f32_gemm(2, 4, 0, 1.0f, NULL, 0, 1, NULL, 4, 1, c, 4, &ep, NULL);
     for (int i = 0; i < 8; i++) cr_assert_float_eq(c[i], 2.0f * bias[i % 4], 0.0f);
 }
 
@@ -206,7 +206,7 @@ Test(kern_gemm, residual_may_alias_output) {
     naive_gemm(M, N, K, 1.0f, a, (ptrdiff_t)K, 1, b, (ptrdiff_t)N, 1, want, (ptrdiff_t)N,
                &ep_ref);
     OnnxccEpilogue ep = {.residual = {c, (ptrdiff_t)N, 1}, .act = ONNXCC_ACT_RELU};
-    onnxcc_f32_gemm(M, N, K, 1.0f, a, (ptrdiff_t)K, 1, b, (ptrdiff_t)N, 1, c, (ptrdiff_t)N, &ep);
+    onnxcc_f32_gemm(M, N, K, 1.0f, a, (ptrdiff_t)K, 1, b, (ptrdiff_t)N, 1, c, (ptrdiff_t)N, &ep, NULL);
     expect_close(c, want, M * N, "aliased residual");
     free(a), free(b), free(c), free(res), free(want);
 }
@@ -279,7 +279,7 @@ static void check_conv(const ConvCase *cc) {
     size_t sb = onnxcc_f32_conv_scratch_bytes(&g, cc->C, cc->M, cc->groups);
     void *scratch = malloc(sb ? sb : 1);
     OnnxccEpilogue ep = {.bias = {bias, 1, 0}, .bias_scale = 1.0f};
-    onnxcc_f32_conv(&g, cc->N, cc->C, cc->M, cc->groups, x, w, y, &ep, scratch);
+    onnxcc_f32_conv(&g, cc->N, cc->C, cc->M, cc->groups, x, w, y, &ep, scratch, NULL);
     naive_conv(&g, cc->N, cc->C, cc->M, cc->groups, x, w, bias, want);
     expect_close(y, want, ny, "conv");
     /* Again with relu and a residual aliasing y. */
@@ -287,7 +287,7 @@ static void check_conv(const ConvCase *cc) {
     memcpy(y, res, ny * sizeof(float));
     OnnxccEpilogue ep2 = {.bias = {bias, 1, 0}, .bias_scale = 1.0f, .residual = {y, 0, 0},
                           .act = ONNXCC_ACT_RELU};
-    onnxcc_f32_conv(&g, cc->N, cc->C, cc->M, cc->groups, x, w, y, &ep2, scratch);
+    onnxcc_f32_conv(&g, cc->N, cc->C, cc->M, cc->groups, x, w, y, &ep2, scratch, NULL);
     for (size_t i = 0; i < ny; i++) want[i] = onnxcc_relu(want[i] + res[i]);
     expect_close(y, want, ny, "conv + residual + relu");
     free(x), free(w), free(bias), free(y), free(want), free(scratch), free(res);
@@ -372,7 +372,7 @@ Test(kern_conv, shifted_window_activations) {
     for (int act = ONNXCC_ACT_NONE; act <= ONNXCC_ACT_HARD_SWISH; act++) {
         OnnxccEpilogue ep = {.bias = {bias, 1, 0}, .bias_scale = 1.0f, .slope = {slope, 1, 0},
                              .act = act, .act_alpha = 0.3f, .act_beta = 0.9f};
-        onnxcc_f32_conv(&g, 1, C, M, 1, x, w, y, &ep, scratch);
+        onnxcc_f32_conv(&g, 1, C, M, 1, x, w, y, &ep, scratch, NULL);
         for (size_t i = 0; i < ny; i++)
             want[i] = onnxcc_act(act, raw[i], 0.3f, 0.9f, slope[i / (14 * 18)]);
         char what[32];
@@ -391,7 +391,7 @@ Test(kern_conv, prelu_slope_per_channel) {
     unsigned char scratch[2 * 9 * ONNXCC_GEMM_NR_MAX * sizeof(float)];  /* one panel */
     cr_assert(onnxcc_f32_conv_scratch_bytes(&g, 2, 3, 1) <= sizeof scratch);
     OnnxccEpilogue ep = {.slope = {slope, 1, 0}, .act = ONNXCC_ACT_PRELU};
-    onnxcc_f32_conv(&g, 1, 2, 3, 1, x, w, y, &ep, scratch);
+    onnxcc_f32_conv(&g, 1, 2, 3, 1, x, w, y, &ep, scratch, NULL);
     naive_conv(&g, 1, 2, 3, 1, x, w, NULL, want);
     for (int i = 0; i < 75; i++) want[i] = onnxcc_prelu(want[i], slope[i / 25]);
     expect_close(y, want, 75, "conv prelu");
@@ -441,15 +441,15 @@ static void check_pool(OnnxccConvGeom g, bool ceil_mode) {
     size_t ny = planes * (size_t)(g.out[0] * g.out[1]);
     float *x = frand(nx, 21), *y = frand(ny, 22), *want = frand(ny, 23);
     int64_t *ind = calloc(ny, sizeof(int64_t)), *ind_want = calloc(ny, sizeof(int64_t));
-    onnxcc_f32_maxpool(&g, planes, x, y, ind, 0);
+    onnxcc_f32_maxpool(&g, planes, x, y, ind, 0, NULL);
     naive_pool2d(&g, planes, x, want, ind_want, true, false);
     expect_close(y, want, ny, "maxpool");
     for (size_t i = 0; i < ny; i++) cr_assert_eq(ind[i], ind_want[i], "index %zu", i);
     fill(y, ny, 24);
-    onnxcc_f32_maxpool(&g, planes, x, y, NULL, 0);   /* the path without indices */
+    onnxcc_f32_maxpool(&g, planes, x, y, NULL, 0, NULL);   /* the path without indices */
     expect_close(y, want, ny, "maxpool without indices");
     for (int include = 0; include < 2; include++) {
-        onnxcc_f32_avgpool(&g, planes, x, y, include);
+        onnxcc_f32_avgpool(&g, planes, x, y, include, NULL);
         naive_pool2d(&g, planes, x, want, NULL, false, include);
         expect_close(y, want, ny, include ? "avgpool count_include_pad" : "avgpool");
     }
@@ -477,11 +477,11 @@ Test(kern_pool, maxpool_indices_column_major) {
     float x[12] = {0, 1, 2, 3, 4, 9, /* plane 1 */ 5, 8, 1, 0, 0, 0};
     float y[2];
     int64_t ind[2];
-    onnxcc_f32_maxpool(&g, 2, x, y, ind, 1);
+    onnxcc_f32_maxpool(&g, 2, x, y, ind, 1, NULL);
     cr_assert_float_eq(y[0], 9.0f, 0.0f);
     cr_assert_eq(ind[0], 1 + 2 * 2);          /* h + w * H */
     cr_assert_eq(ind[1], 6 + 0 + 1 * 2);      /* plane offset + (0, 1) column-major */
-    onnxcc_f32_maxpool(&g, 2, x, y, ind, 0);
+    onnxcc_f32_maxpool(&g, 2, x, y, ind, 0, NULL);
     cr_assert_eq(ind[0], 5);
     cr_assert_eq(ind[1], 7);
 }
@@ -491,22 +491,22 @@ Test(kern_pool, one_d_and_three_d_avg) {
                         .dilation = {1}, .pad_begin = {1}, .pad_end = {0}};
     float x[10], y[5];
     for (int i = 0; i < 10; i++) x[i] = (float)i;
-    onnxcc_f32_maxpool(&g, 1, x, y, NULL, 0);
+    onnxcc_f32_maxpool(&g, 1, x, y, NULL, 0, NULL);
     const float want_max[5] = {1.0f, 3.0f, 5.0f, 7.0f, 9.0f};
     expect_close(y, want_max, 5, "maxpool 1-D");
-    onnxcc_f32_avgpool(&g, 1, x, y, 0);
+    onnxcc_f32_avgpool(&g, 1, x, y, 0, NULL);
     /* windows [-1,2) [1,4) [3,6) [5,8) [7,10) */
     const float want[5] = {0.5f, 2.0f, 4.0f, 6.0f, 8.0f};
     expect_close(y, want, 5, "avgpool 1-D");
-    onnxcc_f32_avgpool(&g, 1, x, y, 1);
+    onnxcc_f32_avgpool(&g, 1, x, y, 1, NULL);
     cr_assert_float_eq(y[0], 1.0f / 3.0f, 1e-6f);
     OnnxccConvGeom g3 = {.n_spatial = 3, .in = {2, 2, 2}, .out = {1, 1, 1},
                          .kernel = {2, 2, 2}, .stride = {1, 1, 1}, .dilation = {1, 1, 1}};
     float x3[8] = {1, 2, 3, 4, 5, 6, 7, 8}, y3;
-    onnxcc_f32_avgpool(&g3, 1, x3, &y3, 0);
+    onnxcc_f32_avgpool(&g3, 1, x3, &y3, 0, NULL);
     cr_assert_float_eq(y3, 4.5f, 1e-6f);
     int64_t i3;
-    onnxcc_f32_maxpool(&g3, 1, x3, &y3, &i3, 1);
+    onnxcc_f32_maxpool(&g3, 1, x3, &y3, &i3, 1, NULL);
     cr_assert_float_eq(y3, 8.0f, 0.0f);
     cr_assert_eq(i3, 7);
 }
