@@ -44,4 +44,38 @@ void onnxcc_f32_gemm_packed_b(size_t M, size_t N, size_t K, float alpha, const f
                               ptrdiff_t a_rs, ptrdiff_t a_cs, const float *bp, float *c,
                               ptrdiff_t ldc, const OnnxccEpilogue *ep, OnnxccPool *pool);
 
+/* ---- operands packed at compile time ----------------------------------------------
+ * onnxcc writes constant weights in these layouts when it compiles a model.  They are the
+ * same on every target (the generated C may be built with any -march): each ISA's
+ * micro-kernel reads them as they are. */
+#define ONNXCC_PACK_MR 8    /* rows of a packed-A panel */
+#define ONNXCC_PACK_NR 32   /* columns of a packed-B panel */
+
+/* Packed A (M x K, the left operand; a convolution's weights): ceil(M / 8) panels of
+ * K x 8 floats, A(i, k) at [(i / 8) * K * 8 + k * 8 + i % 8]; rows past M are zero. */
+static inline size_t onnxcc_packed_a_floats(size_t M, size_t K) {
+    return (M + ONNXCC_PACK_MR - 1) / ONNXCC_PACK_MR * ONNXCC_PACK_MR * K;
+}
+static inline size_t onnxcc_packed_a_index(size_t K, size_t i, size_t k) {
+    return i / ONNXCC_PACK_MR * K * ONNXCC_PACK_MR + k * ONNXCC_PACK_MR + i % ONNXCC_PACK_MR;
+}
+/* Packed B (K x N, the right operand; a Gemm's or MatMul's weights): ceil(N / 32) panels
+ * of K x 32 floats, B(k, j) at [(j / 32) * K * 32 + k * 32 + j % 32]; columns past N are
+ * zero. */
+static inline size_t onnxcc_packed_b_floats(size_t K, size_t N) {
+    return (N + ONNXCC_PACK_NR - 1) / ONNXCC_PACK_NR * ONNXCC_PACK_NR * K;
+}
+static inline size_t onnxcc_packed_b_index(size_t K, size_t k, size_t j) {
+    return j / ONNXCC_PACK_NR * K * ONNXCC_PACK_NR + k * ONNXCC_PACK_NR + j % ONNXCC_PACK_NR;
+}
+
+/* onnxcc_f32_gemm with A packed (ap, onnxcc_packed_a_index). */
+void onnxcc_f32_gemm_pa(size_t M, size_t N, size_t K, float alpha, const float *ap,
+                        const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs, float *c,
+                        ptrdiff_t ldc, const OnnxccEpilogue *ep, OnnxccPool *pool);
+/* onnxcc_f32_gemm with B packed (bp, onnxcc_packed_b_index). */
+void onnxcc_f32_gemm_pb(size_t M, size_t N, size_t K, float alpha, const float *a,
+                        ptrdiff_t a_rs, ptrdiff_t a_cs, const float *bp, float *c,
+                        ptrdiff_t ldc, const OnnxccEpilogue *ep, OnnxccPool *pool);
+
 #endif

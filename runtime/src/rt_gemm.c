@@ -343,3 +343,40 @@ void onnxcc_f32_gemm_packed_b(size_t M, size_t N, size_t K, float alpha, const f
         }
     }
 }
+
+/* The epilogue of the result block at (i0, j0): its operands moved by i0 rows and j0
+ * columns. */
+static OnnxccEpilogue ep_at(const OnnxccEpilogue *ep, size_t i0, size_t j0) {
+    OnnxccEpilogue e = *ep;
+    OnnxccOperand *ops[3] = {&e.bias, &e.residual, &e.slope};
+    for (int k = 0; k < 3; k++)
+        if (ops[k]->ptr)
+            ops[k]->ptr += (ptrdiff_t)i0 * ops[k]->row_stride + (ptrdiff_t)j0 * ops[k]->col_stride;
+    return e;
+}
+
+/* Packed operands: one panel at a time through the strided GEMM (a panel of packed A is a
+ * K x 8 matrix with column stride 8, a panel of packed B a K x 32 row-major one). */
+void onnxcc_f32_gemm_pa(size_t M, size_t N, size_t K, float alpha, const float *ap,
+                        const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs, float *c,
+                        ptrdiff_t ldc, const OnnxccEpilogue *ep, OnnxccPool *pool) {
+    for (size_t i0 = 0; i0 < M; i0 += ONNXCC_PACK_MR) {
+        size_t mr = M - i0 < ONNXCC_PACK_MR ? M - i0 : ONNXCC_PACK_MR;
+        OnnxccEpilogue e;
+        if (ep) e = ep_at(ep, i0, 0);
+        onnxcc_f32_gemm(mr, N, K, alpha, ap + i0 * K, 1, ONNXCC_PACK_MR, b, b_rs, b_cs,
+                        c + (ptrdiff_t)i0 * ldc, ldc, ep ? &e : NULL, pool);
+    }
+}
+
+void onnxcc_f32_gemm_pb(size_t M, size_t N, size_t K, float alpha, const float *a,
+                        ptrdiff_t a_rs, ptrdiff_t a_cs, const float *bp, float *c,
+                        ptrdiff_t ldc, const OnnxccEpilogue *ep, OnnxccPool *pool) {
+    for (size_t j0 = 0; j0 < N; j0 += ONNXCC_PACK_NR) {
+        size_t nr = N - j0 < ONNXCC_PACK_NR ? N - j0 : ONNXCC_PACK_NR;
+        OnnxccEpilogue e;
+        if (ep) e = ep_at(ep, 0, j0);
+        onnxcc_f32_gemm(M, nr, K, alpha, a, a_rs, a_cs, bp + j0 * K, ONNXCC_PACK_NR, 1,
+                        c + j0, ldc, ep ? &e : NULL, pool);
+    }
+}
