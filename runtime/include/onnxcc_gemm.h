@@ -78,4 +78,10 @@ void onnxcc_f32_gemm_pb(size_t M, size_t N, size_t K, float alpha, const float *
                         ptrdiff_t a_rs, ptrdiff_t a_cs, const float *bp, float *c,
                         ptrdiff_t ldc, const OnnxccEpilogue *ep, OnnxccPool *pool);
 
+/* Both packed: A as onnxcc_packed_a_index, B as onnxcc_packed_b_index (the convolutions
+ * pack their B panels at run time in this layout). */
+void onnxcc_f32_gemm_pab(size_t M, size_t N, size_t K, float alpha, const float *ap,
+                         const float *bp, float *c, ptrdiff_t ldc, const OnnxccEpilogue *ep,
+                         OnnxccPool *pool);
+
 #endif

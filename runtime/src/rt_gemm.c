@@ -380,3 +380,15 @@ void onnxcc_f32_gemm_pb(size_t M, size_t N, size_t K, float alpha, const float *
                         c + j0, ldc, ep ? &e : NULL, pool);
     }
 }
+
+void onnxcc_f32_gemm_pab(size_t M, size_t N, size_t K, float alpha, const float *ap,
+                         const float *bp, float *c, ptrdiff_t ldc, const OnnxccEpilogue *ep,
+                         OnnxccPool *pool) {
+    for (size_t j0 = 0; j0 < N; j0 += ONNXCC_PACK_NR) {
+        size_t nr = N - j0 < ONNXCC_PACK_NR ? N - j0 : ONNXCC_PACK_NR;
+        OnnxccEpilogue e;
+        if (ep) e = ep_at(ep, 0, j0);
+        onnxcc_f32_gemm_pa(M, nr, K, alpha, ap, bp + j0 * K, ONNXCC_PACK_NR, 1, c + j0, ldc,
+                           ep ? &e : NULL, pool);
+    }
+}
