@@ -9,6 +9,7 @@
 #define ONNXCC_ACT_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -90,6 +91,40 @@ static inline float onnxcc_act(int act, float x, float alpha, float beta, float 
     case ONNXCC_ACT_SILU: return onnxcc_silu(x);
     default: return x;
     }
+}
+
+/* Kept out of line where the compiler allows: inlined into a kernel that stages a tile
+ * through a stack buffer, clang 14 stops vectorising the loops below (the last values
+ * are forwarded to the caller's loads), and each SiLU costs a scalar exponential. */
+#if defined(__GNUC__)
+#define ONNXCC_ACT_OUT_OF_LINE static __attribute__((noinline, unused))
+#else
+#define ONNXCC_ACT_OUT_OF_LINE static inline
+#endif
+
+/* y[i] = act(y[i], alpha, beta, slope) for i < n: the switch outside, one loop per
+ * activation, so that every loop vectorises (onnxcc_act's switch inside a loop does not,
+ * and SiLU or Sigmoid then cost a scalar exponential per element).  For the epilogues of
+ * kernels; PRelu takes one slope for all n. */
+ONNXCC_ACT_OUT_OF_LINE void onnxcc_act_array(int act, float *y, size_t n, float alpha,
+                                             float beta, float slope) {
+#define ONNXCC_ACT_LOOP(expr) \
+    for (size_t i = 0; i < n; i++) { const float x = y[i]; y[i] = (expr); } \
+    return
+    switch (act) {
+    case ONNXCC_ACT_RELU: ONNXCC_ACT_LOOP(onnxcc_relu(x));
+    case ONNXCC_ACT_LEAKY_RELU: ONNXCC_ACT_LOOP(onnxcc_leaky_relu(x, alpha));
+    case ONNXCC_ACT_ELU: ONNXCC_ACT_LOOP(onnxcc_elu(x, alpha));
+    case ONNXCC_ACT_PRELU: ONNXCC_ACT_LOOP(onnxcc_prelu(x, slope));
+    case ONNXCC_ACT_CLIP: ONNXCC_ACT_LOOP(onnxcc_clip(x, alpha, beta));
+    case ONNXCC_ACT_SIGMOID: ONNXCC_ACT_LOOP(onnxcc_sigmoid(x));
+    case ONNXCC_ACT_TANH: ONNXCC_ACT_LOOP(onnxcc_tanh(x));
+    case ONNXCC_ACT_HARD_SIGMOID: ONNXCC_ACT_LOOP(onnxcc_hard_sigmoid(x, alpha, beta));
+    case ONNXCC_ACT_HARD_SWISH: ONNXCC_ACT_LOOP(onnxcc_hard_swish(x));
+    case ONNXCC_ACT_SILU: ONNXCC_ACT_LOOP(onnxcc_silu(x));
+    default: return;
+    }
+#undef ONNXCC_ACT_LOOP
 }
 
 #endif

@@ -10,32 +10,47 @@
 /* C[M][N] (row stride ldc) = epilogue(alpha * A x B), A element (i, k) at
  * a[i * a_rs + k * a_cs], B element (k, j) at b[k * b_rs + j * b_cs].  C must not alias
  * A or B (it may alias the residual exactly, i.e. residual element (i, j) at the address
- * of C's (i, j)).  K = 0 gives epilogue(0).  Packs B on the stack: 24 KiB, 48 KiB with
- * AVX-512. */
+ * of C's (i, j)).  K = 0 gives epilogue(0).  Packs B on the stack, KC x NR floats per
+ * task (32 KiB with AVX-512). */
 void onnxcc_f32_gemm(size_t M, size_t N, size_t K, float alpha,
                      const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
                      const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs,
                      float *c, ptrdiff_t ldc, const OnnxccEpilogue *ep, OnnxccPool *pool);
 
-/* Columns of the GEMM micro-kernel of this build, i.e. the width of a packed B panel:
- * two vectors of the widest registers the target has (chosen by -march when the runtime
- * is compiled with the generated code).  ONNXCC_GEMM_NR_MAX bounds it for the compiler,
- * which sizes scratch buffers before the target is known. */
-#if defined(__AVX512F__)
-#define ONNXCC_GEMM_NR 32
+/* The micro-kernel of this build, chosen by the predefined macros of the -march the
+ * runtime is compiled with (never by probing the host): ONNXCC_GEMM_ISA_AVX512 (8 x 32
+ * tiles: 16 of the 32 zmm registers accumulate), _AVX2 (AVX2 + FMA, 6 x 16: 12 of the 16
+ * ymm), _NEON (AArch64, 6 x 16: 24 of the 32 q registers), or _PORTABLE (GCC vector
+ * extensions of 4 floats, 6 x 8), which -DONNXCC_PORTABLE forces.  8 rows divide the
+ * channel counts of CNNs; 6 rows are what 16 registers leave room for. */
+#if defined(ONNXCC_PORTABLE)
+#define ONNXCC_GEMM_ISA_PORTABLE 1
+#elif defined(__AVX512F__)
+#define ONNXCC_GEMM_ISA_AVX512 1
+#elif defined(__AVX2__) && defined(__FMA__)
+#define ONNXCC_GEMM_ISA_AVX2 1
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+#define ONNXCC_GEMM_ISA_NEON 1
 #else
-#define ONNXCC_GEMM_NR 16
+#define ONNXCC_GEMM_ISA_PORTABLE 1
 #endif
-/* Rows of the micro-kernel: with AVX-512 8 x 32 (16 accumulators of the 32 registers; 8
- * divides the channel counts of CNNs, so no rows are wasted on ragged tiles), otherwise
- * 6 x 16 (12 of the 16 registers of AVX2 or NEON). */
-#if defined(__AVX512F__)
+
+/* Rows (MR) and columns (NR) of the micro-kernel's tile; NR is also the width of the
+ * panels onnxcc_f32_gemm_packed_b reads.  ONNXCC_GEMM_NR_MAX bounds NR for the compiler,
+ * which sizes scratch buffers before the target is known. */
+#if defined(ONNXCC_GEMM_ISA_AVX512)
 #define ONNXCC_GEMM_MR 8
+#define ONNXCC_GEMM_NR 32
+#elif defined(ONNXCC_GEMM_ISA_PORTABLE)
+#define ONNXCC_GEMM_MR 6
+#define ONNXCC_GEMM_NR 8
 #else
 #define ONNXCC_GEMM_MR 6
+#define ONNXCC_GEMM_NR 16
 #endif
-/* Depth of a K block (B panels of KC x NR floats stay in L1). */
-#define ONNXCC_GEMM_KC 384
+/* Depth of a K block: a B sliver of KC x NR floats (32 KiB with AVX-512) stays in the
+ * 48 KiB L1 beside the A micro-panel streaming through it. */
+#define ONNXCC_GEMM_KC 256
 #define ONNXCC_GEMM_NR_MAX 32
 
 /* The same product with B already packed: ceil(N / ONNXCC_GEMM_NR) panels, panel j at
@@ -83,5 +98,14 @@ void onnxcc_f32_gemm_pb(size_t M, size_t N, size_t K, float alpha, const float *
 void onnxcc_f32_gemm_pab(size_t M, size_t N, size_t K, float alpha, const float *ap,
                          const float *bp, float *c, ptrdiff_t ldc, const OnnxccEpilogue *ep,
                          OnnxccPool *pool);
+
+/* onnxcc_f32_gemm_pab with C stored transposed: result (i, j) goes to c[j * ldc + i]
+ * (ldc >= M).  The epilogue's operands keep their (i, j) indexing: a bias per column j
+ * is {ptr, 0, 1}, and a residual laid out like C is {ptr, 1, ldc}, which may alias c
+ * exactly.  For convolutions on small planes (onnxcc_conv_small.h): rows are output
+ * pixels, columns output channels, and C is the NCHW output. */
+void onnxcc_f32_gemm_pab_ct(size_t M, size_t N, size_t K, float alpha, const float *ap,
+                            const float *bp, float *c, ptrdiff_t ldc,
+                            const OnnxccEpilogue *ep, OnnxccPool *pool);
 
 #endif

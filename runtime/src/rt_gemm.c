@@ -1,254 +1,57 @@
-/* rt_gemm.c: the single-precision GEMM every matrix product goes through.
+/* rt_gemm.c: the single-precision GEMM every matrix product goes through: its entry
+ * points, loop nest, packing and threads.  The micro-kernels are in rt_gemm_kernel.c.
  *
- * C = epilogue(alpha * A x B).  The loop nest blocks K by KC (blocks of equal depth) and
- * walks N in panels of NR columns; each panel of B (KC x NR) is packed contiguously on the
- * stack, zero-padded on the right, and a register-blocked MR x NR micro-kernel sweeps down
- * the rows of A (MR x NR = 8 x 32 with AVX-512, 6 x 16 otherwise: ONNXCC_GEMM_MR/NR in
- * onnxcc_rt.h).  With few rows (M < 2 MR) full panels of a row-major B are read in place,
- * since packing them would cost as much as the product.  onnxcc_f32_gemm_packed_b takes
- * B already packed (the convolutions build its panels themselves).
+ * C = epilogue(alpha * A x B).  Each entry point describes its operands in a Gemm (A
+ * strided or packed in 8-row panels, B strided or packed in panels of 32 or NR columns)
+ * and one loop nest serves them all (Goto's blocking, BLIS's names):
  *
- * The micro-kernel uses GCC/clang vector extensions rather than intrinsics: the compiler
- * picks the instructions for the -march the generated code is built with (AVX-512, AVX2 +
- * FMA, NEON, SSE), measured at the FMA peak of this machine with AVX-512 when its data is
- * in cache; other compilers get a plain loop.  Ragged edges reuse it (rows past M read a
- * valid row and are not stored, columns past N multiply zeros); a single row (M = 1) has
- * its own kernel.
+ *   for each K block of depth <= KC            (partial sums go through C between blocks)
+ *     for each block of MC rows                (its A stays in L2)
+ *       for each NR-column sliver of B         (KC x NR floats stay in L1)
+ *         for each MR-row tile                 onnxcc_gemm_tile, epilogue in registers
  *
- * Because K is blocked, a result element is stored once per K block.  The epilogue is
- * linear up to the activation, so the first block stores alpha*acc + bias + residual,
- * middle blocks add alpha*acc, and the last block applies the activation; each element is
- * read before it is written, which lets C alias the residual.
+ * Packed operands are read in place: a K block of a packed panel is contiguous.  A
+ * strided B is packed one sliver at a time into a stack buffer, or read in place when a
+ * sliver serves a single row tile (a packed copy would cost as much as the product).  A
+ * strided A is read in place by row pointers (the kernel broadcasts one element of each
+ * row per k).  With one row tile and B packed nothing is reused, so K is not
+ * blocked (a GEMV streams B once).
+ *
+ * onnxcc_f32_gemm_pab_ct stores C transposed: the loop nest is the same, and the
+ * micro-kernel stores each tile transposed (rt_gemm_kernel.c).
+ *
+ * With a pool and enough work, the result is cut into tasks of whole NR-column slivers
+ * (or of MR-row tiles when there are too few slivers) that run the same loop nest on
+ * their part of C; each packs into its own stack buffer.
  */
 #include <stdbool.h>
-#include <string.h>
 
-#include "onnxcc_rt.h"
+#include "onnxcc_gemm_kernel.h"
 
-/* gcc in ISO C mode does not contract a * b + c into an FMA (clang does); the kernel is
- * about 1.4x faster with it, and a fused multiply-add is never less accurate. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=fast")
-#endif
-
-/* NR (ONNXCC_GEMM_NR, onnxcc_rt.h): columns of the micro-kernel, two vectors of the
- * widest registers the target has. */
-/* MR (ONNXCC_GEMM_MR, onnxcc_rt.h): rows of the micro-kernel. */
 enum {
     MR = ONNXCC_GEMM_MR,
     NR = ONNXCC_GEMM_NR,
-    KC = ONNXCC_GEMM_KC,    /* depth of one packed B panel: KC * NR floats, 24 or 48 KiB */
+    KC = ONNXCC_GEMM_KC,
+    MC = 256,               /* rows of A per block: MC x KC floats, 256 KiB, in L2 */
+    PMR = ONNXCC_PACK_MR,
 };
+_Static_assert(ONNXCC_PACK_NR % NR == 0, "a tile's columns lie in one packed-B panel");
 
-/* Which part of the epilogue a K block applies. */
-enum { BLOCK_FIRST = 1, BLOCK_LAST = 2 };
-
-/* acc[MR][NR] = A[0..MR)[0..kc) x bp[0..kc)[0..NR); rows of A from ar[]. */
-#if defined(__GNUC__)
-/* Named vector accumulators stay in registers, which a float[MR][NR] array does not
- * reliably do.  VF8 is half a row of the tile: 8 floats, or 16 with AVX-512. */
-typedef float VF8 __attribute__((vector_size(NR / 2 * sizeof(float))));
-/* clang splits 512-bit vectors in two unless a function asks for them (its default
- * prefers 256-bit vectors on AVX-512 targets). */
-#if defined(__clang__) && defined(__AVX512F__)
-#define ONNXCC_WIDE __attribute__((min_vector_width(512)))
-#else
-#define ONNXCC_WIDE
-#endif
-enum { HALF = NR / 2 };
-
-
-/* Row r of the tile: two named accumulators (ROWS lists the rows, so that one body
- * serves MR = 6 and MR = 8). */
-#if ONNXCC_GEMM_MR == 8
-#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
-#else
-#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
-#endif
-#define DECL(r) VF8 c##r##0 = {0}, c##r##1 = {0}; const float *a##r = ar[r];
-#define STEP(r) v = a##r[o]; c##r##0 += v * b0; c##r##1 += v * b1;
-#define OUT(r) memcpy(acc[r], &c##r##0, sizeof c##r##0), \
-               memcpy(acc[r] + HALF, &c##r##1, sizeof c##r##1);
-
-ONNXCC_WIDE static void micro_kernel(size_t kc, const float *const ar[MR], ptrdiff_t a_cs,
-                                     const float *restrict bp, size_t ldb,
-                                     float acc[MR][NR]) {
-    ROWS(DECL)
-    for (size_t k = 0; k < kc; k++) {
-        VF8 b0, b1;     /* memcpy, not a helper returning VF8: no vector ABI involved */
-        memcpy(&b0, bp + k * ldb, sizeof b0);
-        memcpy(&b1, bp + k * ldb + HALF, sizeof b1);
-        ptrdiff_t o = (ptrdiff_t)k * a_cs;
-        float v;
-        ROWS(STEP)
-    }
-    ROWS(OUT)
-}
-#undef DECL
-#undef STEP
-#undef OUT
-_Static_assert(MR == 6 || MR == 8, "the vector micro-kernel is written for 6 or 8 rows");
-
-/* One row (M = 1, a GEMV such as a batch-1 Linear layer): the 6-row kernel would compute
- * the same row six times. */
-ONNXCC_WIDE static void micro_kernel_1row(size_t kc, const float *a0, ptrdiff_t a_cs,
-                                          const float *restrict bp, size_t ldb,
-                                          float acc[MR][NR]) {
-    VF8 c0 = {0}, c1 = {0}, d0 = {0}, d1 = {0};
-    size_t k = 0;
-    for (; k + 2 <= kc; k += 2) {   /* two independent chains hide the FMA latency */
-        VF8 b0, b1, b2, b3;
-        memcpy(&b0, bp + k * ldb, sizeof b0);
-        memcpy(&b1, bp + k * ldb + HALF, sizeof b1);
-        memcpy(&b2, bp + (k + 1) * ldb, sizeof b2);
-        memcpy(&b3, bp + (k + 1) * ldb + HALF, sizeof b3);
-        float v = a0[(ptrdiff_t)k * a_cs], w = a0[(ptrdiff_t)(k + 1) * a_cs];
-        c0 += v * b0, c1 += v * b1;
-        d0 += w * b2, d1 += w * b3;
-    }
-    if (k < kc) {
-        VF8 b0, b1;
-        memcpy(&b0, bp + k * ldb, sizeof b0);
-        memcpy(&b1, bp + k * ldb + HALF, sizeof b1);
-        float v = a0[(ptrdiff_t)k * a_cs];
-        c0 += v * b0, c1 += v * b1;
-    }
-    c0 += d0, c1 += d1;
-    memcpy(acc[0], &c0, sizeof c0), memcpy(acc[0] + HALF, &c1, sizeof c1);
-}
-#define HAVE_1ROW_KERNEL 1
-#else
-static void micro_kernel(size_t kc, const float *const ar[MR], ptrdiff_t a_cs,
-                         const float *restrict bp, size_t ldb, float acc[MR][NR]) {
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++) acc[i][j] = 0.0f;
-    for (size_t k = 0; k < kc; k++) {
-        const float *restrict b = bp + k * ldb;
-        for (int i = 0; i < MR; i++) {
-            float av = ar[i][(ptrdiff_t)k * a_cs];
-            for (int j = 0; j < NR; j++) acc[i][j] += av * b[j];
-        }
-    }
-}
-#endif
-
-/* Packs B[k0..k0+kc)[j0..j0+nr) into bp[kc][NR], zero-padding columns nr..NR. */
-static void pack_b(size_t kc, size_t nr, const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs,
-                   float *restrict bp) {
-    for (size_t k = 0; k < kc; k++) {
-        const float *row = b + (ptrdiff_t)k * b_rs;
-        float *dst = bp + k * NR;
-        if (b_cs == 1 && nr == NR) {
-            for (size_t j = 0; j < NR; j++) dst[j] = row[j];    /* fixed size: inlined */
-            continue;
-        } else if (b_cs == 1) {
-            for (size_t j = 0; j < nr; j++) dst[j] = row[j];
-        } else {
-            for (size_t j = 0; j < nr; j++) dst[j] = row[(ptrdiff_t)j * b_cs];
-        }
-        for (size_t j = nr; j < NR; j++) dst[j] = 0.0f;
-    }
-}
-
-/* v[0..nr) += scale * operand(row, j0 + j), with the common strides as plain loops. */
-static void add_operand(float *restrict v, size_t nr, const OnnxccOperand *o, size_t row,
-                        size_t j0, float scale) {
-    const float *p = o->ptr + (ptrdiff_t)row * o->row_stride + (ptrdiff_t)j0 * o->col_stride;
-    if (o->col_stride == 1) {
-        for (size_t j = 0; j < nr; j++) v[j] += scale * p[j];
-    } else if (o->col_stride == 0) {
-        float x = scale * p[0];
-        for (size_t j = 0; j < nr; j++) v[j] += x;
-    } else {
-        for (size_t j = 0; j < nr; j++) v[j] += scale * p[(ptrdiff_t)j * o->col_stride];
-    }
-}
-
-/* The activation over v[0..nr) of result row `row`, columns j0... */
-static void apply_act(float *restrict v, size_t nr, const OnnxccEpilogue *ep, size_t row,
-                      size_t j0) {
-    switch (ep->act) {
-    case ONNXCC_ACT_NONE:
-        return;
-    case ONNXCC_ACT_RELU:
-        for (size_t j = 0; j < nr; j++) v[j] = onnxcc_relu(v[j]);
-        return;
-    case ONNXCC_ACT_CLIP: {     /* ReLU6 of the mobilenets: a loop that vectorises */
-        float lo = ep->act_alpha, hi = ep->act_beta;
-        for (size_t j = 0; j < nr; j++) v[j] = onnxcc_clip(v[j], lo, hi);
-        return;
-    }
-    case ONNXCC_ACT_LEAKY_RELU: {
-        float al = ep->act_alpha;
-        for (size_t j = 0; j < nr; j++) v[j] = onnxcc_leaky_relu(v[j], al);
-        return;
-    }
-    case ONNXCC_ACT_HARD_SWISH:
-        for (size_t j = 0; j < nr; j++) v[j] = onnxcc_hard_swish(v[j]);
-        return;
-    case ONNXCC_ACT_PRELU: {
-        const OnnxccOperand *o = &ep->slope;
-        if (!o->ptr) return;
-        const float *p = o->ptr + (ptrdiff_t)row * o->row_stride +
-                         (ptrdiff_t)j0 * o->col_stride;
-        for (size_t j = 0; j < nr; j++) v[j] = onnxcc_prelu(v[j], p[(ptrdiff_t)j * o->col_stride]);
-        return;
-    }
-    default:
-        for (size_t j = 0; j < nr; j++)
-            v[j] = onnxcc_act(ep->act, v[j], ep->act_alpha, ep->act_beta, 0.0f);
-        return;
-    }
-}
-
-/* Stores an mr x nr tile of accumulators at C(i0, j0) for one K block.  Each row is read
- * (C of earlier blocks, or the residual) in full before it is written. */
-/* The common case of a convolution's tile, in one pass per row: one K block, a bias per
- * row (or none), no residual, no activation / Relu / Clip.  false if not that case. */
-static bool store_tile_simple(size_t mr, size_t nr, size_t i0, size_t j0,
-                              float acc[MR][NR], float alpha, float *c, ptrdiff_t ldc,
-                              const OnnxccEpilogue *ep, int block) {
-    if (block != (BLOCK_FIRST | BLOCK_LAST) || !ep || ep->residual.ptr ||
-        (ep->bias.ptr && ep->bias.col_stride != 0) ||
-        (ep->act != ONNXCC_ACT_NONE && ep->act != ONNXCC_ACT_RELU &&
-         ep->act != ONNXCC_ACT_CLIP))
-        return false;
-    /* No activation is clip(x, -inf, inf), which is x, NaN included. */
-    float lo = ep->act == ONNXCC_ACT_CLIP ? ep->act_alpha : -ONNXCC_INF;
-    float hi = ep->act == ONNXCC_ACT_CLIP ? ep->act_beta : ONNXCC_INF;
-    for (size_t i = 0; i < mr; i++) {
-        float *restrict crow = c + (ptrdiff_t)(i0 + i) * ldc + j0;
-        float b = ep->bias.ptr ? ep->bias_scale *
-                                     ep->bias.ptr[(ptrdiff_t)(i0 + i) * ep->bias.row_stride]
-                               : 0.0f;
-        const float *a = acc[i];
-        if (ep->act == ONNXCC_ACT_RELU) {
-            for (size_t j = 0; j < nr; j++) crow[j] = onnxcc_relu(alpha * a[j] + b);
-        } else {
-            for (size_t j = 0; j < nr; j++) crow[j] = onnxcc_clip(alpha * a[j] + b, lo, hi);
-        }
-    }
-    return true;
-}
-
-static void store_tile(size_t mr, size_t nr, size_t i0, size_t j0, float acc[MR][NR],
-                       float alpha, float *c, ptrdiff_t ldc, const OnnxccEpilogue *ep,
-                       int block) {
-    if (store_tile_simple(mr, nr, i0, j0, acc, alpha, c, ldc, ep, block)) return;
-    for (size_t i = 0; i < mr; i++) {
-        float *crow = c + (ptrdiff_t)(i0 + i) * ldc + j0;
-        float v[NR];
-        for (size_t j = 0; j < NR; j++) v[j] = alpha * acc[i][j];
-        if (!(block & BLOCK_FIRST)) {
-            for (size_t j = 0; j < nr; j++) v[j] += crow[j];
-        } else if (ep) {
-            if (ep->bias.ptr) add_operand(v, nr, &ep->bias, i0 + i, j0, ep->bias_scale);
-            if (ep->residual.ptr) add_operand(v, nr, &ep->residual, i0 + i, j0, 1.0f);
-        }
-        if ((block & BLOCK_LAST) && ep) apply_act(v, nr, ep, i0 + i, j0);
-        for (size_t j = 0; j < nr; j++) crow[j] = v[j];
-    }
-}
+/* One product, as an entry point describes it. */
+typedef struct Gemm {
+    size_t M, N, K;
+    float alpha;
+    const float *a;             /* strided: A(i, k) at a[i * a_rs + k * a_cs] */
+    ptrdiff_t a_rs, a_cs;
+    bool a_packed;              /* packed: onnxcc_packed_a_index, strides unused */
+    const float *b;             /* strided: B(k, j) at b[k * b_rs + j * b_cs] */
+    ptrdiff_t b_rs, b_cs;
+    size_t b_panel;             /* packed: panels of this many columns; 0: strided */
+    float *c;
+    ptrdiff_t ldc;
+    const OnnxccEpilogue *ep;
+    bool c_transposed;          /* result (i, j) at c[j * ldc + i] */
+} Gemm;
 
 /* K blocks of at most KC, of equal depth (576 = 3 x 192, not 256 + 256 + 64), so that
  * the last block is not a short one that pays the stores for little work. */
@@ -257,138 +60,166 @@ static size_t block_depth(size_t K) {
     return (K + nb - 1) / nb;
 }
 
-/* C[0..M)[j0..j0+nr) for the K block [pc, pc+kc) from one panel bp[kc][NR] whose rows
- * are ldb floats apart (NR when packed). */
-static void sweep_panel(size_t M, size_t nr, size_t j0, size_t pc, size_t kc, float alpha,
-                        const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const float *bp,
-                        size_t ldb, float *c, ptrdiff_t ldc, const OnnxccEpilogue *ep,
-                        int block) {
-    _Alignas(64) float acc[MR][NR];
-    for (size_t i0 = 0; i0 < M; i0 += MR) {
-        size_t mr = M - i0 < MR ? M - i0 : MR;
-        const float *ar[MR];
-        for (size_t i = 0; i < MR; i++) {
-            size_t row = i0 + (i < mr ? i : mr - 1);
-            ar[i] = a + (ptrdiff_t)row * a_rs + (ptrdiff_t)pc * a_cs;
+/* Where row i of A starts at depth pc, and the distance between its elements. */
+static const float *a_row(const Gemm *g, size_t i, size_t pc, ptrdiff_t *a_cs) {
+    if (g->a_packed) {
+        *a_cs = PMR;
+        return g->a + onnxcc_packed_a_index(g->K, i, pc);
+    }
+    *a_cs = g->a_cs;
+    return g->a + (ptrdiff_t)i * g->a_rs + (ptrdiff_t)pc * g->a_cs;
+}
+
+/* Packs B[pc .. pc+kc)[j0 .. j0+nr) into buf[kc][NR], zero-padding columns nr..NR. */
+static void pack_b(const Gemm *g, size_t pc, size_t kc, size_t j0, size_t nr,
+                   float *restrict buf) {
+    const float *src = g->b + (ptrdiff_t)pc * g->b_rs + (ptrdiff_t)j0 * g->b_cs;
+    for (size_t k = 0; k < kc; k++) {
+        const float *row = src + (ptrdiff_t)k * g->b_rs;
+        float *dst = buf + k * NR;
+        if (g->b_cs == 1) {
+            for (size_t j = 0; j < nr; j++) dst[j] = row[j];
+        } else {
+            for (size_t j = 0; j < nr; j++) dst[j] = row[(ptrdiff_t)j * g->b_cs];
         }
-#ifdef HAVE_1ROW_KERNEL
-        if (mr == 1) micro_kernel_1row(kc, ar[0], a_cs, bp, ldb, acc);
-        else
-#endif
-            micro_kernel(kc, ar, a_cs, bp, ldb, acc);
-        store_tile(mr, nr, i0, j0, acc, alpha, c, ldc, ep, block);
+        for (size_t j = nr; j < NR; j++) dst[j] = 0.0f;
     }
 }
 
-/* Stores epilogue(0) everywhere (K = 0: A and B may be NULL and are not touched). */
-static void store_zero(size_t M, size_t N, float alpha, float *c, ptrdiff_t ldc,
-                       const OnnxccEpilogue *ep) {
-    _Alignas(64) float acc[MR][NR];
-    memset(acc, 0, sizeof acc);
-    for (size_t j0 = 0; j0 < N; j0 += NR)
-        for (size_t i0 = 0; i0 < M; i0 += MR)
-            store_tile(M - i0 < MR ? M - i0 : MR, N - j0 < NR ? N - j0 : NR, i0, j0, acc,
-                       alpha, c, ldc, ep, BLOCK_FIRST | BLOCK_LAST);
+/* The sliver B[pc .. pc+kc)[j0 .. j0+NR) as the kernel reads it (rows *ldb floats
+ * apart): in place when packed or when `direct` allows a full sliver of a row-major B,
+ * else packed into buf. */
+static const float *b_sliver(const Gemm *g, size_t pc, size_t kc, size_t j0, size_t nr,
+                             bool direct, float *buf, size_t *ldb) {
+    if (g->b_panel) {
+        *ldb = g->b_panel;
+        return g->b + j0 / g->b_panel * g->K * g->b_panel + pc * g->b_panel + j0 % g->b_panel;
+    }
+    if (direct && g->b_cs == 1 && g->b_rs > 0 && nr == NR) {
+        *ldb = (size_t)g->b_rs;
+        return g->b + (ptrdiff_t)pc * g->b_rs + (ptrdiff_t)j0;
+    }
+    pack_b(g, pc, kc, j0, nr, buf);
+    *ldb = NR;
+    return buf;
 }
+
+/* C[m0 .. m1)[n0 .. n1) (n0 a multiple of NR): the whole loop nest on one part of C. */
+static void gemm_part(const Gemm *g, size_t m0, size_t m1, size_t n0, size_t n1) {
+    _Alignas(64) float buf[KC * NR];
+    /* One row tile: nothing to reuse, so B is read in place when it can be, and K is
+     * not blocked when B is packed (a strided B may need packing, into KC rows). */
+    bool one_tile = m1 - m0 <= MR;
+    size_t depth = g->K == 0 ? 1 : one_tile && g->b_panel ? g->K : block_depth(g->K);
+    for (size_t pc = 0; pc < g->K || pc == 0; pc += depth) {
+        size_t kc = g->K - pc < depth ? g->K - pc : depth;
+        OnnxccGemmOut out = {g->c, g->ldc, g->c_transposed, g->alpha, g->ep,
+                             (pc == 0 ? ONNXCC_GEMM_FIRST : 0) |
+                                 (pc + kc >= g->K ? ONNXCC_GEMM_LAST : 0)};
+        for (size_t ic = m0; ic < m1; ic += MC) {
+            size_t ic_end = m1 - ic < MC ? m1 : ic + MC;
+            for (size_t j0 = n0; j0 < n1; j0 += NR) {
+                size_t nr = n1 - j0 < NR ? n1 - j0 : NR, ldb = NR;
+                const float *bs = kc ? b_sliver(g, pc, kc, j0, nr, one_tile, buf, &ldb) : NULL;
+                /* A packed B's next sliver, prefetched by the tiles of this one: with C
+                 * transposed, B is a convolution's weights, read from memory once. */
+                size_t ldb_next;
+                const float *b_next = kc && g->b_panel && g->c_transposed && j0 + NR < n1
+                                          ? b_sliver(g, pc, kc, j0 + NR, NR, false, NULL,
+                                                     &ldb_next)
+                                          : NULL;
+                for (size_t i0 = ic; i0 < ic_end; i0 += MR) {
+                    size_t mr = ic_end - i0 < MR ? ic_end - i0 : MR;
+                    const float *ar[MR] = {0};
+                    ptrdiff_t a_cs = 0;
+                    /* Rows past mr repeat the last one: readable, and never stored. */
+                    for (size_t r = 0; r < MR && kc; r++)
+                        ar[r] = a_row(g, i0 + (r < mr ? r : mr - 1), pc, &a_cs);
+                    onnxcc_gemm_tile(mr, nr, kc, ar, a_cs, bs, ldb, b_next, i0, j0, &out);
+                }
+            }
+        }
+    }
+}
+
+/* ---- threads ---------------------------------------------------------------------- */
+
+/* Work below which a task is not worth waking a thread for (about 10 microseconds). */
+#define TASK_MIN_FLOPS 1.5e6
+
+typedef struct GemmSplit {
+    const Gemm *g;
+    bool by_rows;       /* tasks are ranges of MR-row tiles, else of NR-column slivers */
+    size_t units, tasks;
+} GemmSplit;
+
+static void gemm_task(void *ctx, size_t task, size_t thread) {
+    (void)thread;
+    const GemmSplit *s = ctx;
+    size_t u0 = task * s->units / s->tasks, u1 = (task + 1) * s->units / s->tasks;
+    size_t step = s->by_rows ? MR : NR, end = s->by_rows ? s->g->M : s->g->N;
+    size_t lo = u0 * step, hi = u1 * step < end ? u1 * step : end;
+    if (s->by_rows) gemm_part(s->g, lo, hi, 0, s->g->N);
+    else gemm_part(s->g, 0, s->g->M, lo, hi);
+}
+
+static void gemm_run(const Gemm *g, OnnxccPool *pool) {
+    if (g->M == 0 || g->N == 0) return;
+    size_t threads = onnxcc_pool_threads(pool);
+    double flops = 2.0 * (double)g->M * (double)g->N * (double)g->K;
+    size_t slivers = (g->N + NR - 1) / NR, tiles = (g->M + MR - 1) / MR;
+    GemmSplit s = {g, slivers < threads && tiles > slivers, 0, 0};
+    s.units = s.by_rows ? tiles : slivers;
+    double max_tasks = flops / TASK_MIN_FLOPS;
+    s.tasks = threads < 2 || max_tasks < 2 ? 1
+              : (double)(4 * threads) < max_tasks ? 4 * threads : (size_t)max_tasks;
+    if (s.tasks > s.units) s.tasks = s.units;
+    if (s.tasks <= 1) gemm_part(g, 0, g->M, 0, g->N);
+    else onnxcc_parallel_for(pool, s.tasks, gemm_task, &s);
+}
+
+/* ---- entry points (onnxcc_gemm.h) ------------------------------------------------- */
 
 void onnxcc_f32_gemm(size_t M, size_t N, size_t K, float alpha,
                      const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
                      const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs,
                      float *c, ptrdiff_t ldc, const OnnxccEpilogue *ep, OnnxccPool *pool) {
-    (void)pool;
-    if (M == 0 || N == 0) return;
-    if (K == 0) {
-        store_zero(M, N, alpha, c, ldc, ep);
-        return;
-    }
-    _Alignas(64) float bp[KC * NR];
-    size_t depth = block_depth(K);
-    /* With few rows a packed panel would serve only one or two tiles: full panels of a
-     * row-major B are read in place instead (its rows are contiguous NR-float runs). */
-    bool direct = b_cs == 1 && b_rs > 0 && M < 2 * MR;
-    for (size_t pc = 0; pc < K; pc += depth) {
-        size_t kc = K - pc < depth ? K - pc : depth;
-        int block = (pc == 0 ? BLOCK_FIRST : 0) | (pc + kc >= K ? BLOCK_LAST : 0);
-        for (size_t j0 = 0; j0 < N; j0 += NR) {
-            size_t nr = N - j0 < NR ? N - j0 : NR;
-            const float *bsrc = b + (ptrdiff_t)pc * b_rs + (ptrdiff_t)j0 * b_cs;
-            if (direct && nr == NR) {
-                sweep_panel(M, nr, j0, pc, kc, alpha, a, a_rs, a_cs, bsrc, (size_t)b_rs, c, ldc,
-                            ep, block);
-                continue;
-            }
-            pack_b(kc, nr, bsrc, b_rs, b_cs, bp);
-            sweep_panel(M, nr, j0, pc, kc, alpha, a, a_rs, a_cs, bp, NR, c, ldc, ep, block);
-        }
-    }
+    Gemm g = {M, N, K, alpha, a, a_rs, a_cs, false, b, b_rs, b_cs, 0, c, ldc, ep, false};
+    gemm_run(&g, pool);
 }
 
 void onnxcc_f32_gemm_packed_b(size_t M, size_t N, size_t K, float alpha, const float *a,
                               ptrdiff_t a_rs, ptrdiff_t a_cs, const float *bp, float *c,
                               ptrdiff_t ldc, const OnnxccEpilogue *ep, OnnxccPool *pool) {
-    (void)pool;
-    if (M == 0 || N == 0) return;
-    if (K == 0) {
-        store_zero(M, N, alpha, c, ldc, ep);
-        return;
-    }
-    size_t depth = block_depth(K);
-    for (size_t pc = 0; pc < K; pc += depth) {
-        size_t kc = K - pc < depth ? K - pc : depth;
-        int block = (pc == 0 ? BLOCK_FIRST : 0) | (pc + kc >= K ? BLOCK_LAST : 0);
-        for (size_t j0 = 0; j0 < N; j0 += NR) {
-            size_t nr = N - j0 < NR ? N - j0 : NR;
-            const float *panel = bp + (j0 / NR) * K * NR + pc * NR;
-            sweep_panel(M, nr, j0, pc, kc, alpha, a, a_rs, a_cs, panel, NR, c, ldc, ep, block);
-        }
-    }
+    Gemm g = {M, N, K, alpha, a, a_rs, a_cs, false, bp, 0, 0, NR, c, ldc, ep, false};
+    gemm_run(&g, pool);
 }
 
-/* The epilogue of the result block at (i0, j0): its operands moved by i0 rows and j0
- * columns. */
-static OnnxccEpilogue ep_at(const OnnxccEpilogue *ep, size_t i0, size_t j0) {
-    OnnxccEpilogue e = *ep;
-    OnnxccOperand *ops[3] = {&e.bias, &e.residual, &e.slope};
-    for (int k = 0; k < 3; k++)
-        if (ops[k]->ptr)
-            ops[k]->ptr += (ptrdiff_t)i0 * ops[k]->row_stride + (ptrdiff_t)j0 * ops[k]->col_stride;
-    return e;
-}
-
-/* Packed operands: one panel at a time through the strided GEMM (a panel of packed A is a
- * K x 8 matrix with column stride 8, a panel of packed B a K x 32 row-major one). */
 void onnxcc_f32_gemm_pa(size_t M, size_t N, size_t K, float alpha, const float *ap,
                         const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs, float *c,
                         ptrdiff_t ldc, const OnnxccEpilogue *ep, OnnxccPool *pool) {
-    for (size_t i0 = 0; i0 < M; i0 += ONNXCC_PACK_MR) {
-        size_t mr = M - i0 < ONNXCC_PACK_MR ? M - i0 : ONNXCC_PACK_MR;
-        OnnxccEpilogue e;
-        if (ep) e = ep_at(ep, i0, 0);
-        onnxcc_f32_gemm(mr, N, K, alpha, ap + i0 * K, 1, ONNXCC_PACK_MR, b, b_rs, b_cs,
-                        c + (ptrdiff_t)i0 * ldc, ldc, ep ? &e : NULL, pool);
-    }
+    Gemm g = {M, N, K, alpha, ap, 0, 0, true, b, b_rs, b_cs, 0, c, ldc, ep, false};
+    gemm_run(&g, pool);
 }
 
 void onnxcc_f32_gemm_pb(size_t M, size_t N, size_t K, float alpha, const float *a,
                         ptrdiff_t a_rs, ptrdiff_t a_cs, const float *bp, float *c,
                         ptrdiff_t ldc, const OnnxccEpilogue *ep, OnnxccPool *pool) {
-    for (size_t j0 = 0; j0 < N; j0 += ONNXCC_PACK_NR) {
-        size_t nr = N - j0 < ONNXCC_PACK_NR ? N - j0 : ONNXCC_PACK_NR;
-        OnnxccEpilogue e;
-        if (ep) e = ep_at(ep, 0, j0);
-        onnxcc_f32_gemm(M, nr, K, alpha, a, a_rs, a_cs, bp + j0 * K, ONNXCC_PACK_NR, 1,
-                        c + j0, ldc, ep ? &e : NULL, pool);
-    }
+    Gemm g = {M, N, K, alpha, a, a_rs, a_cs, false, bp, 0, 0, ONNXCC_PACK_NR, c, ldc, ep,
+              false};
+    gemm_run(&g, pool);
 }
 
 void onnxcc_f32_gemm_pab(size_t M, size_t N, size_t K, float alpha, const float *ap,
                          const float *bp, float *c, ptrdiff_t ldc, const OnnxccEpilogue *ep,
                          OnnxccPool *pool) {
-    for (size_t j0 = 0; j0 < N; j0 += ONNXCC_PACK_NR) {
-        size_t nr = N - j0 < ONNXCC_PACK_NR ? N - j0 : ONNXCC_PACK_NR;
-        OnnxccEpilogue e;
-        if (ep) e = ep_at(ep, 0, j0);
-        onnxcc_f32_gemm_pa(M, nr, K, alpha, ap, bp + j0 * K, ONNXCC_PACK_NR, 1, c + j0, ldc,
-                           ep ? &e : NULL, pool);
-    }
+    Gemm g = {M, N, K, alpha, ap, 0, 0, true, bp, 0, 0, ONNXCC_PACK_NR, c, ldc, ep, false};
+    gemm_run(&g, pool);
+}
+
+void onnxcc_f32_gemm_pab_ct(size_t M, size_t N, size_t K, float alpha, const float *ap,
+                            const float *bp, float *c, ptrdiff_t ldc,
+                            const OnnxccEpilogue *ep, OnnxccPool *pool) {
+    Gemm g = {M, N, K, alpha, ap, 0, 0, true, bp, 0, 0, ONNXCC_PACK_NR, c, ldc, ep, true};
+    gemm_run(&g, pool);
 }

@@ -1,0 +1,198 @@
+/* test_conv_small.c: onnxcc_f32_conv_small (onnxcc_conv_small.h), the transposed-GEMM
+ * convolution for small planes, against a naive convolution in double precision: 1x1,
+ * 3x3 stride 1 and 2 with pads, dilation, 7x7 and 13x13 planes, 1-D and 3-D, ragged
+ * channel counts (3, 9, 17, 64, 100), batch 2, every activation (PRelu's slope per
+ * channel), a bias, a residual aliasing y, and a 2-thread pool.  The weights are packed
+ * here by the documented layout (B(k, oc) = W[oc][k] through onnxcc_packed_b_index).
+ *
+ * Like test_kern_gemm.c, this file needs only the runtime's GEMM and rt_conv_small.c:
+ * CMakeLists.txt builds it again with them for each GEMM micro-kernel (AVX-512, AVX2 +
+ * FMA, portable), since the transposed tile stores differ between them.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnxcc_conv_small.h"
+
+/* Deterministic values in [-1, 1). */
+static float *frand(size_t n, unsigned seed) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    cr_assert(p);
+    uint32_t s = seed * 2654435761u + 12345u;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        p[i] = (float)(s >> 8) / (float)(1u << 23) - 1.0f;
+    }
+    return p;
+}
+
+typedef struct Case {
+    int ns;                                  /* spatial axes */
+    int64_t in[3], kernel[3], stride[3], dilation[3], pb[3], pe[3];
+    size_t N, C, M;                          /* batch, in and out channels */
+} Case;
+
+static OnnxccConvGeom geom_of(const Case *cc) {
+    OnnxccConvGeom g = {.n_spatial = cc->ns};
+    for (int a = 0; a < cc->ns; a++) {
+        g.in[a] = cc->in[a], g.kernel[a] = cc->kernel[a];
+        g.stride[a] = cc->stride[a] ? cc->stride[a] : 1;
+        g.dilation[a] = cc->dilation[a] ? cc->dilation[a] : 1;
+        g.pad_begin[a] = cc->pb[a], g.pad_end[a] = cc->pe[a];
+        int64_t span = (g.kernel[a] - 1) * g.dilation[a] + 1;
+        g.out[a] = (g.in[a] + cc->pb[a] + cc->pe[a] - span) / g.stride[a] + 1;
+    }
+    return g;
+}
+
+static size_t prod(const int64_t *v, int n) {
+    size_t p = 1;
+    for (int i = 0; i < n; i++) p *= (size_t)v[i];
+    return p;
+}
+
+/* raw = conv(x, w), w[M][C][kernel...], one output element at a time, in double. */
+static void naive_conv(const OnnxccConvGeom *g, const Case *cc, const float *x,
+                       const float *w, float *raw) {
+    const int ns = g->n_spatial;
+    const size_t in_pix = prod(g->in, ns), out_pix = prod(g->out, ns), ks = prod(g->kernel, ns);
+    for (size_t n = 0; n < cc->N; n++)
+    for (size_t m = 0; m < cc->M; m++)
+    for (size_t op = 0; op < out_pix; op++) {
+        double s = 0.0;
+        for (size_t c = 0; c < cc->C; c++)
+        for (size_t kp = 0; kp < ks; kp++) {
+            int64_t idx = 0, stride_in = 1;
+            bool inside = true;
+            size_t o = op, k = kp;
+            for (int a = ns - 1; a >= 0; a--) {     /* last axis fastest */
+                int64_t oa = (int64_t)(o % (size_t)g->out[a]);
+                int64_t ka = (int64_t)(k % (size_t)g->kernel[a]);
+                o /= (size_t)g->out[a], k /= (size_t)g->kernel[a];
+                int64_t ia = oa * g->stride[a] - g->pad_begin[a] + ka * g->dilation[a];
+                inside = inside && ia >= 0 && ia < g->in[a];
+                idx += ia * stride_in;
+                stride_in *= g->in[a];
+            }
+            if (inside)
+                s += (double)x[(n * cc->C + c) * in_pix + (size_t)idx] *
+                     w[(m * cc->C + c) * ks + kp];
+        }
+        raw[(n * cc->M + m) * out_pix + op] = (float)s;
+    }
+}
+
+/* w as packed B: B(k, oc) = w[oc][k] at [(oc / 32) * K * 32 + k * 32 + oc % 32], zero
+ * past M, spelled out rather than through onnxcc_packed_b_index. */
+static float *pack_weights(const Case *cc, const float *w, size_t kdim) {
+    size_t panels = (cc->M + 31) / 32;
+    float *wp = calloc(panels * 32 * kdim, sizeof(float));
+    cr_assert(wp);
+    for (size_t oc = 0; oc < cc->M; oc++)
+        for (size_t k = 0; k < kdim; k++)
+            wp[oc / 32 * kdim * 32 + k * 32 + oc % 32] = w[oc * kdim + k];
+    return wp;
+}
+
+/* One case with every activation, each with and without a residual aliasing y. */
+static void check_case(const Case *cc, OnnxccPool *pool) {
+    OnnxccConvGeom g = geom_of(cc);
+    OnnxccGeom3 G;
+    onnxcc_geom3(&g, &G);
+    const size_t in_pix = prod(g.in, cc->ns), out_pix = prod(g.out, cc->ns);
+    const size_t kdim = onnxcc_conv_small_kdim(&G, cc->C), ny = cc->N * cc->M * out_pix;
+    cr_assert_eq(kdim, cc->C * prod(g.kernel, cc->ns));
+    float *x = frand(cc->N * cc->C * in_pix, 1), *w = frand(cc->M * kdim, 2);
+    float *bias = frand(2 * cc->M, 3), *slope = frand(cc->M, 4), *res = frand(ny, 5);
+    float *raw = frand(ny, 6), *want = frand(ny, 7), *y = frand(ny, 8);
+    float *wp = pack_weights(cc, w, kdim);
+    void *scratch = malloc(onnxcc_f32_conv_small_scratch_bytes(&g, cc->C));
+    cr_assert(scratch);
+    naive_conv(&g, cc, x, w, raw);
+    for (int act = ONNXCC_ACT_NONE; act <= ONNXCC_ACT_SILU; act++)
+        for (int with_res = 0; with_res < 2; with_res++) {
+            /* The bias every other float (row_stride 2), scaled by 0.5. */
+            OnnxccEpilogue ep = {.bias = {bias, 2, 0}, .bias_scale = 0.5f,
+                                 .slope = {slope, 1, 0}, .act = act, .act_alpha = 0.3f,
+                                 .act_beta = 0.9f};
+            if (with_res) ep.residual = (OnnxccOperand){y, 0, 0};
+            for (size_t i = 0; i < ny; i++) {
+                size_t m = i / out_pix % cc->M;
+                float v = raw[i] + 0.5f * bias[2 * m] + (with_res ? res[i] : 0.0f);
+                want[i] = onnxcc_act(act, v, 0.3f, 0.9f, slope[m]);
+            }
+            memcpy(y, res, ny * sizeof(float));
+            onnxcc_f32_conv_small(&g, cc->N, cc->C, cc->M, x, wp, y, &ep, scratch, pool);
+            for (size_t i = 0; i < ny; i++) {
+                float tol = 1e-4f * (1.0f + fabsf(want[i]));
+                cr_assert(fabsf(y[i] - want[i]) <= tol,
+                          "in %lldx%lld k %lld C %zu M %zu act %d res %d: y[%zu] is %.9g, "
+                          "expected %.9g",
+                          (long long)cc->in[0], (long long)cc->in[1], (long long)cc->kernel[0],
+                          cc->C, cc->M, act, with_res, i, (double)y[i], (double)want[i]);
+            }
+        }
+    free(x), free(w), free(bias), free(slope), free(res), free(raw), free(want), free(y);
+    free(wp), free(scratch);
+}
+
+static const Case cases[] = {
+    /* 1x1 on 7x7, ragged out channels. */
+    {2, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 2, 64, 100},
+    /* 3x3 "same" on 7x7 and 13x13 (169 pixels: 21 full row tiles and a one-row one). */
+    {2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 2, 17, 64},
+    {2, {13, 13}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 2, 9, 100},
+    /* 3x3 stride 2 pad 1: 13x13 -> 7x7, and 14x14 -> 7x7. */
+    {2, {13, 13}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, 2, 3, 64},
+    {2, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, 2, 100, 17},
+    /* 1x1 stride 2 (a resnet downsample), unequal pads, dilation 2. */
+    {2, {13, 13}, {1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}, 2, 9, 100},
+    {2, {7, 9}, {3, 2}, {1, 2}, {1, 1}, {2, 0}, {1, 1}, 2, 17, 33},
+    {2, {9, 9}, {3, 3}, {1, 1}, {2, 2}, {1, 2}, {2, 1}, 2, 3, 64},
+    /* 1-D and 3-D. */
+    {1, {20}, {5}, {2}, {1}, {2}, {2}, 2, 9, 40},
+    {3, {4, 5, 5}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, 2, 3, 35},
+};
+
+Test(conv_small, every_case_and_epilogue) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i], NULL);
+}
+
+/* Big enough that the GEMM splits the work between threads; the panels are built by
+ * the pool too. */
+Test(conv_small, two_threads) {
+    OnnxccPool *pool = onnxcc_pool_create(2);
+    cr_assert(pool);
+    const Case big = {2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 2, 64, 160};
+    check_case(&big, pool);
+    check_case(&cases[3], pool);
+    onnxcc_pool_destroy(pool);
+}
+
+/* The predicate: resnet's 7 x 7 stages take the path; planes that fill the old path's
+ * 32-pixel slivers (8 x 8, 14 x 14), few output channels, a small K and grouped
+ * convolutions do not. */
+static bool use_small(int64_t plane, int64_t kernel, size_t C, size_t M, size_t groups) {
+    const Case cc = {2, {plane, plane}, {kernel, kernel}, {1, 1}, {1, 1},
+                     {kernel / 2, kernel / 2}, {kernel / 2, kernel / 2}, 1, C, M};
+    OnnxccConvGeom g = geom_of(&cc);
+    OnnxccGeom3 G;
+    onnxcc_geom3(&g, &G);
+    return onnxcc_conv_use_small(&G, C, M, groups);
+}
+
+Test(conv_small, predicate) {
+    cr_assert(use_small(7, 3, 512, 512, 1));
+    cr_assert(use_small(7, 1, 512, 2048, 1));
+    cr_assert(use_small(6, 3, 64, 64, 1));
+    cr_assert(!use_small(7, 3, 512, 512, 2));
+    cr_assert(!use_small(8, 3, 128, 128, 1));
+    cr_assert(!use_small(14, 3, 256, 256, 1));
+    cr_assert(!use_small(56, 3, 64, 64, 1));
+    cr_assert(!use_small(7, 1, 512, 16, 1));
+    cr_assert(!use_small(7, 1, 32, 64, 1));
+}
