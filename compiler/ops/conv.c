@@ -1,5 +1,8 @@
 /* conv.c: Conv (1-D to 3-D, groups, depthwise, dilations, pads, auto_pad), emitted as
- * one call to the runtime's onnxcc_f32_conv with the geometry baked in.
+ * one call to the runtime's onnxcc_f32_conv with the geometry baked in; when the
+ * pack_weights pass packed W (kern_is_packed), to onnxcc_f32_conv_packed, or for small
+ * planes (onnxcc_conv_use_small) to onnxcc_f32_conv_small, whose weights are packed as
+ * its GEMM's B instead (kern_conv_packs_as_b).
  *
  * Inputs: X [N, C, spatial...], W [M, C / group, kernel...], optional B [M].  The fusion
  * pass may append a PRelu slope (one value, or one per output channel) and a residual of
@@ -29,7 +32,8 @@ typedef struct ConvInfo {
 } ConvInfo;
 
 static bool conv_info(const Node *n, ConvInfo *ci, Diag *d) {
-    const Value *x = n->inputs[0], *w = n->inputs[1], *b = bias_of(n);
+    Value w_shape;
+    const Value *x = n->inputs[0], *w = kern_weight(n, &w_shape), *b = bias_of(n);
     for (int i = 0; i < n->n_inputs; i++) {
         const Value *v = n->inputs[i];
         if (v && v->dtype != DT_FLOAT) {
@@ -97,10 +101,17 @@ static bool conv_info(const Node *n, ConvInfo *ci, Diag *d) {
     return shape_spatial_geom(n, ns, x->dims + 2, w->dims + 2, false, &ci->geom, d);
 }
 
-static bool scratch_of(const ConvInfo *ci, size_t *out);
+static bool scratch_of(const ConvInfo *ci, bool packed, size_t *out);
+static bool conv_packed_floats(const ConvInfo *ci, size_t *out);
+static bool conv_kdim(const ConvInfo *ci, size_t *kdim);
+static bool conv_small(const ConvInfo *ci);
 
 static bool conv_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
+    if (kern_is_packed(n)) {
+        diag_error(d, n, "attribute '%s' is reserved for onnxcc's own use", KERN_ATTR_PACKED);
+        return false;
+    }
     if (!op_require_shape(n, 0, d) || !op_require_shape(n, 1, d)) return false;
     if (bias_of(n) && !op_require_shape(n, 2, d)) return false;
     ConvInfo ci;
@@ -112,7 +123,7 @@ static bool conv_infer(Graph *g, Node *n, Diag *d) {
         return false;
     }
     size_t scratch;
-    if (!scratch_of(&ci, &scratch) || scratch > ((size_t)1 << 40)) {
+    if (!scratch_of(&ci, false, &scratch) || scratch > ((size_t)1 << 40)) {
         diag_error(d, n, "the im2col buffer of this convolution is too large");
         return false;
     }
@@ -168,68 +179,124 @@ static bool conv_emit(Emitter *e, const Node *n, Diag *d) {
     kern_emit_geom(e, &ci.geom);
     kern_emit_epilogue(e, n, "ep", bias[0] ? bias : NULL, 1.0f, res[0] ? res : NULL,
                        slope[0] ? slope : NULL);
-    emit_line(e, "onnxcc_f32_conv(&geom, %lld, %lld, %lld, %lld, x0, x1, y0, &ep, scratch, pool);",
+    const char *entry = "onnxcc_f32_conv";
+    if (kern_is_packed(n) && conv_small(&ci)) {
+        size_t kdim = 0, cols = 0, floats = 0;
+        if (!conv_kdim(&ci, &kdim) || !size_align_up((size_t)ci.M, ONNXCC_PACK_NR, &cols) ||
+            !size_mul(cols, kdim, &floats) || (int64_t)floats != ir_numel(n->inputs[1])) {
+            diag_error(d, n, "internal error: packed weights '%s' have %lld values, expected "
+                       "%zu", n->inputs[1]->name, (long long)ir_numel(n->inputs[1]), floats);
+            return false;
+        }
+        emit_line(e, "/* A small plane: a transposed GEMM (onnxcc_conv_small.h) whose B is W, "
+                  "packed at");
+        emit_line(e, " * compile time: B(k, oc) = W[oc][k] at onnxcc_packed_b_index(K, k, "
+                  "oc). */");
+        emit_line(e, "onnxcc_f32_conv_small(&geom, %lld, %lld, %lld, x0, x1, y0, &ep, scratch, "
+                  "pool);", (long long)ci.N, (long long)ci.C, (long long)ci.M);
+        return true;
+    }
+    if (kern_is_packed(n)) {
+        size_t floats = 0;
+        if (!conv_packed_floats(&ci, &floats) || (int64_t)floats != ir_numel(n->inputs[1])) {
+            diag_error(d, n, "internal error: packed weights '%s' have %lld values, expected "
+                       "%zu", n->inputs[1]->name, (long long)ir_numel(n->inputs[1]), floats);
+            return false;
+        }
+        emit_line(e, "/* W packed at compile time (onnxcc_conv_packed_index): per group, "
+                  "8-row panels");
+        emit_line(e, " * of the [out channels][in channels x kernel] matrix. */");
+        entry = "onnxcc_f32_conv_packed";
+    }
+    emit_line(e, "%s(&geom, %lld, %lld, %lld, %lld, x0, x1, y0, &ep, scratch, pool);", entry,
               (long long)ci.N, (long long)ci.C, (long long)ci.M, (long long)ci.group);
     return true;
 }
 
-/* The same rule as onnxcc_f32_conv_scratch_bytes() in runtime/src/rt_conv.c: a chunk of
- * the im2col matrix of one group, the padded plane of the fast depthwise path, or nothing
- * for a pointwise conv and the other direct cases.  false when the size overflows. */
-static bool scratch_of(const ConvInfo *ci, size_t *out) {
+/* Rows of the GEMM of one group: (C / group) * kernel size; false on overflow. */
+static bool conv_kdim(const ConvInfo *ci, size_t *kdim) {
+    *kdim = (size_t)(ci->C / ci->group);
+    for (int i = 0; i < ci->geom.n_spatial; i++)
+        if (!size_mul(*kdim, (size_t)ci->geom.kernel[i], kdim)) return false;
+    return true;
+}
+
+/* Floats of the packed weights (onnxcc_conv_packed_floats, overflow-checked). */
+static bool conv_packed_floats(const ConvInfo *ci, size_t *out) {
+    size_t kdim, cout_g = (size_t)(ci->M / ci->group), rows;
+    return conv_kdim(ci, &kdim) &&
+           size_align_up(cout_g, ONNXCC_PACK_MR, &rows) &&
+           size_mul(rows, kdim, out) && size_mul(*out, (size_t)ci->group, out);
+}
+
+/* The geometry as the runtime sees it. */
+static void conv_geom3(const ConvInfo *ci, OnnxccGeom3 *G) {
     const SpatialGeom *sg = &ci->geom;
-    int64_t cin_g = ci->C / ci->group;
-    bool pointwise = true;
-    for (int i = 0; i < sg->n_spatial; i++)
-        if (sg->kernel[i] != 1 || sg->stride[i] != 1 || sg->pad_begin[i] != 0 ||
-            sg->in[i] != sg->out[i])
-            pointwise = false;
-    *out = 0;
     OnnxccConvGeom rg = {.n_spatial = sg->n_spatial};
     for (int i = 0; i < sg->n_spatial; i++) {
         rg.in[i] = sg->in[i], rg.out[i] = sg->out[i], rg.kernel[i] = sg->kernel[i];
         rg.stride[i] = sg->stride[i], rg.dilation[i] = sg->dilation[i];
         rg.pad_begin[i] = sg->pad_begin[i], rg.pad_end[i] = sg->pad_end[i];
     }
+    onnxcc_geom3(&rg, G);
+}
+
+/* Whether a Conv whose weights are packed runs onnxcc_f32_conv_small (the runtime's rule,
+ * onnxcc_conv_use_small; never a direct case). */
+static bool conv_small(const ConvInfo *ci) {
     OnnxccGeom3 G;
-    onnxcc_geom3(&rg, &G);
-    if (onnxcc_conv_dw_fast(&G, (size_t)ci->C, (size_t)ci->group)) {
-        /* The zero-padded plane of one channel and its output grid, as
-         * onnxcc_conv_dw_plane_floats() (k <= 5, stride <= 2: the dims do not overflow,
-         * the product is checked). */
-        int64_t rows = onnxcc_conv_dw_plane_dim(&G, 1), cols = onnxcc_conv_dw_plane_dim(&G, 2);
-        size_t bytes;
-        if (rows < 1 || cols < 1 || !size_mul((size_t)rows, (size_t)cols, &bytes) ||
-            !size_mul(bytes, 2 * sizeof(float), &bytes))
-            return false;
-        *out = bytes;
-        return true;
+    conv_geom3(ci, &G);
+    return !onnxcc_conv_direct((size_t)ci->C, (size_t)ci->group) &&
+           onnxcc_conv_use_small(&G, (size_t)ci->C, (size_t)ci->M, (size_t)ci->group);
+}
+
+bool kern_conv_packs_as_b(const Node *n) {
+    ConvInfo ci;
+    Diag d;
+    diag_init(&d);
+    bool ok = conv_info(n, &ci, &d);   /* already checked by infer */
+    diag_free(&d);
+    return ok && conv_small(&ci);
+}
+
+/* The same rule as onnxcc_f32_conv_scratch_bytes() in runtime/src/rt_conv.c: the phase
+ * planes and B panels of one chunk of output pixels, the padded plane of the fast
+ * depthwise path, or nothing for a pointwise conv and the other direct cases; for a
+ * packed small-plane conv, onnxcc_f32_conv_small_scratch_bytes()'s transposed im2col
+ * matrix.  false when the size overflows. */
+static bool scratch_of(const ConvInfo *ci, bool packed, size_t *out) {
+    const SpatialGeom *sg = &ci->geom;
+    bool pointwise = true;
+    for (int i = 0; i < sg->n_spatial; i++)
+        if (sg->kernel[i] != 1 || sg->stride[i] != 1 || sg->pad_begin[i] != 0 ||
+            sg->in[i] != sg->out[i])
+            pointwise = false;
+    *out = 0;
+    OnnxccGeom3 G;
+    conv_geom3(ci, &G);
+    if (packed && conv_small(ci)) {
+        /* onnxcc_packed_a_floats(output pixels, kdim) floats. */
+        size_t kdim, rows = 1;
+        for (int i = 0; i < sg->n_spatial; i++)
+            if (!size_mul(rows, (size_t)sg->out[i], &rows)) return false;
+        return conv_kdim(ci, &kdim) && size_align_up(rows, ONNXCC_PACK_MR, &rows) &&
+               size_mul(rows, kdim, out) && size_mul(*out, sizeof(float), out);
     }
+    /* The depthwise kernels read the input in place: no scratch (rt_dwconv.c). */
     if (pointwise || onnxcc_conv_direct((size_t)ci->C, (size_t)ci->group)) return true;
-    if (onnxcc_conv_shifted(&G, (size_t)ci->C, (size_t)ci->group)) {
-        /* The group's padded planes, then B panels and the GEMM's output for one chunk of
-         * the grid (the rule of onnxcc_f32_conv_scratch_bytes()). */
-        size_t rows = (size_t)onnxcc_conv_plane_dim(&G, 1);
-        size_t cols = (size_t)onnxcc_conv_plane_dim(&G, 2), plane, grid, kd, floats, panels;
-        if (!size_mul(rows, cols, &plane) || !size_mul(plane, (size_t)cin_g, &floats) ||
-            !size_mul((size_t)cin_g, (size_t)(G.kernel[1] * G.kernel[2]), &kd) ||
-            !size_mul((size_t)(G.out[1] - 1), cols, &grid) ||
-            !size_add(grid, (size_t)G.out[2], &grid) ||
-            !size_mul(kd + (size_t)(ci->M / ci->group), onnxcc_conv_chunk_cols(kd, grid),
-                      &panels) ||
-            !size_add(floats, panels, &floats) || !size_mul(floats, sizeof(float), out))
+    /* The phase planes of a strided flat-shift conv (a group's input), then kdim *
+     * chunk_cols floats, as onnxcc_f32_conv_scratch_bytes() computes at run time. */
+    size_t kdim, out_pix = 1, in_pix = 1, phases = 0, bytes;
+    if (!conv_kdim(ci, &kdim)) return false;
+    for (int i = 0; i < sg->n_spatial; i++)
+        if (!size_mul(out_pix, (size_t)sg->out[i], &out_pix) ||
+            !size_mul(in_pix, (size_t)sg->in[i], &in_pix))
             return false;
-        return true;
-    }
-    /* kdim * chunk_cols floats, as onnxcc_f32_conv_scratch_bytes() computes at run time. */
-    size_t kdim = (size_t)cin_g, out_pix = 1, bytes;
-    for (int i = 0; i < sg->n_spatial; i++) {
-        if (!size_mul(kdim, (size_t)sg->kernel[i], &kdim) ||
-            !size_mul(out_pix, (size_t)sg->out[i], &out_pix))
-            return false;
-    }
+    if (onnxcc_conv_flat(&G) && (G.stride[1] > 1 || G.stride[2] > 1) &&
+        !size_mul((size_t)(ci->C / ci->group), in_pix, &phases))
+        return false;
     if (!size_mul(kdim, onnxcc_conv_chunk_cols(kdim, out_pix), &bytes) ||
-        !size_mul(bytes, sizeof(float), &bytes))
+        !size_add(bytes, phases, &bytes) || !size_mul(bytes, sizeof(float), &bytes))
         return false;
     *out = bytes;
     return true;
@@ -242,12 +309,13 @@ static size_t conv_scratch(const Node *n) {
     bool ok = conv_info(n, &ci, &d);   /* already checked by infer: cannot fail here */
     diag_free(&d);
     size_t bytes = 0;
-    if (!ok || !scratch_of(&ci, &bytes)) return 0;
+    if (!ok || !scratch_of(&ci, kern_is_packed(n), &bytes)) return 0;
     return bytes;
 }
 
 static int64_t conv_flops(const Node *n) {
-    const Value *w = n->inputs[1];
+    Value w_shape;
+    const Value *w = kern_weight(n, &w_shape);
     int64_t per_out = 1, f;
     for (int i = 1; i < w->rank; i++)
         if (!i64_mul(per_out, w->dims[i], &per_out)) return -1;

@@ -1,4 +1,5 @@
-/* gemm.c: Gemm and MatMul, both emitted as calls to the runtime's onnxcc_f32_gemm.
+/* gemm.c: Gemm and MatMul, both emitted as calls to the runtime's onnxcc_f32_gemm, or to
+ * onnxcc_f32_gemm_pb when the pack_weights pass packed B (kern_is_packed).
  *
  * Gemm: Y = alpha * A' x B' + beta * C with A' = transA ? A^T : A (likewise B), C
  * broadcast to [M, N] (unidirectionally: each of its dims 1 or equal).  MatMul: numpy
@@ -16,6 +17,7 @@
 #include "ops/kernel_emit.h"
 #include "ops/op.h"
 #include "onnxcc_act.h"
+#include "onnxcc_gemm.h"
 
 
 void kern_emit_epilogue(Emitter *e, const Node *n, const char *name, const char *bias,
@@ -77,7 +79,8 @@ typedef struct GemmDims {
 } GemmDims;
 
 static bool gemm_dims(const Node *n, GemmDims *gd, Diag *d) {
-    const Value *a = n->inputs[0], *b = n->inputs[1];
+    Value b_shape;
+    const Value *a = n->inputs[0], *b = kern_weight(n, &b_shape);
     if (a->rank != 2 || b->rank != 2) {
         diag_error(d, n, "A and B must be 2-D, got ranks %d and %d", a->rank, b->rank);
         return false;
@@ -113,8 +116,34 @@ static bool gemm_c_strides(const Value *c, int64_t M, int64_t N, int64_t *rs, in
     return true;
 }
 
+/* infer of Gemm and MatMul: the packed-weights attribute is the pass's, not a model's. */
+static bool reject_packed_attr(const Node *n, Diag *d) {
+    if (!kern_is_packed(n)) return true;
+    diag_error(d, n, "attribute '%s' is reserved for onnxcc's own use", KERN_ATTR_PACKED);
+    return false;
+}
+
+/* A packed B (K x N, onnxcc_packed_b_index) must have exactly the packed size. */
+static bool check_packed_b(const Node *n, int64_t K, int64_t N, Diag *d) {
+    size_t cols, floats;
+    if (size_align_up((size_t)N, ONNXCC_PACK_NR, &cols) && size_mul(cols, (size_t)K, &floats) &&
+        (int64_t)floats == ir_numel(n->inputs[1]))
+        return true;
+    diag_error(d, n, "internal error: packed weights '%s' have %lld values, expected %lld x "
+               "%lld packed", n->inputs[1]->name, (long long)ir_numel(n->inputs[1]),
+               (long long)K, (long long)N);
+    return false;
+}
+
+/* The comment above a call with packed B. */
+static void emit_packed_b_note(Emitter *e) {
+    emit_line(e, "/* B packed at compile time: 32-column panels, B(k, j) at "
+              "onnxcc_packed_b_index(K, k, j). */");
+}
+
 static bool gemm_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
+    if (!reject_packed_attr(n, d)) return false;
     if (!op_require_shape(n, 0, d) || !op_require_shape(n, 1, d)) return false;
     for (int i = 0; i < 3; i++)
         if (!require_float(n, i, "Gemm", d)) return false;
@@ -160,6 +189,14 @@ static bool gemm_emit(Emitter *e, const Node *n, Diag *d) {
                        slope[0] ? slope : NULL);
     /* A is [M][K] (or [K][M] when transposed), B is [K][N] (or [N][K]). */
     long long M = gd.M, N = gd.N, K = gd.K;
+    if (kern_is_packed(n)) {
+        if (!check_packed_b(n, gd.K, gd.N, d)) return false;
+        emit_packed_b_note(e);
+        emit_line(e, "onnxcc_f32_gemm_pb(%lld, %lld, %lld, %s, x0, %lld, %lld, x1, y0, %lld, "
+                  "&ep, pool);", M, N, K, c_float(fa, alpha), gd.trans_a ? 1LL : K,
+                  gd.trans_a ? M : 1LL, N);
+        return true;
+    }
     emit_line(e, "onnxcc_f32_gemm(%lld, %lld, %lld, %s, x0, %lld, %lld, x1, %lld, %lld, "
               "y0, %lld, &ep, pool);", M, N, K, c_float(fa, alpha),
               gd.trans_a ? 1LL : K, gd.trans_a ? M : 1LL,
@@ -196,7 +233,8 @@ typedef struct MatMulShape {
 } MatMulShape;
 
 static bool matmul_shape(const Node *n, MatMulShape *ms, Diag *d) {
-    const Value *a = n->inputs[0], *b = n->inputs[1];
+    Value b_shape;
+    const Value *a = n->inputs[0], *b = kern_weight(n, &b_shape);
     if (a->rank < 1 || b->rank < 1) {
         diag_error(d, n, "MatMul operands must have rank >= 1, got %d and %d", a->rank,
                    b->rank);
@@ -239,6 +277,7 @@ static bool matmul_shape(const Node *n, MatMulShape *ms, Diag *d) {
 
 static bool matmul_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
+    if (!reject_packed_attr(n, d)) return false;
     if (!op_require_shape(n, 0, d) || !op_require_shape(n, 1, d)) return false;
     if (!require_float(n, 0, "MatMul", d) || !require_float(n, 1, "MatMul", d)) return false;
     MatMulShape ms;
@@ -254,6 +293,13 @@ static bool matmul_infer(Graph *g, Node *n, Diag *d) {
 static bool matmul_emit(Emitter *e, const Node *n, Diag *d) {
     MatMulShape ms;
     if (!matmul_shape(n, &ms, d)) return false;
+    bool packed = kern_is_packed(n);
+    Value b_shape;
+    if (packed && kern_weight(n, &b_shape)->rank != 2) {
+        diag_error(d, n, "internal error: a packed MatMul weight must be one 2-D matrix");
+        return false;
+    }
+    if (packed && !check_packed_b(n, ms.K, ms.N, d)) return false;
     /* B shared by every batch and A holding every batch (no broadcast of A): the batches
      * stack into one GEMM with batch * M rows, as in a Linear layer over a sequence. */
     bool b_shared = true;
@@ -294,8 +340,15 @@ static bool matmul_emit(Emitter *e, const Node *n, Diag *d) {
     sb_free(&ao);
     sb_free(&bo);
     kern_emit_epilogue(e, n, "ep", NULL, 1.0f, res[0] ? res : NULL, slope[0] ? slope : NULL);
-    emit_line(e, "onnxcc_f32_gemm(%lld, %lld, %lld, 1.0f, x0 + ao, %lld, 1, x1 + bo, %lld, 1, "
-              "y0 + yo, %lld, &ep, pool);", M, N, K, K, N, N);
+    if (packed) {
+        /* B is one 2-D matrix shared by every batch (pack_weights packs no other): bo = 0. */
+        emit_packed_b_note(e);
+        emit_line(e, "onnxcc_f32_gemm_pb(%lld, %lld, %lld, 1.0f, x0 + ao, %lld, 1, x1 + bo, "
+                  "y0 + yo, %lld, &ep, pool);", M, N, K, K, N);
+    } else {
+        emit_line(e, "onnxcc_f32_gemm(%lld, %lld, %lld, 1.0f, x0 + ao, %lld, 1, x1 + bo, %lld, "
+                  "1, y0 + yo, %lld, &ep, pool);", M, N, K, K, N, N);
+    }
     emit_line(e, "yo += %lld;", M * N);
     for (int i = 0; i < ms.nb; i++) emit_close(e);
     return true;

@@ -1,7 +1,10 @@
 /* kernel_emit.h: emitter pieces shared by the ops that call runtime kernels (conv.c,
- * gemm.c, pool.c): the initialisers of the runtime's OnnxccEpilogue and OnnxccConvGeom. */
+ * gemm.c, pool.c): the initialisers of the runtime's OnnxccEpilogue and OnnxccConvGeom,
+ * and how a node whose weights were packed at compile time says so. */
 #ifndef ONNXCC_KERNEL_EMIT_H
 #define ONNXCC_KERNEL_EMIT_H
+
+#include <string.h>
 
 #include "backend/emitter.h"
 #include "ir/shape.h"
@@ -12,5 +15,33 @@ void kern_emit_epilogue(Emitter *e, const Node *n, const char *name, const char 
                         float bias_scale, const char *residual, const char *slope);
 /* Writes `const OnnxccConvGeom geom = {...};` (conv.c). */
 void kern_emit_geom(Emitter *e, const SpatialGeom *sg);
+
+/* The internal attribute that the pack_weights pass (compiler/passes/pack_weights.c) sets
+ * on a Conv, Gemm or MatMul whose weight input (input 1) it replaced by a copy in the
+ * runtime's packed layout, a 1-D constant: the dims the weight had.  The ops' infer
+ * rejects a model node that carries it, so only the pass can set it. */
+#define KERN_ATTR_PACKED "onnxcc.packed_weight_dims"
+
+/* Whether the pack_weights pass packs this Conv's W as the right operand of its GEMM
+ * (B(k, oc) = W[oc][k], onnxcc_packed_b_index: the small-plane kernel of
+ * onnxcc_conv_small.h) rather than as the left one (onnxcc_conv_packed_index) (conv.c). */
+bool kern_conv_packs_as_b(const Node *n);
+
+/* Whether n's weight input is packed. */
+static inline bool kern_is_packed(const Node *n) { return ir_attr(n, KERN_ATTR_PACKED) != NULL; }
+
+/* Input 1 of n as the op's shape checks must see it: the value itself, or, when packed,
+ * a copy in *buf with the dims the weight had before packing (its data is the packed
+ * one: read it only through the runtime's layout). */
+static inline const Value *kern_weight(const Node *n, Value *buf) {
+    const Value *w = n->inputs[1];
+    const int64_t *dims;
+    size_t rank = ir_attr_ints(n, KERN_ATTR_PACKED, &dims);
+    if (!kern_is_packed(n) || rank < 1 || rank > IR_MAX_RANK) return w;
+    *buf = *w;
+    buf->rank = (int)rank;
+    memcpy(buf->dims, dims, rank * sizeof *dims);
+    return buf;
+}
 
 #endif

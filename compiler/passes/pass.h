@@ -34,6 +34,7 @@ bool pass_dce(Graph *g, const PassOptions *opt, Diag *d);
 bool pass_canonicalize(Graph *g, const PassOptions *opt, Diag *d);
 bool pass_fold_batchnorm(Graph *g, const PassOptions *opt, Diag *d);
 bool pass_fuse_activation(Graph *g, const PassOptions *opt, Diag *d);
+bool pass_pack_weights(Graph *g, const PassOptions *opt, Diag *d);
 bool pass_plan_memory(Graph *g, const PassOptions *opt, Diag *d);
 
 /* Runs the whole pipeline (or up to and including `last`, if not NULL). */

@@ -18,6 +18,7 @@ const Pass pipeline_passes[] = {
     {"dce_after_fold", pass_dce},
     {"fold_batchnorm", pass_fold_batchnorm},
     {"fuse_activation", pass_fuse_activation},
+    {"pack_weights", pass_pack_weights},
     {"plan_memory", pass_plan_memory},
 };
 const int pipeline_n_passes = (int)(sizeof pipeline_passes / sizeof pipeline_passes[0]);

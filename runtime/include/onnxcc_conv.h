@@ -1,60 +1,79 @@
 /* onnxcc_conv.h: N-d convolution on top of the GEMM (runtime/src/rt_conv.c); the depthwise
- * case is in onnxcc_dwconv.h.
+ * case is in onnxcc_dwconv.h, the transposed GEMM for small planes in onnxcc_conv_small.h.
+ *
+ * The weights come either as the model has them (onnxcc_f32_conv) or packed at compile
+ * time into the GEMM's packed-A layout (onnxcc_f32_conv_packed, the layout below).  Both
+ * build the GEMM's right operand in the packed-B layout of onnxcc_gemm.h: 32-pixel
+ * panels of the im2col matrix, written straight from the input (or, for a 1x1 stride-1
+ * unpadded kernel, the input itself, read in place).
  */
 #ifndef ONNXCC_ONNXCC_CONV_H
 #define ONNXCC_ONNXCC_CONV_H
 
+#include "onnxcc_conv_small.h"
 #include "onnxcc_dwconv.h"
 #include "onnxcc_gemm.h"
 #include "onnxcc_threads.h"
 #include "onnxcc_types.h"
 
-/* col[(c * k0 * k1 * k2) + kernel offset][out pixel] for the `channels` channels of one
- * image x[channels][in...]; zero where the window falls in the padding. */
-void onnxcc_f32_im2col(const OnnxccConvGeom *g, size_t channels, const float *x, float *col);
-/* Whether onnxcc_f32_conv takes its shifted-window path: a 2-D (or 1-D) dense kernel
- * (not 1x1) of stride 1 whose grid (below) is not much larger than the output.  The input
- * of a group is copied once into a zero-padded plane; on the output grid extended to the
- * plane's width, tap (ky, kx) of channel c reads the plane at a constant offset from the
- * output pixel, so the GEMM's B panels are plain copies (no im2col).  The extra columns
- * of the grid (kernel width - 1 per row) are computed and dropped. */
-static inline int onnxcc_conv_shifted(const OnnxccGeom3 *G, size_t in_channels,
-                                      size_t groups) {
-    if (onnxcc_conv_direct(in_channels, groups) || G->in[0] != 1 || G->out[0] != 1 ||
-        G->kernel[0] != 1 || G->kernel[1] * G->kernel[2] < 2 || G->stride[1] != 1 ||
-        G->stride[2] != 1)
-        return 0;
-    /* Worth it while the grid needs at most 1/8 more 32-column panels than the output
-     * (a 7 x 7 output rounds up to 64 columns either way). */
-    int64_t wp = G->out[2] + (G->kernel[2] - 1) * G->dilation[2];
-    int64_t grid = (G->out[1] - 1) * wp + G->out[2], pix = G->out[1] * G->out[2];
-    return (grid + 31) / 32 * 8 <= (pix + 31) / 32 * 9;
+/* ---- packed weights ----------------------------------------------------------------
+ * W[out_channels][in_channels / groups][kernel...] seen, group by group, as the GEMM's
+ * left operand: group g is the (out_channels / groups) x kdim matrix (kdim =
+ * in_channels / groups * kernel size) of output channels g * cout_g ... and columns
+ * k = c * kernel size + kernel offset (row-major over the kernel's axes).  Each group is
+ * packed with onnxcc_packed_a_index (8-row panels, rows past cout_g zero) and the groups
+ * follow one another, onnxcc_packed_a_floats(cout_g, kdim) floats each. */
+static inline size_t onnxcc_conv_packed_group_floats(size_t out_channels, size_t groups,
+                                                     size_t kdim) {
+    return onnxcc_packed_a_floats(out_channels / groups, kdim);
 }
-/* Rows and columns of the padded plane of a strided window: (out - 1) * stride + the
- * dilated kernel's extent.  Used by the shifted-window and the fast depthwise paths. */
-static inline int64_t onnxcc_conv_plane_dim(const OnnxccGeom3 *G, int axis) {
-    return (G->out[axis] - 1) * G->stride[axis] + (G->kernel[axis] - 1) * G->dilation[axis] + 1;
+static inline size_t onnxcc_conv_packed_floats(size_t out_channels, size_t groups,
+                                               size_t kdim) {
+    return groups * onnxcc_conv_packed_group_floats(out_channels, groups, kdim);
+}
+/* Where W[oc][k] (k the column within oc's group, as above) lives in the packed weights. */
+static inline size_t onnxcc_conv_packed_index(size_t out_channels, size_t groups, size_t kdim,
+                                              size_t oc, size_t k) {
+    size_t cout_g = out_channels / groups;
+    return oc / cout_g * onnxcc_conv_packed_group_floats(out_channels, groups, kdim) +
+           onnxcc_packed_a_index(kdim, oc % cout_g, k);
+}
+
+/* Whether the convolution's panels are built by flat shifts (rt_conv.c): the outer axis
+ * trivial, kernels of at most 8 x 8, strides of at most 4, and input rows exactly
+ * stride times as long as output rows (3x3 "same" layers, stride 1 or 2, and the 7x7/2
+ * first layer on an even width).  With a stride above 1 the input of a group is first
+ * split into stride x stride phase planes (every stride-th row and column), in the
+ * scratch. */
+#define ONNXCC_CONV_FLAT_MAX_KERNEL 8  /* its masks live on the stack: 32 words a tap */
+#define ONNXCC_CONV_FLAT_MAX_STRIDE 4
+static inline int onnxcc_conv_flat(const OnnxccGeom3 *G) {
+    return G->in[0] == 1 && G->out[0] == 1 && G->kernel[0] == 1 &&
+           G->kernel[1] <= ONNXCC_CONV_FLAT_MAX_KERNEL &&
+           G->kernel[2] <= ONNXCC_CONV_FLAT_MAX_KERNEL &&
+           G->stride[1] <= ONNXCC_CONV_FLAT_MAX_STRIDE &&
+           G->stride[2] <= ONNXCC_CONV_FLAT_MAX_STRIDE && G->in[2] == G->out[2] * G->stride[2];
 }
 /* Output pixels per chunk of the im2col matrix of a convolution whose GEMM has kdim =
- * (in_channels / groups) * kernel size rows: about 256 KiB of col (so that it is still in
- * cache when the GEMM packs it), a multiple of 64, at most out_pix.  Shared by the kernel
- * and the compiler, which reserves the scratch. */
+ * (in_channels / groups) * kernel size rows: about 256 KiB of panels (in L2 while the
+ * GEMM sweeps the weights over them), a multiple of 64, at most out_pix.  Shared by the
+ * kernel and the compiler, which reserves the scratch. */
 static inline size_t onnxcc_conv_chunk(size_t kdim, size_t out_pix) {
     size_t chunk = (65536 / (kdim ? kdim : 1) + 63) / 64 * 64;
     return chunk < out_pix ? chunk : out_pix;
 }
-/* The chunk's columns as stored in the scratch: whole packed panels (a multiple of
- * ONNXCC_GEMM_NR_MAX, hence of ONNXCC_GEMM_NR whatever the target). */
+/* The chunk's columns as stored in the scratch: whole packed-B panels (a multiple of
+ * ONNXCC_PACK_NR). */
 static inline size_t onnxcc_conv_chunk_cols(size_t kdim, size_t out_pix) {
     size_t c = onnxcc_conv_chunk(kdim, out_pix);
-    return (c + ONNXCC_GEMM_NR_MAX - 1) / ONNXCC_GEMM_NR_MAX * ONNXCC_GEMM_NR_MAX;
+    return (c + ONNXCC_PACK_NR - 1) / ONNXCC_PACK_NR * ONNXCC_PACK_NR;
 }
-/* Bytes of scratch onnxcc_f32_conv needs: kdim * chunk_cols floats for im2col; for the
- * shifted-window path (onnxcc_conv_shifted) the plane of a group's channels, then
- * (kdim + out_channels / groups) * chunk_cols floats with chunk_cols from
- * onnxcc_conv_chunk_cols(kdim, (out[1] - 1) * plane width + out[2]); the padded plane of
- * the fast depthwise path (onnxcc_conv_dw_fast); or 0 for a 1x1 stride-1 unpadded
- * convolution and for the other direct cases (onnxcc_conv_direct). */
+/* Bytes of scratch onnxcc_f32_conv and onnxcc_f32_conv_packed need: the phase planes of
+ * a group (onnxcc_conv_flat with a stride above 1: in_channels / groups * input pixels
+ * floats), then the B panels of one chunk, kdim * onnxcc_conv_chunk_cols(kdim, output
+ * pixels) floats; 0 for a 1x1 stride-1 unpadded convolution (its input is B); for the
+ * direct cases (onnxcc_conv_direct) what onnxcc_f32_conv_dw_scratch_bytes says.  It does
+ * not depend on the thread count. */
 size_t onnxcc_f32_conv_scratch_bytes(const OnnxccConvGeom *g, size_t in_channels,
                                      size_t out_channels, size_t groups);
 /* y[batch][out_channels][out...] = epilogue(conv(x, w)) with w[out_channels][in_channels /
@@ -62,10 +81,17 @@ size_t onnxcc_f32_conv_scratch_bytes(const OnnxccConvGeom *g, size_t in_channels
  * value at ptr[oc * row_stride] (col_stride ignored); bias_scale applies as in the GEMM;
  * residual, if any, is a tensor of y's shape (its strides are ignored) and may alias y
  * exactly.  `alpha` of the GEMM is 1.  scratch holds onnxcc_f32_conv_scratch_bytes()
- * bytes.  x and y must not overlap. */
+ * bytes.  x and y must not overlap.  With a pool, the panels of a chunk are built in
+ * parallel and the GEMM parallelises itself. */
 void onnxcc_f32_conv(const OnnxccConvGeom *g, size_t batch, size_t in_channels,
                      size_t out_channels, size_t groups, const float *x, const float *w,
                      float *y, const OnnxccEpilogue *ep, void *scratch,
                      OnnxccPool *pool);
+/* The same with the weights packed (wp: onnxcc_conv_packed_index, 64-byte aligned for
+ * speed).  Not for the direct cases (onnxcc_conv_direct), whose weights stay as they are. */
+void onnxcc_f32_conv_packed(const OnnxccConvGeom *g, size_t batch, size_t in_channels,
+                            size_t out_channels, size_t groups, const float *x,
+                            const float *wp, float *y, const OnnxccEpilogue *ep,
+                            void *scratch, OnnxccPool *pool);
 
 #endif
