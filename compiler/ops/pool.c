@@ -2,7 +2,8 @@
  *
  * The windowed pools resolve their geometry (pads, strides, dilations, auto_pad,
  * ceil_mode) with shape_spatial_geom() and emit one call to the runtime's
- * onnxcc_f32_maxpool / onnxcc_f32_avgpool.  The global pools are a plain loop per plane.
+ * onnxcc_f32_maxpool / onnxcc_f32_avgpool; the global pools one call to
+ * onnxcc_f32_global_avgpool / onnxcc_f32_global_maxpool.
  */
 #include <stdio.h>
 #include <string.h>
@@ -164,21 +165,13 @@ static bool gmp_infer(Graph *g, Node *n, Diag *d) {
     return global_infer(n, "GlobalMaxPool", d);
 }
 
+/* One call to the runtime's global pool over every (image, channel) plane. */
 static bool global_emit(Emitter *e, const Node *n, bool is_max) {
     const Value *x = n->inputs[0];
     long long pix = (long long)(ir_numel(x) / (x->dims[0] * x->dims[1]));
-    emit_open(e, "for (size_t p = 0; p < %lld; p++)", planes_of(x));
-    emit_line(e, "const float *xp = x0 + p * %lld;", pix);
-    if (is_max) {
-        emit_line(e, "float m = xp[0];");
-        emit_line(e, "for (size_t i = 1; i < %lld; i++) m = xp[i] > m ? xp[i] : m;", pix);
-        emit_line(e, "y0[p] = m;");
-    } else {
-        emit_line(e, "float s = 0.0f;");
-        emit_line(e, "for (size_t i = 0; i < %lld; i++) s += xp[i];", pix);
-        emit_line(e, "y0[p] = s / %lld.0f;", pix);
-    }
-    return emit_close(e);
+    emit_line(e, "onnxcc_f32_global_%spool(%lld, %lld, x0, y0, pool);", is_max ? "max" : "avg",
+              planes_of(x), pix);
+    return true;
 }
 
 static bool gap_emit(Emitter *e, const Node *n, Diag *d) {

@@ -17,5 +17,12 @@ void onnxcc_f32_maxpool(const OnnxccConvGeom *g, size_t planes, const float *x, 
  * which ceil_mode may add). */
 void onnxcc_f32_avgpool(const OnnxccConvGeom *g, size_t planes, const float *x, float *y,
                         int count_include_pad, OnnxccPool *pool);
+/* GlobalAveragePool and GlobalMaxPool: y[p] = the mean (or the max) of x[p][0..pix) for
+ * p < planes.  The mean sums in 16 interleaved partial sums (a fixed order, the same for
+ * every ISA), then divides by pix. */
+void onnxcc_f32_global_avgpool(size_t planes, size_t pix, const float *x, float *y,
+                               OnnxccPool *pool);
+void onnxcc_f32_global_maxpool(size_t planes, size_t pix, const float *x, float *y,
+                               OnnxccPool *pool);
 
 #endif

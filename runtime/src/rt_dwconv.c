@@ -2,112 +2,74 @@
  * or without a channel multiplier), computed directly: per-group GEMMs with K = kernel
  * size would waste their packing.
  *
- * 3x3 and 5x5 kernels of stride 1 or 2 copy each channel into a zero-padded plane and run
- * a loop with the taps unrolled, vectorised along the output rows
- * (conv_dw_channel_fast); other geometries take a general loop (conv_direct_channel).
+ * Every output channel is independent, so the channels (of every image of the batch) are
+ * split into tasks for onnxcc_parallel_for; nothing is shared between tasks and no scratch
+ * is used, whatever the thread count.
+ *
+ * 2-D (or 1-D) 3x3 and 5x5 kernels of stride 1 or 2 (onnxcc_conv_dw_fast) read the input
+ * in place, without copying it into a padded plane:
+ *  - with AVX-512 (dw_tile_avx512), a register tile of 4 output rows by 16 or 32 columns
+ *    (8 independent accumulators, enough to hide the FMA latency) loads each input vector
+ *    once for all the output rows that use it.  Every load is masked: its zeroed lanes
+ *    are the padding (columns or whole rows outside the input), so the borders need no
+ *    code of their own.  Stride 2 loads 32 consecutive inputs and deinterleaves them with
+ *    a permute.  Rows narrower than a vector (7x7 planes) waste lanes but still gain
+ *    from the tile: a flat run over the whole plane was tried and was slower;
+ *  - elsewhere (dw_row_portable), each output row accumulates in place one kernel row at
+ *    a time, in loops over the interior columns that compilers vectorise, the few border
+ *    columns taking a loop with bounds tests.
+ * Other geometries (dilations, 3-D, other kernel sizes or strides) take a general loop
+ * (conv_direct_channel).
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "onnxcc_rt.h"
 
-static size_t prod3(const int64_t v[3]) { return (size_t)v[0] * (size_t)v[1] * (size_t)v[2]; }
-
-/* y[i] += w * x[i * stride] for i < n; x and y do not overlap (input vs output). */
-static void axpy(int64_t n, float w, const float *restrict x, int64_t stride,
-                 float *restrict y) {
-    if (stride == 1) {
-        for (int64_t i = 0; i < n; i++) y[i] += w * x[i];
-    } else {
-        for (int64_t i = 0; i < n; i++) y[i] += w * x[i * stride];
-    }
-}
-
-/* One output channel of a convolution whose group has a single input channel
- * (depthwise).  Each output row starts as bias + residual (read before y is written, so
- * the residual may alias y), each kernel tap then adds w * x over the range of outputs for
- * which that tap is inside the input (no bounds test in the loop, which vectorises), and
- * the activation goes last. */
-static void conv_direct_channel(const OnnxccGeom3 *G, const float *xc, const float *wc,
-                                float *yc, float bias,
-                                const float *res, int act, float a, float b, float slope) {
-    const int64_t s2 = G->stride[2];
-    for (int64_t o0 = 0; o0 < G->out[0]; o0++)
-    for (int64_t o1 = 0; o1 < G->out[1]; o1++) {
-        float *yrow = yc + (o0 * G->out[1] + o1) * G->out[2];
-        const float *rrow = res ? res + (o0 * G->out[1] + o1) * G->out[2] : NULL;
-        for (int64_t o2 = 0; o2 < G->out[2]; o2++) yrow[o2] = bias + (rrow ? rrow[o2] : 0.0f);
-        for (int64_t k0 = 0; k0 < G->kernel[0]; k0++) {
-            int64_t i0 = o0 * G->stride[0] - G->pad[0] + k0 * G->dilation[0];
-            if (i0 < 0 || i0 >= G->in[0]) continue;
-            for (int64_t k1 = 0; k1 < G->kernel[1]; k1++) {
-                int64_t i1 = o1 * G->stride[1] - G->pad[1] + k1 * G->dilation[1];
-                if (i1 < 0 || i1 >= G->in[1]) continue;
-                const float *xr = xc + (i0 * G->in[1] + i1) * G->in[2];
-                const float *wr = wc + (k0 * G->kernel[1] + k1) * G->kernel[2];
-                for (int64_t k2 = 0; k2 < G->kernel[2]; k2++) {
-                    /* Outputs o2 in [lo, hi) read x[o2 * s2 + off], inside [0, in2). */
-                    int64_t off = k2 * G->dilation[2] - G->pad[2];
-                    int64_t lo = off >= 0 ? 0 : (-off + s2 - 1) / s2;
-                    int64_t last = G->in[2] - 1 - off;
-                    int64_t hi = last < 0 ? 0 : last / s2 + 1;
-                    if (hi > G->out[2]) hi = G->out[2];
-                    float wv = wr[k2];
-                    if (lo < hi) axpy(hi - lo, wv, xr + lo * s2 + off, s2, yrow + lo);
-                }
-            }
-        }
-        if (act != ONNXCC_ACT_NONE)
-            for (int64_t o2 = 0; o2 < G->out[2]; o2++)
-                yrow[o2] = onnxcc_act(act, yrow[o2], a, b, slope);
-    }
-}
-
-/* ---- depthwise fast path ---------------------------------------------------------- */
-
-#if defined(__GNUC__)
-#define ONNXCC_INLINE __attribute__((always_inline)) inline
-#else
-#define ONNXCC_INLINE inline
+/* gcc in ISO C mode does not contract a * b + c into an FMA (clang does); a fused
+ * multiply-add is never less accurate. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast")
 #endif
 
-/* Outputs [0, n) of one run: y[o] = bias (+ r[o]) + sum over the K x K taps t of
- * w[t] * x[o + off[t]].  K is a constant at each call, so the taps unroll and the loop
- * vectorises along o with plain loads (the offsets make stride 2 contiguous too, on a
- * deinterleaved plane). */
-static ONNXCC_INLINE void dw_run(int K, const float *restrict x, const int64_t *off,
-                                 const float *restrict wc, float *restrict y, int64_t n,
-                                 float bias, const float *restrict r) {
-    float w[25];
-    int64_t o_[25];
-    for (int t = 0; t < K * K; t++) w[t] = wc[t], o_[t] = off[t];
-    /* Two loops rather than `r ? r[o] : 0` inside one: compilers turn that into a masked
-     * load from NULL, which costs a microcode assist per vector on x86. */
-    if (r) {
-        for (int64_t o = 0; o < n; o++) {
-            float acc = bias + r[o];
-            for (int t = 0; t < K * K; t++) acc += w[t] * x[o + o_[t]];
-            y[o] = acc;
-        }
-        return;
-    }
-    for (int64_t o = 0; o < n; o++) {
-        float acc = bias;
-        for (int t = 0; t < K * K; t++) acc += w[t] * x[o + o_[t]];
-        y[o] = acc;
-    }
-}
+#if defined(__GNUC__)
+#define DW_INLINE __attribute__((always_inline)) inline
+#else
+#define DW_INLINE inline
+#endif
+/* Loops with constant bounds in the register tiles must unroll completely (their
+ * accumulators are registers, and the tests on the tap indices then fold away), which
+ * the compilers' size heuristics do not always decide by themselves. */
+#if defined(__clang__)
+#define DW_UNROLL _Pragma("clang loop unroll(full)")
+#elif defined(__GNUC__)
+#define DW_UNROLL _Pragma("GCC unroll 32")
+#else
+#define DW_UNROLL
+#endif
 
-static void dw_run_k(int K, const float *x, const int64_t *off, const float *wc, float *y,
-                     int64_t n, float bias, const float *r) {
-    if (K == 3) dw_run(3, x, off, wc, y, n, bias, r);
-    else dw_run(5, x, off, wc, y, n, bias, r);
-}
+static size_t prod3(const int64_t v[3]) { return (size_t)v[0] * (size_t)v[1] * (size_t)v[2]; }
+
+/* What one output channel computes from: its input plane, K x K weights, output plane,
+ * the residual plane (NULL if none; it may alias y) and the per-channel epilogue terms. */
+typedef struct DwChannel {
+    const float *x;
+    const float *w;
+    float *y;
+    const float *res;
+    float bias, slope;
+} DwChannel;
 
 /* The activation over y[0..n); the common ones as loops that vectorise (the switch of
  * onnxcc_act per element does not). */
-static void act_run(float *y, int64_t n, int act, float a, float b, float slope) {
-    switch (act) {
+static void act_run(float *y, int64_t n, const OnnxccEpilogue *ep, float slope) {
+    const float a = ep->act_alpha, b = ep->act_beta;
+    switch (ep->act) {
     case ONNXCC_ACT_NONE:
         return;
     case ONNXCC_ACT_RELU:
@@ -125,126 +87,345 @@ static void act_run(float *y, int64_t n, int act, float a, float b, float slope)
     case ONNXCC_ACT_HARD_SWISH:
         for (int64_t i = 0; i < n; i++) y[i] = onnxcc_hard_swish(y[i]);
         return;
+    case ONNXCC_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_sigmoid(y[i]);
+        return;
+    case ONNXCC_ACT_SILU:
+        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_silu(y[i]);
+        return;
     default:
-        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_act(act, y[i], a, b, slope);
+        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_act(ep->act, y[i], a, b, slope);
         return;
     }
 }
 
-/* A depthwise channel on the fast path (onnxcc_conv_dw_fast).  The channel is copied into
- * a zero-padded plane (the first half of the scratch, zeroed by the caller once for all
- * channels), so no loop tests bounds:
- *  - stride 1, rows of at least 32 outputs: one dw_run per output row;
- *  - stride 1, narrow rows: one dw_run over the whole plane as a single row (the output
- *    grid as wide as the plane, into the scratch's second half), the valid columns then
- *    copied out: long vectorised runs instead of 7- or 14-wide ones;
- *  - stride 2: each plane row is stored deinterleaved (even columns, then odd ones), so
- *    that every tap reads consecutive floats; one dw_run per output row.
- * The residual r (y's shape) may alias y: each element is read before it is written. */
-static void conv_dw_channel_fast(const OnnxccGeom3 *G, const float *xc, const float *wc,
-                                 float *yc, float bias, const float *res, int act, float a,
-                                 float b, float slope, float *plane) {
-    const int K = (int)G->kernel[2], S = (int)G->stride[2];
-    const int64_t Hp = onnxcc_conv_dw_plane_dim(G, 1), Wp = onnxcc_conv_dw_plane_dim(G, 2);
-    const int64_t p1 = G->pad[1], p2 = G->pad[2], W = G->out[2], H = G->out[1];
-    const int64_t We = (Wp + 1) / 2;    /* even columns of a deinterleaved row */
-    float *grid = plane + Hp * Wp;
-    /* Input columns that land inside the plane: [0, ncopy) at plane column p2. */
-    int64_t ncopy = Wp - p2 < G->in[2] ? Wp - p2 : G->in[2];
-    if (ncopy < 0) ncopy = 0;
-    /* The plane's zeros were written by the caller, once for all channels: only the
-     * input's rows are copied (always to the same places). */
-    for (int64_t r = 0; r < Hp; r++) {
-        float *dst = plane + r * Wp;
-        int64_t i1 = r - p1;
-        if (i1 < 0 || i1 >= G->in[1] || p2 >= Wp) continue;
-        const float *src = xc + i1 * G->in[2];
-        if (S == 1) {
-            for (int64_t q = 0; q < ncopy; q++) dst[p2 + q] = src[q];
-            continue;
-        }
-        /* Plane column j goes to dst[j / 2] (even j) or dst[We + j / 2] (odd j).  Input
-         * column q is plane column q + p2: even q go to qe[q / 2], odd q to qo[q / 2], in
-         * one loop over pairs that vectorises (a scalar loop here costs more than the
-         * convolution itself). */
-        int64_t h = p2 >> 1;
-        float *qe = (p2 & 1) ? dst + We + h : dst + h;
-        float *qo = (p2 & 1) ? dst + h + 1 : dst + We + h;
-        int64_t pairs = ncopy >> 1;
-        for (int64_t m = 0; m < pairs; m++) {
-            qe[m] = src[2 * m];
-            qo[m] = src[2 * m + 1];
-        }
-        if (ncopy & 1) qe[pairs] = src[2 * pairs];
-    }
-    int64_t off[25];
-    if (S == 1 && W < 32) {
-        for (int t = 0; t < K * K; t++) off[t] = (t / K) * Wp + t % K;
-        int64_t n = (H - 1) * Wp + W;
-        dw_run_k(K, plane, off, wc, grid, n, bias, NULL);
-        if (!res) act_run(grid, n, act, a, b, slope);     /* one long run */
-        for (int64_t o1 = 0; o1 < H; o1++) {
-            float *yrow = yc + o1 * W;
-            const float *g = grid + o1 * Wp;
-            if (res) {
-                const float *rrow = res + o1 * W;
-                for (int64_t o2 = 0; o2 < W; o2++) yrow[o2] = g[o2] + rrow[o2];
-                act_run(yrow, W, act, a, b, slope);
-            } else {
-                for (int64_t o2 = 0; o2 < W; o2++) yrow[o2] = g[o2];
-            }
-        }
-        return;
-    }
-    for (int t = 0; t < K * K; t++) {
-        int ky = t / K, kx = t % K;
-        off[t] = S == 1 ? ky * Wp + kx : ky * Wp + (kx & 1) * We + (kx >> 1);
-    }
-    for (int64_t o1 = 0; o1 < H; o1++) {
-        float *yrow = yc + o1 * W;
-        dw_run_k(K, plane + o1 * S * Wp, off, wc, yrow, W, bias, res ? res + o1 * W : NULL);
-        act_run(yrow, W, act, a, b, slope);
+/* y[o] = bias + res[o] (or bias alone) for o < n; res may alias y. */
+static void row_init(float *y, const float *res, int64_t n, float bias) {
+    if (res) {
+        for (int64_t o = 0; o < n; o++) y[o] = bias + res[o];
+    } else {
+        for (int64_t o = 0; o < n; o++) y[o] = bias;
     }
 }
+
+/* ---- general case ---------------------------------------------------------------------- */
+
+/* y[i] += w * x[i * stride] for i < n; x and y do not overlap (input vs output). */
+static void axpy(int64_t n, float w, const float *restrict x, int64_t stride,
+                 float *restrict y) {
+    if (stride == 1) {
+        for (int64_t i = 0; i < n; i++) y[i] += w * x[i];
+    } else {
+        for (int64_t i = 0; i < n; i++) y[i] += w * x[i * stride];
+    }
+}
+
+/* One output channel of any geometry.  Each output row starts as bias + residual (read
+ * before y is written, so the residual may alias y), each kernel tap then adds w * x over
+ * the range of outputs for which that tap is inside the input (no bounds test in the
+ * loop, which vectorises), and the activation goes last. */
+static void conv_direct_channel(const OnnxccGeom3 *G, const DwChannel *c,
+                                const OnnxccEpilogue *ep) {
+    const int64_t s2 = G->stride[2];
+    for (int64_t o0 = 0; o0 < G->out[0]; o0++)
+    for (int64_t o1 = 0; o1 < G->out[1]; o1++) {
+        int64_t row = (o0 * G->out[1] + o1) * G->out[2];
+        float *yrow = c->y + row;
+        row_init(yrow, c->res ? c->res + row : NULL, G->out[2], c->bias);
+        for (int64_t k0 = 0; k0 < G->kernel[0]; k0++) {
+            int64_t i0 = o0 * G->stride[0] - G->pad[0] + k0 * G->dilation[0];
+            if (i0 < 0 || i0 >= G->in[0]) continue;
+            for (int64_t k1 = 0; k1 < G->kernel[1]; k1++) {
+                int64_t i1 = o1 * G->stride[1] - G->pad[1] + k1 * G->dilation[1];
+                if (i1 < 0 || i1 >= G->in[1]) continue;
+                const float *xr = c->x + (i0 * G->in[1] + i1) * G->in[2];
+                const float *wr = c->w + (k0 * G->kernel[1] + k1) * G->kernel[2];
+                for (int64_t k2 = 0; k2 < G->kernel[2]; k2++) {
+                    /* Outputs o2 in [lo, hi) read x[o2 * s2 + off], inside [0, in2). */
+                    int64_t off = k2 * G->dilation[2] - G->pad[2];
+                    int64_t lo = off >= 0 ? 0 : (-off + s2 - 1) / s2;
+                    int64_t last = G->in[2] - 1 - off;
+                    int64_t hi = last < 0 ? 0 : last / s2 + 1;
+                    if (hi > G->out[2]) hi = G->out[2];
+                    if (lo < hi) axpy(hi - lo, wr[k2], xr + lo * s2 + off, s2, yrow + lo);
+                }
+            }
+        }
+        act_run(yrow, G->out[2], ep, c->slope);
+    }
+}
+
+#if defined(__AVX512F__)
+
+/* ---- AVX-512 ---------------------------------------------------------------------------- */
+
+static inline __mmask16 lanes_inside(int64_t start, int64_t n) {
+    return (__mmask16)onnxcc_lanes16_inside(start, n);
+}
+
+/* The 16 floats at row + start, the lanes outside `m` zero and not read. */
+static inline __m512 load_lanes(__mmask16 m, const float *row, int64_t start) {
+    return _mm512_maskz_loadu_ps(m, (const void *)onnxcc_float_addr(row, start));
+}
+
+static inline void store_lanes(__mmask16 m, float *row, int64_t start, __m512 v) {
+    _mm512_mask_storeu_ps((void *)onnxcc_float_addr(row, start), m, v);
+}
+
+/* Whether the activation is applied in registers before the store (act_vec); the others
+ * go over the stored rows with act_run. */
+static bool act_in_registers(int act) {
+    return act == ONNXCC_ACT_NONE || act == ONNXCC_ACT_RELU || act == ONNXCC_ACT_CLIP ||
+           act == ONNXCC_ACT_HARD_SWISH;
+}
+
+/* The activations of act_in_registers, as onnxcc_act.h computes them (NaN included:
+ * _mm512_max_ps(a, b) is a > b ? a : b, and min likewise). */
+static inline __m512 act_vec(int act, __m512 v, float lo, float hi) {
+    switch (act) {
+    case ONNXCC_ACT_RELU:
+        return _mm512_max_ps(v, _mm512_setzero_ps());
+    case ONNXCC_ACT_CLIP:       /* x < lo ? lo : (x > hi ? hi : x) */
+        return _mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), v));
+    case ONNXCC_ACT_HARD_SWISH: {
+        __m512 t = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 6.0f), v, _mm512_set1_ps(0.5f));
+        t = _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), t));
+        return _mm512_mul_ps(v, t);
+    }
+    default:
+        return v;
+    }
+}
+
+/* Output rows per register tile, and the most blocks of 16 columns. */
+enum { DW_TILE_ROWS = 4, DW_TILE_BLOCKS = 2 };
+
+/* Output rows [o1, o1 + DW_TILE_ROWS) (those past the plane are computed but not stored)
+ * by columns [ox0, ox0 + 16 * B) of a K x K stride-S channel: DW_TILE_ROWS x B
+ * independent accumulators, enough to hide the FMA latency, and each input vector loaded
+ * once for every output row that uses it.  Every loop has constant bounds and unrolls.
+ * Input rows outside the plane get an empty mask, i.e. zeros, like the columns outside a
+ * row; stride 2 loads the 32 inputs at column c as two vectors, whose even lanes are tap
+ * kx and odd lanes tap kx + 1 of the 16 outputs. */
+static DW_INLINE void dw_tile_avx512(const OnnxccGeom3 *G, const int K, const int S,
+                                     const int B, const DwChannel *c,
+                                     const OnnxccEpilogue *ep, int64_t o1, int64_t ox0) {
+    enum { R = DW_TILE_ROWS };
+    const int64_t in1 = G->in[1], in2 = G->in[2], H = G->out[1], W = G->out[2];
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6,
+                                          4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    __m512 acc[DW_TILE_ROWS][DW_TILE_BLOCKS];
+    __mmask16 om[DW_TILE_BLOCKS], m[DW_TILE_BLOCKS][6];   /* 6: K + 1 masks for S = 2 */
+    DW_UNROLL
+    for (int b = 0; b < B; b++) {
+        int64_t col = (ox0 + 16 * b) * S - G->pad[2];
+        om[b] = lanes_inside(ox0 + 16 * b, W);
+        DW_UNROLL
+        for (int kx = 0; kx < K + (S == 2); kx++)
+            m[b][kx] = S == 1 || kx % 2 == 0 ? lanes_inside(col + kx, in2)
+                                             : lanes_inside(col + kx - 1 + 16, in2);
+        DW_UNROLL
+        for (int r = 0; r < R; r++) {
+            acc[r][b] = _mm512_set1_ps(c->bias);
+            if (c->res && o1 + r < H)
+                acc[r][b] = _mm512_add_ps(acc[r][b],
+                                          load_lanes(om[b], c->res + (o1 + r) * W, ox0 + 16 * b));
+        }
+    }
+    DW_UNROLL
+    for (int t = 0; t < (R - 1) * S + K; t++) {
+        const int64_t ir = o1 * S - G->pad[1] + t;
+        const bool inside = ir >= 0 && ir < in1;
+        const float *row = (const float *)onnxcc_float_addr(c->x, ir * in2);
+        DW_UNROLL
+        for (int b = 0; b < B; b++) {
+            const int64_t col = (ox0 + 16 * b) * S - G->pad[2];
+            DW_UNROLL
+            for (int kx = 0; kx < K; kx++) {
+                __m512 v;
+                if (S == 1) {
+                    v = load_lanes(inside ? m[b][kx] : 0, row, col + kx);
+                } else {
+                    int k2 = kx - kx % 2;   /* the even tap whose loads serve kx */
+                    __m512 lo = load_lanes(inside ? m[b][k2] : 0, row, col + k2);
+                    __m512 hi = load_lanes(inside ? m[b][k2 + 1] : 0, row, col + k2 + 16);
+                    v = _mm512_permutex2var_ps(lo, kx % 2 ? odd : even, hi);
+                }
+                DW_UNROLL
+                for (int r = 0; r < R; r++) {
+                    const int ky = t - r * S;
+                    if (ky >= 0 && ky < K)
+                        acc[r][b] = _mm512_fmadd_ps(_mm512_set1_ps(c->w[ky * K + kx]), v,
+                                                    acc[r][b]);
+                }
+            }
+        }
+    }
+    DW_UNROLL
+    for (int r = 0; r < R; r++) {
+        if (o1 + r >= H) break;
+        DW_UNROLL
+        for (int b = 0; b < B; b++)
+            store_lanes(om[b], c->y + (o1 + r) * W, ox0 + 16 * b,
+                        act_vec(ep->act, acc[r][b], ep->act_alpha, ep->act_beta));
+    }
+}
+
+/* One channel on the fast path.  The activations of act_in_registers are applied before
+ * the stores; the others go over each finished band of rows while it is in cache, act_vec
+ * then passing the values through. */
+static DW_INLINE void dw_channel_fast_k(const OnnxccGeom3 *G, const int K, const int S,
+                                        const DwChannel *c, const OnnxccEpilogue *ep) {
+    const int64_t H = G->out[1], W = G->out[2];
+    const bool later = !act_in_registers(ep->act);
+    for (int64_t o1 = 0; o1 < H; o1 += DW_TILE_ROWS) {
+        int64_t ox0 = 0;
+        for (; ox0 + 16 < W; ox0 += 32) dw_tile_avx512(G, K, S, 2, c, ep, o1, ox0);
+        if (ox0 < W) dw_tile_avx512(G, K, S, 1, c, ep, o1, ox0);
+        int64_t rows = H - o1 < DW_TILE_ROWS ? H - o1 : DW_TILE_ROWS;
+        if (later) act_run(c->y + o1 * W, rows * W, ep, c->slope);
+    }
+}
+
+#else /* !__AVX512F__ */
+
+/* ---- portable ----------------------------------------------------------------------------- */
+
+/* Kernel rows [*kb, *ke) of output row o1 that fall inside the input (fast path: no
+ * dilation, the 2-D rows are axis 1). */
+static void dw_rows_inside(const OnnxccGeom3 *G, int K, int64_t o1, int64_t *kb,
+                           int64_t *ke) {
+    int64_t i0 = o1 * G->stride[1] - G->pad[1];
+    *kb = i0 < 0 ? -i0 : 0;
+    *ke = G->in[1] - i0 < K ? G->in[1] - i0 : K;
+    if (*ke < *kb) *ke = *kb;
+}
+
+/* y[o] += sum over kx of w[kx] * x[o * S + kx] for o < n: one kernel row over interior
+ * outputs, the taps unrolled (K and S are constants at each call), vectorised along o. */
+static DW_INLINE void dw_row_taps(const int K, const int S, const float *restrict x,
+                                  const float *restrict w, float *restrict y, int64_t n) {
+    float wk[5];
+    for (int kx = 0; kx < K; kx++) wk[kx] = w[kx];
+    for (int64_t o = 0; o < n; o++) {
+        float acc = y[o];
+        for (int kx = 0; kx < K; kx++) acc += wk[kx] * x[o * S + kx];
+        y[o] = acc;
+    }
+}
+
+/* y[o] += sum over the kx inside the row of w[kx] * x[o * S - p2 + kx], o in [from, to):
+ * the border columns, with bounds tests. */
+static void dw_row_border(int K, int S, const float *x, int64_t in2, int64_t p2,
+                          const float *w, float *y, int64_t from, int64_t to) {
+    for (int64_t o = from; o < to; o++)
+        for (int kx = 0; kx < K; kx++) {
+            int64_t ix = o * S - p2 + kx;
+            if (ix >= 0 && ix < in2) y[o] += w[kx] * x[ix];
+        }
+}
+
+/* One output row: kernel row by kernel row over the interior columns [lo, hi), whose taps
+ * are all inside the input, and with bounds tests over the border columns. */
+static DW_INLINE void dw_row_portable(const OnnxccGeom3 *G, const int K, const int S,
+                                      const DwChannel *c, int64_t o1) {
+    const int64_t in2 = G->in[2], W = G->out[2], p2 = G->pad[2];
+    int64_t kb, ke;
+    dw_rows_inside(G, K, o1, &kb, &ke);
+    /* Interior outputs: o * S - p2 >= 0 and o * S - p2 + K - 1 < in2. */
+    int64_t lo = (p2 + S - 1) / S, hi = in2 - K + p2 < 0 ? 0 : (in2 - K + p2) / S + 1;
+    if (lo > W) lo = W;
+    if (hi > W) hi = W;
+    if (hi < lo) hi = lo;
+    float *yrow = c->y + o1 * W;
+    row_init(yrow, c->res ? c->res + o1 * W : NULL, W, c->bias);
+    for (int64_t ky = kb; ky < ke; ky++) {
+        const float *row = c->x + (o1 * S - G->pad[1] + ky) * in2, *wr = c->w + ky * K;
+        if (hi > lo) dw_row_taps(K, S, row + lo * S - p2, wr, yrow + lo, hi - lo);
+        dw_row_border(K, S, row, in2, p2, wr, yrow, 0, lo);
+        dw_row_border(K, S, row, in2, p2, wr, yrow, hi, W);
+    }
+}
+
+static DW_INLINE void dw_channel_fast_k(const OnnxccGeom3 *G, const int K, const int S,
+                                        const DwChannel *c, const OnnxccEpilogue *ep) {
+    for (int64_t o1 = 0; o1 < G->out[1]; o1++) {
+        dw_row_portable(G, K, S, c, o1);
+        act_run(c->y + o1 * G->out[2], G->out[2], ep, c->slope);
+    }
+}
+
+#endif
+
+/* The fast path with K and S as constants, so that the taps unroll. */
+static void dw_channel_fast(const OnnxccGeom3 *G, const DwChannel *c,
+                            const OnnxccEpilogue *ep) {
+    const int64_t K = G->kernel[2], S = G->stride[2];
+    if (K == 3 && S == 1) dw_channel_fast_k(G, 3, 1, c, ep);
+    else if (K == 3) dw_channel_fast_k(G, 3, 2, c, ep);
+    else if (S == 1) dw_channel_fast_k(G, 5, 1, c, ep);
+    else dw_channel_fast_k(G, 5, 2, c, ep);
+}
+
+/* ---- entry point ---------------------------------------------------------------------- */
 
 size_t onnxcc_f32_conv_dw_scratch_bytes(const OnnxccGeom3 *G, size_t in_channels,
                                         size_t groups) {
-    if (onnxcc_conv_dw_fast(G, in_channels, groups))
-        return onnxcc_conv_dw_plane_floats(G) * sizeof(float);
+    (void)G, (void)in_channels, (void)groups;
     return 0;
+}
+
+/* The work of onnxcc_f32_conv_dw, split into tasks of consecutive (image, channel)
+ * pairs. */
+typedef struct DwJob {
+    const OnnxccGeom3 *G;
+    size_t in_channels, out_channels, per_task, total;
+    const float *x, *w;
+    float *y;
+    const OnnxccEpilogue *ep;
+    bool fast;
+} DwJob;
+
+static void dw_task(void *ctx, size_t task, size_t thread) {
+    (void)thread;
+    const DwJob *job = ctx;
+    const OnnxccGeom3 *G = job->G;
+    const OnnxccEpilogue *ep = job->ep;
+    size_t in_pix = prod3(G->in), out_pix = prod3(G->out), ksize = prod3(G->kernel);
+    size_t cout_g = job->out_channels / job->in_channels;
+    size_t end = (task + 1) * job->per_task < job->total ? (task + 1) * job->per_task
+                                                          : job->total;
+    for (size_t i = task * job->per_task; i < end; i++) {
+        size_t n = i / job->out_channels, oc = i % job->out_channels, ic = oc / cout_g;
+        DwChannel c = {
+            .x = job->x + (n * job->in_channels + ic) * in_pix,
+            .w = job->w + oc * ksize,
+            .y = job->y + i * out_pix,
+            .res = ep->residual.ptr ? ep->residual.ptr + i * out_pix : NULL,
+            .bias = ep->bias.ptr ? ep->bias_scale *
+                                       ep->bias.ptr[(ptrdiff_t)oc * ep->bias.row_stride]
+                                 : 0.0f,
+            .slope = ep->slope.ptr ? ep->slope.ptr[(ptrdiff_t)oc * ep->slope.row_stride]
+                                   : 0.0f,
+        };
+        if (job->fast) dw_channel_fast(G, &c, ep);
+        else conv_direct_channel(G, &c, ep);
+    }
 }
 
 void onnxcc_f32_conv_dw(const OnnxccGeom3 *G, size_t batch, size_t in_channels,
                         size_t out_channels, const float *x, const float *w, float *y,
                         const OnnxccEpilogue *ep, void *scratch, OnnxccPool *pool) {
-    (void)pool;
-    size_t groups = in_channels;
-    if (groups == 0) return;
-    size_t in_pix = prod3(G->in), out_pix = prod3(G->out), ksize = prod3(G->kernel);
-    size_t cout_g = out_channels / groups;
-    bool dw_fast = onnxcc_conv_dw_fast(G, in_channels, groups);
-    if (dw_fast)    /* the padded plane's zeros, for every channel (see conv_dw_channel_fast) */
-        memset(scratch, 0, onnxcc_conv_dw_plane_floats(G) / 2 * sizeof(float));
-    for (size_t n = 0; n < batch; n++) {
-        const float *xn = x + n * in_channels * in_pix;
-        float *yn = y + n * out_channels * out_pix;
-        const float *rn = ep->residual.ptr ? ep->residual.ptr + n * out_channels * out_pix
-                                           : NULL;
-        for (size_t oc = 0; oc < out_channels; oc++) {
-            size_t ic = oc / cout_g;
-            float bias = ep->bias.ptr ? ep->bias_scale * ep->bias.ptr[(ptrdiff_t)oc *
-                                                                      ep->bias.row_stride]
-                                      : 0.0f;
-            float slope = ep->slope.ptr ? ep->slope.ptr[(ptrdiff_t)oc * ep->slope.row_stride]
-                                        : 0.0f;
-            if (dw_fast)
-                conv_dw_channel_fast(G, xn + ic * in_pix, w + oc * ksize, yn + oc * out_pix,
-                                     bias, rn ? rn + oc * out_pix : NULL, ep->act,
-                                     ep->act_alpha, ep->act_beta, slope, (float *)scratch);
-            else
-                conv_direct_channel(G, xn + ic * in_pix, w + oc * ksize, yn + oc * out_pix,
-                                    bias, rn ? rn + oc * out_pix : NULL, ep->act,
-                                    ep->act_alpha, ep->act_beta, slope);
-        }
-    }
+    (void)scratch;
+    if (in_channels == 0 || batch * out_channels == 0) return;
+    DwJob job = {.G = G, .in_channels = in_channels, .out_channels = out_channels,
+                 .total = batch * out_channels, .x = x, .w = w, .y = y, .ep = ep,
+                 .fast = onnxcc_conv_dw_fast(G, in_channels, in_channels)};
+    /* A few tasks per thread evens out their ends; one task without a pool. */
+    size_t threads = onnxcc_pool_threads(pool);
+    size_t tasks = threads > 1 ? 4 * threads : 1;
+    if (tasks > job.total) tasks = job.total;
+    job.per_task = (job.total + tasks - 1) / tasks;
+    onnxcc_parallel_for(pool, (job.total + job.per_task - 1) / job.per_task, dw_task, &job);
 }
