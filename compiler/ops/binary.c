@@ -150,6 +150,32 @@ static bool dtype_is_signed_int(DType t) {
     return t == DT_INT8 || t == DT_INT16 || t == DT_INT32 || t == DT_INT64;
 }
 
+/* Float arithmetic where one input is constant along the innermost loop (a per-channel
+ * scale x[1,C,H,W] * s[1,C,1,1] of squeeze-and-excitation blocks, a per-row bias): that
+ * operand is read into a local before the inner loop, which then streams the other input
+ * alone.  Read inside the loop, it would be reloaded per element, since the output may
+ * overwrite an input (in place) and so defeat the vectoriser's hoisting.  false (nothing
+ * emitted) when the loop nest is not of that form. */
+static bool bin_emit_hoisted(Emitter *e, const OuLoop *l, const BinInfo *info, const char *T) {
+    int inner = l->rank - 1;
+    if (l->rank < 2) return false;
+    int b;                                  /* the input (1 or 2) constant along inner */
+    if (l->strides[1][inner] == 0 && l->strides[2][inner] != 0) b = 1;
+    else if (l->strides[2][inner] == 0 && l->strides[1][inner] != 0) b = 2;
+    else return false;
+    char idx[OU_MAX_OPERANDS][256];
+    for (int k = 0; k < inner; k++)
+        emit_open(e, "for (size_t i%d = 0; i%d < %lld; i%d++)", k, k, (long long)l->dims[k], k);
+    for (int o = 0; o < l->n_ops; o++) ou_loop_index(l, o, idx[o]);
+    emit_line(e, "const %s s = x%d[%s];", T, b - 1, idx[b]);
+    emit_open(e, "for (size_t i%d = 0; i%d < %lld; i%d++)", inner, inner,
+              (long long)l->dims[inner], inner);
+    if (b == 1) emit_line(e, "y0[%s] = s %s x1[%s];", idx[0], info->sym, idx[2]);
+    else emit_line(e, "y0[%s] = x0[%s] %s s;", idx[0], idx[1], info->sym);
+    ou_loop_close(e, l);
+    return true;
+}
+
 static bool bin_emit(Emitter *e, const Node *n, Diag *d) {
     const Value *a = n->inputs[0], *b = n->inputs[1], *y = n->outputs[0];
     const BinInfo *info = bin_info(n);
@@ -162,9 +188,11 @@ static bool bin_emit(Emitter *e, const Node *n, Diag *d) {
     OuLoop l;
     bin_loop(n, &l);
     ou_loop_simplify(&l);
+    bool fl = dtype_is_float(t);
+    if (fl && !ou_is_half(t) && info->kind != BIN_PRELU && bin_emit_hoisted(e, &l, info, T))
+        return true;
     char idx[OU_MAX_OPERANDS][256];
     ou_loop_open(e, &l, idx);
-    bool fl = dtype_is_float(t);
     if (ou_is_half(t)) {
         /* computed in float, rounded once on the store */
         char src[300], dst[300];

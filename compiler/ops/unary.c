@@ -1,7 +1,8 @@
 /* unary.c: elementwise activations and math (Relu, LeakyRelu, Elu, Sigmoid, Tanh, Clip,
  * HardSigmoid, HardSwish, Gelu, Softplus, Sqrt, Exp, Log, Erf, Neg, Abs, Reciprocal,
- * Floor, Ceil, Round, Sign, Sin, Cos, Softsign, Selu, Celu, ThresholdedRelu, Mish, Tan,
- * Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh).
+ * Floor, Ceil, Round, Sign, Sin, Cos, Softsign, Selu, Celu, ThresholdedRelu, Mish, Swish,
+ * Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh).  Swish (opset 24) is also what
+ * the fusion pass turns Mul(x, Sigmoid(x)) into.
  *
  * One table: for each op the dtypes it accepts, its alpha default, the C expression of one
  * element for float (the runtime's onnxcc_act.h functions, so fused and unfused
@@ -19,7 +20,7 @@ typedef enum UnKind {
     UN_RELU, UN_LEAKY, UN_ELU, UN_SIGMOID, UN_TANH, UN_CLIP,
     UN_HARD_SIGMOID, UN_HARD_SWISH, UN_GELU, UN_SOFTPLUS, UN_SQRT, UN_EXP, UN_LOG, UN_ERF,
     UN_NEG, UN_ABS, UN_RECIPROCAL, UN_FLOOR, UN_CEIL, UN_ROUND, UN_SIGN, UN_SIN, UN_COS,
-    UN_SOFTSIGN, UN_SELU, UN_CELU, UN_THRESHOLDED_RELU, UN_MISH,
+    UN_SOFTSIGN, UN_SELU, UN_CELU, UN_THRESHOLDED_RELU, UN_MISH, UN_SWISH,
     /* plain libm functions: the C name is the lower-case op name (+ "f" for float) */
     UN_TAN, UN_ASIN, UN_ACOS, UN_ATAN, UN_SINH, UN_COSH, UN_ASINH, UN_ACOSH, UN_ATANH,
 } UnKind;
@@ -82,6 +83,7 @@ static const UnInfo un_selu = { UN_SELU, ou_float_types, 1.673263192176818847656
 static const UnInfo un_celu = { UN_CELU, ou_float_types, 1.0f, 0 };
 static const UnInfo un_thresholded_relu = { UN_THRESHOLDED_RELU, ou_float_types, 1.0f, 0 };
 static const UnInfo un_mish = { UN_MISH, ou_float_types, 0, 0 };
+static const UnInfo un_swish = { UN_SWISH, ou_float_types, 1.0f, 0 };
 static const UnInfo un_tan = { UN_TAN, ou_float_types, 0, 0 };
 static const UnInfo un_asin = { UN_ASIN, ou_float_types, 0, 0 };
 static const UnInfo un_acos = { UN_ACOS, ou_float_types, 0, 0 };
@@ -227,6 +229,7 @@ static double un_eval(UnKind kind, DType t, double v, float alpha, float beta, b
             return fmax(0.0, v) + fmin(0.0, (double)alpha * (exp(v / (double)alpha) - 1.0));
         case UN_THRESHOLDED_RELU: return v > (double)alpha ? v : 0.0;
         case UN_MISH: return v * tanh(v > 0 ? v + log1p(exp(-v)) : log1p(exp(v)));
+        case UN_SWISH: return v / (1.0 + exp(-(double)alpha * v));
         default: return tanh(v);
         }
     }
@@ -258,6 +261,7 @@ static double un_eval(UnKind kind, DType t, double v, float alpha, float beta, b
     case UN_CELU: return fmaxf(0.0f, f) + fminf(0.0f, alpha * (expf(f / alpha) - 1.0f));
     case UN_THRESHOLDED_RELU: return f > alpha ? f : 0.0f;
     case UN_MISH: return f * tanhf(un_softplus_f(f));
+    case UN_SWISH: return f * onnxcc_sigmoid(alpha * f);
     default: return onnxcc_tanh(f);
     }
 }
@@ -382,6 +386,8 @@ static void un_expr(char *buf, size_t size, const Node *n, DType t, const ClipBo
         case UN_MISH:
             put(buf, size, "v * tanhf(v > 0.0f ? v + log1pf(expf(-v)) : log1pf(expf(v)))");
             break;
+        /* alpha * v is v itself for the default alpha 1: onnxcc_silu's exact bits */
+        case UN_SWISH: put(buf, size, "v * onnxcc_sigmoid(%s * v)", a); break;
         default: put(buf, size, "onnxcc_tanh(v)"); break;
         }
         return;
@@ -424,6 +430,7 @@ static void un_expr(char *buf, size_t size, const Node *n, DType t, const ClipBo
     case UN_MISH:
         put(buf, size, "v * tanh(v > 0 ? v + log1p(exp(-v)) : log1p(exp(v)))");
         break;
+    case UN_SWISH: put(buf, size, "v / (1.0 + exp(-(%s * v)))", a); break;
     default: put(buf, size, "tanh(v)"); break;
     }
 }
@@ -508,6 +515,7 @@ UN_OP(op_selu, "Selu", un_selu, 1);
 UN_OP_SINCE(op_celu, "Celu", un_celu, 1, 12);
 UN_OP(op_thresholdedrelu, "ThresholdedRelu", un_thresholded_relu, 1);
 UN_OP_SINCE(op_mish, "Mish", un_mish, 1, 18);
+UN_OP_SINCE(op_swish, "Swish", un_swish, 1, 24);
 UN_OP_SINCE(op_tan, "Tan", un_tan, 1, 7);
 UN_OP_SINCE(op_asin, "Asin", un_asin, 1, 7);
 UN_OP_SINCE(op_acos, "Acos", un_acos, 1, 7);

@@ -1,14 +1,17 @@
 /* canonicalize.c: rewrites into the forms the later passes and kernels expect.
  *
  * Requires: inferred shapes, folded constants.  Establishes:
- *  - no Identity, inference Dropout or shape-preserving Reshape/Flatten/Squeeze/Unsqueeze
- *    left where its output can simply be renamed to its input;
+ *  - no Identity, inference Dropout, Pad of zeros or shape-preserving
+ *    Reshape/Flatten/Squeeze/Unsqueeze left where its output can simply be renamed to its
+ *    input;
  *  - MatMul(A, B) + Add(C) with a constant 2-D B and a C broadcastable to the result
  *    becomes one Gemm, so the bias is added in the GEMM's epilogue; when A has more than
  *    two dims (a transformer's [batch, seq, features]) the Gemm reads and writes it
  *    through Reshapes to and from 2-D, which cost nothing (the planner aliases them);
  *  - a Gemm with a constant B and transB = 1 reads a pre-transposed copy of B (transB = 0),
- *    so its kernel walks B row by row.
+ *    so its kernel walks B row by row;
+ *  - the nine-node LayerNorm chain of exports before opset 17 (ReduceMean, Sub, Pow,
+ *    ReduceMean, Add, Sqrt, Div, Mul, Add) is one LayerNormalization node.
  * Every rewrite keeps the graph's output names.
  */
 #include <string.h>
@@ -20,9 +23,28 @@ static bool is_op(const Node *n, const char *type) {
     return n->domain[0] == '\0' && strcmp(n->op_type, type) == 0;
 }
 
+/* Does a Pad add nothing (every pad 0, PyTorch's opset-11 export before AveragePool)?
+ * Pads come from the attribute before opset 11 ("paddings" before opset 2), from a
+ * constant input after. */
+static bool is_zero_pad(const Node *n) {
+    if (n->opset >= 11) {
+        const Value *p = n->n_inputs > 1 ? n->inputs[1] : NULL;
+        if (!p || !p->data || !dtype_is_integer(p->dtype)) return false;
+        for (int64_t k = 0; k < ir_numel(p); k++)
+            if (ir_const_get_i64(p, k) != 0) return false;
+        return true;
+    }
+    const int64_t *pads = NULL;
+    size_t count = ir_attr_ints(n, n->opset < 2 ? "paddings" : "pads", &pads);
+    for (size_t k = 0; k < count; k++)
+        if (pads[k] != 0) return false;
+    return true;
+}
+
 /* Does node n copy input 0 to output 0 unchanged? */
 static bool is_noop(const Node *n) {
     if (is_op(n, "Identity")) return true;
+    if (is_op(n, "Pad")) return is_zero_pad(n);
     if (is_op(n, "Dropout"))
         return n->n_outputs == 1 || !n->outputs[1];   /* a mask output must stay */
     if (is_op(n, "Reshape") || is_op(n, "Flatten") || is_op(n, "Squeeze") ||
@@ -154,6 +176,124 @@ static bool matmul_add_to_gemm(Graph *g, Node *mm, bool *added, Diag *d) {
     return mm->fused != NULL;
 }
 
+/* ---- the LayerNorm chain of opset < 17 exports ----------------------------------------- */
+
+/* v's only reader when it is an op_type node (v not a graph output), else NULL. */
+static Node *reader_of(const Graph *g, const Value *v, const char *op_type) {
+    Node *n = v ? ir_value_single_consumer(g, v) : NULL;
+    return n && is_op(n, op_type) && n->n_outputs >= 1 && n->outputs[0] ? n : NULL;
+}
+
+/* The value of a constant float or integer scalar (any shape of one element). */
+static bool const_scalar(const Value *v, double *out) {
+    if (!v || !v->data || ir_numel(v) != 1 ||
+        !(dtype_is_float(v->dtype) || dtype_is_integer(v->dtype)))
+        return false;
+    *out = ir_const_get_f64(v, 0);
+    return true;
+}
+
+/* A ReduceMean over x's last axis only, keeping it (axes from the attribute before opset
+ * 18, from a constant input after). */
+static bool mean_of_last_axis(const Node *n, const Value *x) {
+    if (!is_op(n, "ReduceMean") || n->inputs[0] != x || ir_attr_int(n, "keepdims", 1) != 1)
+        return false;
+    int64_t axis;
+    if (n->opset >= 18) {
+        const Value *axes = n->n_inputs > 1 ? n->inputs[1] : NULL;
+        if (!axes || !axes->data || !dtype_is_integer(axes->dtype) || ir_numel(axes) != 1)
+            return false;
+        axis = ir_const_get_i64(axes, 0);
+    } else {
+        const int64_t *axes;
+        if (ir_attr_ints(n, "axes", &axes) != 1) return false;
+        axis = axes[0];
+    }
+    return axis == -1 || axis == x->rank - 1;
+}
+
+/* The operand of binary node n that is not v, when the other one is v. */
+static Value *other_operand(const Node *n, const Value *v) {
+    if (n->n_inputs != 2) return NULL;
+    if (n->inputs[0] == v) return n->inputs[1];
+    return n->inputs[1] == v ? n->inputs[0] : NULL;
+}
+
+/* A float constant of C elements (shape [C], or [1, ..., C]): LayerNorm's scale or bias. */
+static bool per_feature(const Value *v, int64_t c) {
+    if (!v || !v->data || v->dtype != DT_FLOAT || v->rank < 1 || v->dims[v->rank - 1] != c)
+        return false;
+    return ir_numel(v) == c;
+}
+
+/* PyTorch's LayerNorm before opset 17:
+ *   m = ReduceMean(x)  d = x - m  v = ReduceMean(d ^ 2)  n = d / Sqrt(v + eps)
+ *   y = n * gamma + beta
+ * over the last axis, with constant eps, gamma and beta of the last dim's size, every
+ * intermediate read only inside the chain.  The ReduceMean node becomes one
+ * LayerNormalization(x, gamma, beta, axis -1, epsilon eps) writing y; the others die.
+ * Its kernel makes two passes over each row where the chain made nine over the tensor. */
+static bool layernorm_chain(Graph *g, Node *mean, Diag *d) {
+    Value *x = mean->inputs[0];
+    const OpDef *ln = op_find("", "LayerNormalization");
+    if (!ln || !x || x->dtype != DT_FLOAT || x->rank < 1 || !mean_of_last_axis(mean, x))
+        return true;
+    Node *sub = reader_of(g, mean->outputs[0], "Sub");
+    if (!sub || sub->n_inputs != 2 || sub->inputs[0] != x || sub->inputs[1] != mean->outputs[0])
+        return true;
+    Value *diff = sub->outputs[0];
+    if (diff->is_output || ir_value_use_count(g, diff) != 2) return true;
+    /* diff's two readers: Pow(diff, 2) and Div(diff, Sqrt(...)) */
+    Node *pow = NULL, *div = NULL;
+    for (int i = 0; i < g->n_nodes; i++) {
+        Node *n = g->nodes[i];
+        if (n->dead || n->n_inputs < 1 || n->inputs[0] != diff) continue;
+        if (is_op(n, "Pow")) pow = n;
+        else if (is_op(n, "Div")) div = n;
+    }
+    double two, eps;
+    if (!pow || !div || pow->n_inputs != 2 || !const_scalar(pow->inputs[1], &two) || two != 2)
+        return true;
+    Node *var = reader_of(g, pow->outputs[0], "ReduceMean");
+    if (!var || !mean_of_last_axis(var, pow->outputs[0])) return true;
+    Node *add_eps = reader_of(g, var->outputs[0], "Add");
+    if (!add_eps || !const_scalar(other_operand(add_eps, var->outputs[0]), &eps)) return true;
+    Node *sqrt = reader_of(g, add_eps->outputs[0], "Sqrt");
+    if (!sqrt || reader_of(g, sqrt->outputs[0], "Div") != div || div->n_inputs != 2 ||
+        div->inputs[1] != sqrt->outputs[0])
+        return true;
+    int64_t c = x->dims[x->rank - 1];
+    Node *scale = reader_of(g, div->outputs[0], "Mul");
+    Value *gamma = scale ? other_operand(scale, div->outputs[0]) : NULL;
+    if (!per_feature(gamma, c)) return true;
+    Node *shift = reader_of(g, scale->outputs[0], "Add");
+    Value *beta = shift ? other_operand(shift, scale->outputs[0]) : NULL;
+    Value *y = shift ? shift->outputs[0] : NULL;
+    if (!per_feature(beta, c) || !ir_same_shape(y, x)) return true;
+
+    Value **inputs = arena_array(&g->arena, 3, sizeof(Value *));
+    const char *fused = arena_printf(&g->arena, "LayerNorm chain '%s' ... '%s' (9 nodes)",
+                                     mean->name, shift->name);
+    if (!inputs || !fused) { diag_error(d, mean, "out of memory"); return false; }
+    inputs[0] = x; inputs[1] = gamma; inputs[2] = beta;
+    mean->op_type = ln->name;
+    mean->op = ln;
+    if (mean->opset < ln->since) mean->opset = ln->since;
+    mean->inputs = inputs;
+    mean->n_inputs = 3;
+    mean->attrs = NULL;
+    mean->n_attrs = 0;
+    mean->fused = fused;
+    if (!ir_attr_set_int(g, mean, "axis", -1, d) ||
+        !ir_attr_set_float(g, mean, "epsilon", (float)eps, d))
+        return false;
+    mean->outputs[0] = y;
+    y->producer = mean;
+    Node *dead[8] = { sub, pow, var, add_eps, sqrt, div, scale, shift };
+    for (int k = 0; k < 8; k++) dead[k]->dead = true;
+    return true;
+}
+
 bool pass_canonicalize(Graph *g, const PassOptions *opt, Diag *d) {
     bool added = false;
     int n_nodes = g->n_nodes;   /* nodes appended below are already canonical */
@@ -164,6 +304,8 @@ bool pass_canonicalize(Graph *g, const PassOptions *opt, Diag *d) {
             remove_noop(g, n);
         } else if (is_op(n, "MatMul")) {
             if (!matmul_add_to_gemm(g, n, &added, d)) return false;
+        } else if (is_op(n, "ReduceMean")) {
+            if (!layernorm_chain(g, n, d)) return false;
         }
         if (!n->dead && is_op(n, "Gemm") && !pretranspose_gemm_b(g, n, d)) return false;
     }

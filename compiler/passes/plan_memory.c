@@ -12,7 +12,18 @@
  *  - OP_MEMORY_ALIAS (Reshape...): output 0 joins input 0's group when both are workspace
  *    values of the same size; the emitter then skips the copy;
  *  - OP_MEMORY_INPLACE (elementwise): output 0 joins the group of an input of the same
- *    byte size whose group is last read at this very step.
+ *    byte size whose group is last read at this very step;
+ *  - Concat along an axis with only 1s before it (channels of a batch-1 NCHW tensor): the
+ *    output is the inputs laid end to end, so an input can be written straight into its
+ *    slice of the output, and the Concat then copies nothing (tensor.c skips an input
+ *    found at its slice).  An input joins the output's group at its slice's offset when
+ *    it is a workspace value whose group is last read by this Concat (so nothing reads
+ *    it once the output may be overwritten), not already in the output's group (an input
+ *    listed twice, or two inputs sharing bytes), and its slice starts at a multiple of
+ *    64 bytes (every buffer stays aligned).  This is the planner's one rule about a
+ *    specific op.
+ * A group is one buffer: each member sits at a fixed byte offset inside it (0 except for
+ * Concat slices), and the group spans the extent of all its members.
  * A node's scratch is one more buffer living only during its step.  Groups and scratch
  * buffers are placed greedily, each clear of the already placed buffers whose lifetimes
  * overlap its own: largest first, largest bytes x steps first, or in schedule order; each
@@ -26,6 +37,7 @@
 #include <string.h>
 
 #include "base/checked.h"
+#include "ir/shape.h"
 #include "ops/op.h"
 #include "passes/pass.h"
 
@@ -43,29 +55,55 @@ typedef struct Planner {
     Graph *g;
     Diag *d;
     int *parent;        /* union-find over value ids */
+    int64_t *rel;       /* bytes from a value's start to its parent's (0 for a root) */
     int *first, *last;  /* per value id, then per group root */
-    size_t *size;       /* aligned bytes per value id, then per group root */
+    int64_t *lo, *hi;   /* per group root: the group's byte extent, from the root's start */
     bool *in_ws;        /* value is a workspace value */
 } Planner;
 
-static int find(Planner *p, int v) {
-    while (p->parent[v] != v) {
-        p->parent[v] = p->parent[p->parent[v]];
-        v = p->parent[v];
+/* The root of v's group; *offset (if not NULL) gets v's byte offset from the root's
+ * start.  Every value on the way is made to point at the root directly. */
+static int find_at(Planner *p, int v, int64_t *offset) {
+    int root = v;
+    int64_t off = 0;
+    while (p->parent[root] != root) {
+        off += p->rel[root];
+        root = p->parent[root];
     }
-    return v;
+    if (offset) *offset = off;
+    while (v != root) {                 /* off: v's offset from the root */
+        int next = p->parent[v];
+        int64_t step = p->rel[v];
+        p->parent[v] = root;
+        p->rel[v] = off;
+        off -= step;
+        v = next;
+    }
+    return root;
 }
 
-/* Merges the groups of a and b; the root keeps the union of their lifetimes. */
-static void unite(Planner *p, int a, int b) {
-    int ra = find(p, a), rb = find(p, b);
+static int find(Planner *p, int v) { return find_at(p, v, NULL); }
+
+/* Merges the groups of a and b so that b starts delta bytes after a; the root keeps the
+ * union of their lifetimes and extents. */
+static void unite_at(Planner *p, int a, int b, int64_t delta) {
+    int64_t off_a, off_b;
+    int ra = find_at(p, a, &off_a), rb = find_at(p, b, &off_b);
     if (ra == rb) return;
-    if (rb < ra) { int t = ra; ra = rb; rb = t; }   /* lower id is the root: deterministic */
+    int64_t shift = off_a + delta - off_b;          /* rb's start from ra's */
+    if (rb < ra) {                                  /* lower id is the root: deterministic */
+        int t = ra; ra = rb; rb = t;
+        shift = -shift;
+    }
     p->parent[rb] = ra;
+    p->rel[rb] = shift;
     if (p->first[rb] < p->first[ra]) p->first[ra] = p->first[rb];
     if (p->last[rb] > p->last[ra]) p->last[ra] = p->last[rb];
-    if (p->size[rb] > p->size[ra]) p->size[ra] = p->size[rb];
+    if (p->lo[rb] + shift < p->lo[ra]) p->lo[ra] = p->lo[rb] + shift;
+    if (p->hi[rb] + shift > p->hi[ra]) p->hi[ra] = p->hi[rb] + shift;
 }
+
+static void unite(Planner *p, int a, int b) { unite_at(p, a, b, 0); }
 
 /* Storage classes and workspace lifetimes.  False + error when a size is unknown. */
 static bool classify(Planner *p) {
@@ -75,6 +113,7 @@ static bool classify(Planner *p) {
         v->storage = STORAGE_NONE;
         v->ws_offset = 0;
         p->parent[i] = i;
+        p->rel[i] = p->lo[i] = p->hi[i] = 0;
         p->first[i] = p->last[i] = -1;
         if (v->is_input) v->storage = STORAGE_INPUT;
         else if (v->data) v->storage = STORAGE_CONST;
@@ -92,10 +131,12 @@ static bool classify(Planner *p) {
                            v->name);
                 return false;
             }
-            if (!size_align_up(bytes, PLAN_ALIGN, &p->size[v->id])) {
+            size_t aligned;
+            if (!size_align_up(bytes, PLAN_ALIGN, &aligned) || aligned > INT64_MAX) {
                 diag_error(p->d, n, "value '%s' is too large (%zu bytes)", v->name, bytes);
                 return false;
             }
+            p->hi[v->id] = (int64_t)aligned;
             v->storage = STORAGE_WORKSPACE;
             p->in_ws[v->id] = true;
             p->first[v->id] = p->last[v->id] = t;
@@ -111,6 +152,30 @@ static bool classify(Planner *p) {
     return true;
 }
 
+/* Puts the inputs of Concat n (step t) that may live in their slice of the output there
+ * (see the file comment). */
+static void share_concat(Planner *p, const Node *n, int t) {
+    const Value *y = n->outputs[0];
+    int axis;
+    if (!shape_axis(ir_attr_int(n, "axis", 1), y->rank, false, &axis)) return;
+    for (int k = 0; k < axis; k++)
+        if (y->dims[k] != 1) return;            /* the slices would be strided */
+    size_t start = 0;                           /* input k's first byte in y */
+    for (int k = 0; k < n->n_inputs; k++) {
+        const Value *x = n->inputs[k];
+        size_t bytes = ir_nbytes(x);
+        int64_t off_x, slice = (int64_t)((bytes + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN);
+        if (bytes > 0 && p->in_ws[x->id] && start % PLAN_ALIGN == 0) {
+            int rx = find_at(p, x->id, &off_x);
+            /* the group's extent must lie within x's slice (aligned up, as planned) */
+            bool fits = p->lo[rx] >= off_x && p->hi[rx] - off_x <= slice;
+            if (p->last[rx] == t && rx != find(p, y->id) && fits)
+                unite_at(p, y->id, x->id, (int64_t)start);
+        }
+        start += bytes;
+    }
+}
+
 /* Alias and in-place groups, in schedule order (a group's lifetime is final by the time
  * a later step looks at it: anything that extends it is read at that later step). */
 static void share(Planner *p) {
@@ -121,7 +186,9 @@ static void share(Planner *p) {
         Value *y = n->outputs[0];
         if (!p->in_ws[y->id]) continue;
         size_t ybytes = ir_nbytes(y);
-        if (n->op->memory == OP_MEMORY_ALIAS) {
+        if (strcmp(n->op->name, "Concat") == 0 && n->op->domain[0] == '\0') {
+            share_concat(p, n, t);
+        } else if (n->op->memory == OP_MEMORY_ALIAS) {
             Value *x = n->inputs[0];
             if (x && p->in_ws[x->id] && ir_nbytes(x) == ybytes) unite(p, x->id, y->id);
         } else if (n->op->memory == OP_MEMORY_INPLACE) {
@@ -265,8 +332,8 @@ static bool layout(Planner *p, Arena *tmp, MemoryPlan *plan) {
     for (int i = 0; i < g->n_values; i++) {
         if (!p->in_ws[i] || find(p, i) != i) continue;
         Block *b = &store[count];
-        *b = (Block){ .size = p->size[i], .first = p->first[i], .last = p->last[i],
-                      .order = count };
+        *b = (Block){ .size = (size_t)(p->hi[i] - p->lo[i]), .first = p->first[i],
+                      .last = p->last[i], .order = count };
         by_root[i] = b;
         blocks[count++] = b;
     }
@@ -288,8 +355,12 @@ static bool layout(Planner *p, Arena *tmp, MemoryPlan *plan) {
         return false;
     }
     if (!place_best(blocks, count, tmp, &plan->workspace_bytes, p->d)) return false;
-    for (int i = 0; i < g->n_values; i++)
-        if (p->in_ws[i]) g->values[i]->ws_offset = by_root[find(p, i)]->offset;
+    for (int i = 0; i < g->n_values; i++) {
+        if (!p->in_ws[i]) continue;
+        int64_t off;
+        int root = find_at(p, i, &off);
+        g->values[i]->ws_offset = by_root[root]->offset + (size_t)(off - p->lo[root]);
+    }
     for (int t = 0; t < g->n_nodes; t++)
         plan->scratch_offset[t] = scratch[t] ? scratch[t]->offset : 0;
     return true;
@@ -307,10 +378,13 @@ bool pass_plan_memory(Graph *g, const PassOptions *opt, Diag *d) {
         .parent = arena_array(&tmp, nv, sizeof(int)),
         .first = arena_array(&tmp, nv, sizeof(int)),
         .last = arena_array(&tmp, nv, sizeof(int)),
-        .size = arena_array(&tmp, nv, sizeof(size_t)),
+        .rel = arena_array(&tmp, nv, sizeof(int64_t)),
+        .lo = arena_array(&tmp, nv, sizeof(int64_t)),
+        .hi = arena_array(&tmp, nv, sizeof(int64_t)),
         .in_ws = arena_array(&tmp, nv, sizeof(bool)),
     };
-    bool ok = plan && offsets && p.parent && p.first && p.last && p.size && p.in_ws;
+    bool ok = plan && offsets && p.parent && p.first && p.last && p.rel && p.lo && p.hi &&
+              p.in_ws;
     if (!ok) diag_error(d, NULL, "out of memory planning memory");
     if (ok) {
         plan->scratch_offset = offsets;

@@ -324,7 +324,8 @@ static void check_conv_bn_fold(bool with_bias) {
     float w_before[BN_C * 18];
     memcpy(w_before, w->data, sizeof w_before);
     Diag d;
-    cr_assert(tb_pipeline(g, false, &d));
+    /* the weights as folding leaves them: pack_weights would reorder them into panels */
+    cr_assert(pipeline_without(g, "pack_weights", &d));
     diag_free(&d);
 
     cr_assert_eq(tb_count_live(g, "BatchNormalization"), 0);
@@ -378,7 +379,7 @@ Test(passes_bn, shared_weights_are_not_modified) {
     float w_before[BN_C * 18];
     memcpy(w_before, w->data, sizeof w_before);
     Diag d;
-    cr_assert(tb_pipeline(g, false, &d));
+    cr_assert(pipeline_without(g, "pack_weights", &d));    /* the Conv reads w itself */
     diag_free(&d);
     cr_assert_eq(tb_count_live(g, "BatchNormalization"), 0);
     cr_assert_eq(other->inputs[1], w);
@@ -668,4 +669,297 @@ Test(passes_fuse, matmul3d_bias_relu_becomes_one_gemm) {
     expect_same_numbers(fused, plain, 1e-5f);
     ir_graph_free(fused);
     ir_graph_free(plain);
+}
+
+/* ---- gated activations: Mul(y, Sigmoid(y)) and Mul(y, HardSigmoid(y)) ------------------ */
+
+/* How build_gate's graph reads y. */
+typedef struct GateSpec {
+    const char *gate;       /* "Sigmoid" or "HardSigmoid" */
+    float alpha;            /* HardSigmoid alpha (beta is 0.5) */
+    bool conv;              /* y = Conv(x); else y is the graph input x */
+    bool gate_first;        /* Mul(gate, y) instead of Mul(y, gate) */
+    bool y_read_again;      /* the output is Add(Mul(...), y) */
+    bool gate_read_again;   /* the output is Add(Mul(...), gate(y)) */
+} GateSpec;
+
+/* y = Conv(x[1,3,6,6], w[4,3,3,3], b, pads 1) or y = x; the output is Mul(y, gate(y)), or
+ * that plus y or gate(y), which then have a third reader. */
+static Graph *build_gate(const GateSpec *s) {
+    Graph *g = tb_graph();
+    int64_t xd[4] = { 1, 3, 6, 6 }, wd[4] = { 4, 3, 3, 3 }, bd[1] = { 4 };
+    Value *y = tb_input(g, "x", 4, xd);
+    if (s->conv) {
+        /* weights in [-2, 2]: y spans HardSigmoid's clamped ends and its linear part */
+        Value *in[3] = { y, tb_const_rand(g, "w", 4, wd, 1, -2, 2),
+                         tb_const_rand(g, "b", 1, bd, 2, -1, 1) };
+        Node *c = tb_node(g, "Conv", "conv", 3, in, 1);
+        int64_t pads[4] = { 1, 1, 1, 1 };
+        tb_attr_ints(g, c, "pads", pads, 4);
+        y = c->outputs[0];
+    }
+    Node *gate = tb_node(g, s->gate, "gate", 1, &y, 1);
+    if (strcmp(s->gate, "HardSigmoid") == 0) tb_attr_float(g, gate, "alpha", s->alpha);
+    Value *min[2] = { y, gate->outputs[0] };
+    if (s->gate_first) { min[0] = gate->outputs[0]; min[1] = y; }
+    Node *mul = tb_node(g, "Mul", "mul", 2, min, 1);
+    Value *out = mul->outputs[0];
+    if (s->y_read_again || s->gate_read_again) {
+        Value *ain[2] = { out, s->y_read_again ? y : gate->outputs[0] };
+        out = tb_node(g, "Add", "add", 2, ain, 1)->outputs[0];
+    }
+    tb_output(g, out);
+    return g;
+}
+
+/* Runs build_gate(s) with and without fusion and compares the first output.  Returns the
+ * fused graph for the caller to check. */
+static Graph *gate_case(const GateSpec *s) {
+    Diag d;
+    Graph *fused = build_gate(s), *plain = build_gate(s);
+    cr_assert(tb_pipeline(fused, true, &d), "pipeline (fused) failed");
+    diag_free(&d);
+    cr_assert(tb_pipeline(plain, false, &d), "pipeline (unfused) failed");
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(plain, "Mul"), 1, "no rewrite without opt->fuse");
+    cr_assert_eq(tb_count_live(plain, s->gate), 1);
+    expect_same_numbers(fused, plain, 1e-6f);
+    ir_graph_free(plain);
+    return fused;
+}
+
+/* The fused graph is one Conv with activation code whose fused text names both nodes. */
+static void expect_gate_in_conv(Graph *g, int code) {
+    cr_assert_eq(g->n_nodes, 1, "%d nodes left", g->n_nodes);
+    const Node *n = g->nodes[0];
+    cr_assert_str_eq(n->op_type, "Conv");
+    cr_assert_eq(n->epi.act, code);
+    cr_assert_eq(n->outputs[0], g->outputs[0], "the Conv writes the Mul's output");
+    cr_assert_str_eq(g->outputs[0]->name, "mul_out0");
+    cr_assert(n->fused && strstr(n->fused, "'gate'") && strstr(n->fused, "Mul 'mul'"), "%s",
+              n->fused ? n->fused : "");
+}
+
+
+Test(passes_fuse_gate, conv_hard_swish_from_hard_sigmoid_is_fused) {
+    for (int order = 0; order < 2; order++) {
+        GateSpec s = { .gate = "HardSigmoid", .alpha = 1.0f / 6.0f, .conv = true,
+                       .gate_first = order == 1 };
+        Graph *g = gate_case(&s);
+        expect_gate_in_conv(g, ONNXCC_ACT_HARD_SWISH);
+        ir_graph_free(g);
+    }
+}
+
+/* With no Conv/Gemm/MatMul to take it, the pair becomes one elementwise node reading y. */
+static void expect_one_elementwise(const GateSpec *s, const char *op) {
+    Graph *g = gate_case(s);
+    cr_assert_eq(tb_count_live(g, op), 1, "the Mul became %s", op);
+    cr_assert_eq(tb_count_live(g, "Mul") + tb_count_live(g, s->gate), 0);
+    const Node *n = NULL;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i]->op_type, op) == 0) n = g->nodes[i];
+    cr_assert_eq(n->n_inputs, 1);
+    cr_assert_str_eq(n->inputs[0]->name, s->conv ? "conv_out0" : "x");
+    cr_assert_str_eq(n->outputs[0]->name, "mul_out0", "it writes the Mul's output");
+    cr_assert(n->fused && strstr(n->fused, "'gate'"), "%s", n->fused ? n->fused : "");
+    ir_graph_free(g);
+}
+
+/* SiLU is faster as its own loop than in the Conv's epilogue for now (fuse_activation.c,
+ * epilogue_is_faster): the pair becomes one Swish after the Conv, in either order. */
+Test(passes_fuse_gate, conv_silu_becomes_one_swish) {
+    for (int order = 0; order < 2; order++) {
+        GateSpec s = { .gate = "Sigmoid", .conv = true, .gate_first = order == 1 };
+        expect_one_elementwise(&s, "Swish");
+    }
+}
+
+Test(passes_fuse_gate, silu_of_an_input_becomes_one_swish) {
+    GateSpec s = { .gate = "Sigmoid", .gate_first = true };
+    expect_one_elementwise(&s, "Swish");
+}
+
+Test(passes_fuse_gate, hard_swish_of_an_input_becomes_one_hard_swish) {
+    GateSpec s = { .gate = "HardSigmoid", .alpha = 1.0f / 6.0f };
+    expect_one_elementwise(&s, "HardSwish");
+}
+
+/* y has a third reader: the Conv must keep writing it, so the pair becomes one node. */
+Test(passes_fuse_gate, conv_output_read_elsewhere_gives_a_hard_swish) {
+    GateSpec s = { .gate = "HardSigmoid", .alpha = 1.0f / 6.0f, .conv = true,
+                   .y_read_again = true };
+    expect_one_elementwise(&s, "HardSwish");
+}
+
+Test(passes_fuse_gate, gate_read_elsewhere_is_not_rewritten) {
+    GateSpec s = { .gate = "Sigmoid", .conv = true, .gate_read_again = true };
+    Graph *g = gate_case(&s);
+    cr_assert_eq(tb_count_live(g, "Mul"), 1);
+    cr_assert_eq(tb_count_live(g, "Sigmoid"), 1);
+    cr_assert_eq(g->nodes[0]->epi.act, ONNXCC_ACT_NONE);
+    ir_graph_free(g);
+}
+
+Test(passes_fuse_gate, hard_sigmoid_with_other_alpha_is_not_a_hard_swish) {
+    GateSpec s = { .gate = "HardSigmoid", .alpha = 0.2f, .conv = true };
+    Graph *g = gate_case(&s);
+    cr_assert_eq(tb_count_live(g, "Mul"), 1);
+    cr_assert_eq(tb_count_live(g, "HardSigmoid"), 1);
+    cr_assert_eq(tb_count_live(g, "HardSwish"), 0);
+    ir_graph_free(g);
+}
+
+/* Mul(a, Sigmoid(b)) with a != b is not a SiLU. */
+Test(passes_fuse_gate, sigmoid_of_another_tensor_is_not_a_silu) {
+    Graph *g = tb_graph();
+    int64_t xd[2] = { 4, 8 };
+    Value *a = tb_input(g, "a", 2, xd), *b = tb_input(g, "b", 2, xd);
+    Node *sig = tb_node(g, "Sigmoid", "gate", 1, &b, 1);
+    Value *min[2] = { a, sig->outputs[0] };
+    Node *mul = tb_node(g, "Mul", "mul", 2, min, 1);
+    tb_output(g, mul->outputs[0]);
+    Diag d;
+    cr_assert(tb_pipeline(g, true, &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "Mul"), 1);
+    cr_assert_eq(tb_count_live(g, "Swish"), 0);
+    ir_graph_free(g);
+}
+
+/* ---- canonicalisation: a Pad that adds nothing --------------------------------------- */
+
+/* x[1,2,4,4] -> Pad(pads) -> Relu; opset 11+ takes pads as an input, older opsets as an
+ * attribute.  pads has 8 values (begin then end of each axis). */
+static Graph *build_pad(const int64_t *pads, int opset) {
+    Graph *g = tb_graph();
+    int64_t xd[4] = { 1, 2, 4, 4 }, pd[1] = { 8 };
+    Value *in[2] = { tb_input(g, "x", 4, xd), NULL };
+    if (opset >= 11) in[1] = tb_const_i64(g, "pads", 1, pd, pads);
+    Node *pad = tb_node(g, "Pad", "pad", opset >= 11 ? 2 : 1, in, 1);
+    pad->opset = opset;
+    if (opset < 11) tb_attr_ints(g, pad, "pads", pads, 8);
+    Node *relu = tb_node(g, "Relu", "relu", 1, pad->outputs, 1);
+    tb_output(g, relu->outputs[0]);
+    return g;
+}
+
+/* Runs build_pad through the pipeline and through it without canonicalisation; returns
+ * how many Pads are left, after checking that both give the same numbers. */
+static int pads_left(const int64_t *pads, int opset) {
+    Diag d;
+    Graph *g = build_pad(pads, opset), *ref = build_pad(pads, opset);
+    cr_assert(tb_pipeline(g, false, &d));
+    diag_free(&d);
+    cr_assert(pipeline_without(ref, "canonicalize", &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(ref, "Pad"), 1);
+    expect_same_numbers(g, ref, 0);
+    int left = tb_count_live(g, "Pad");
+    ir_graph_free(g);
+    ir_graph_free(ref);
+    return left;
+}
+
+Test(passes_canonicalize, zero_pad_is_dropped) {
+    static const int64_t zeros[8] = { 0 };
+    cr_assert_eq(pads_left(zeros, 13), 0, "pads as an input");
+    cr_assert_eq(pads_left(zeros, 2), 0, "pads as an attribute");
+}
+
+Test(passes_canonicalize, pad_that_moves_data_stays) {
+    /* one row cropped at the top and one added at the bottom: same shape, other data */
+    static const int64_t shift[8] = { 0, 0, -1, 0, 0, 0, 1, 0 };
+    static const int64_t grow[8] = { 0, 0, 1, 1, 0, 0, 1, 1 };
+    cr_assert_eq(pads_left(shift, 13), 1);
+    cr_assert_eq(pads_left(shift, 2), 1);
+    cr_assert_eq(pads_left(grow, 13), 1);
+}
+
+/* ---- canonicalisation: the LayerNorm chain of exports before opset 17 ----------------- */
+
+/* How build_layernorm departs from PyTorch's chain. */
+typedef enum LnVariant {
+    LN_PLAIN,               /* the chain as PyTorch exports it at opset 13 */
+    LN_OPSET18,             /* ReduceMean's axes as an input */
+    LN_OTHER_AXIS,          /* the means over axis 1: not a LayerNorm over the last axis */
+    LN_DIFF_READ_AGAIN,     /* x - mean is also added to the output */
+    LN_GAMMA_INPUT,         /* gamma is a graph input, not a constant */
+} LnVariant;
+
+/* ReduceMean over `axis`, keepdims 1, the axes as the opset wants them. */
+static Node *ln_mean(Graph *g, const char *name, Value *x, int64_t axis, int opset) {
+    int64_t one[1] = { 1 };
+    Value *in[2] = { x, opset >= 18 ? tb_const_i64(g, name, 1, one, &axis) : NULL };
+    Node *n = tb_node(g, "ReduceMean", name, opset >= 18 ? 2 : 1, in, 1);
+    n->opset = opset;
+    if (opset < 18) tb_attr_ints(g, n, "axes", &axis, 1);
+    return n;
+}
+
+static Node *ln_binary(Graph *g, const char *op, const char *name, Value *a, Value *b) {
+    Value *in[2] = { a, b };
+    return tb_node(g, op, name, 2, in, 1);
+}
+
+/* y = (x - mean) / sqrt(mean((x - mean)^2) + eps) * gamma + beta, x[2,3,8]. */
+static Graph *build_layernorm(LnVariant variant) {
+    Graph *g = tb_graph();
+    int opset = variant == LN_OPSET18 ? 18 : 13;
+    int64_t axis = variant == LN_OTHER_AXIS ? 1 : -1;
+    int64_t xd[3] = { 2, 3, 8 }, cd[1] = { 8 }, one[1] = { 1 };
+    float two = 2.0f, eps = 1e-5f;
+    Value *x = tb_input(g, "x", 3, xd);
+    Value *mean = ln_mean(g, "mean", x, axis, opset)->outputs[0];
+    Value *diff = ln_binary(g, "Sub", "sub", x, mean)->outputs[0];
+    Value *sq = ln_binary(g, "Pow", "pow", diff, tb_const(g, "two", 0, one, &two))->outputs[0];
+    Value *var = ln_mean(g, "var", sq, axis, opset)->outputs[0];
+    Value *ve = ln_binary(g, "Add", "add_eps", var, tb_const(g, "eps", 0, one, &eps))->outputs[0];
+    Value *sd = tb_node(g, "Sqrt", "sqrt", 1, &ve, 1)->outputs[0];
+    Value *norm = ln_binary(g, "Div", "div", diff, sd)->outputs[0];
+    Value *gamma = variant == LN_GAMMA_INPUT ? tb_input(g, "gamma", 1, cd)
+                                             : tb_const_rand(g, "gamma", 1, cd, 3, 0.5f, 2);
+    Value *scaled = ln_binary(g, "Mul", "mul", gamma, norm)->outputs[0];
+    Value *y = ln_binary(g, "Add", "shift", scaled,
+                         tb_const_rand(g, "beta", 1, cd, 4, -1, 1))->outputs[0];
+    if (variant == LN_DIFF_READ_AGAIN) y = ln_binary(g, "Add", "again", y, diff)->outputs[0];
+    tb_output(g, y);
+    return g;
+}
+
+/* Runs the chain with and without canonicalisation (same numbers); returns how many
+ * LayerNormalization nodes the pipeline made. */
+static int layernorms_made(LnVariant variant) {
+    Diag d;
+    Graph *g = build_layernorm(variant), *ref = build_layernorm(variant);
+    cr_assert(tb_pipeline(g, false, &d));
+    diag_free(&d);
+    cr_assert(pipeline_without(ref, "canonicalize", &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(ref, "Sqrt"), 1);
+    expect_same_numbers(g, ref, 1e-5f);
+    int made = tb_count_live(g, "LayerNormalization");
+    if (made) {
+        cr_assert_eq(g->n_nodes, 1, "%d nodes left", g->n_nodes);
+        const Node *n = g->nodes[0];
+        cr_assert_eq(n->outputs[0], g->outputs[0]);
+        cr_assert_str_eq(n->inputs[1]->name, "gamma");
+        cr_assert_str_eq(n->inputs[2]->name, "beta");
+        cr_assert_eq(ir_attr_int(n, "axis", 0), -1);
+        cr_assert_float_eq(ir_attr_float(n, "epsilon", 0), 1e-5f, 0);
+    }
+    ir_graph_free(g);
+    ir_graph_free(ref);
+    return made;
+}
+
+Test(passes_canonicalize, layernorm_chain_becomes_one_node) {
+    cr_assert_eq(layernorms_made(LN_PLAIN), 1);
+    cr_assert_eq(layernorms_made(LN_OPSET18), 1);
+}
+
+Test(passes_canonicalize, layernorm_lookalikes_stay) {
+    cr_assert_eq(layernorms_made(LN_OTHER_AXIS), 0);
+    cr_assert_eq(layernorms_made(LN_DIFF_READ_AGAIN), 0);
+    cr_assert_eq(layernorms_made(LN_GAMMA_INPUT), 0);
 }

@@ -3,7 +3,8 @@
  * Every test builds a graph, runs the pipeline and hands the result to check_plan(), which
  * recomputes lifetimes on its own and checks the plan's promises: storage classes, 64-byte
  * aligned offsets inside the workspace, no two buffers live at the same step overlapping
- * (values that legitimately share bytes through an alias or in-place op are one buffer),
+ * (values that legitimately share bytes through an alias or in-place op, or a Concat
+ * input placed in its slice of the output, are one buffer),
  * scratch buffers disjoint from everything live at their step, and the lower bound.
  */
 #include <criterion/criterion.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/emitter.h"
 #include "helpers.h"
 #include "onnxcc_act.h"
 #include "ops/op.h"
@@ -49,6 +51,26 @@ static void lifetimes(const Graph *g, Check *c) {
     }
 }
 
+/* A Concat input placed at its slice of the output joins the output's group (whose root,
+ * the output, is the group's largest value); legal only when nothing reads the input's
+ * group after the Concat. */
+static void concat_groups(const Node *n, int t, Check *c) {
+    const Value *y = n->outputs[0];
+    size_t start = 0;
+    for (int k = 0; k < n->n_inputs; k++) {
+        const Value *x = n->inputs[k];
+        if (x->storage == STORAGE_WORKSPACE && x->ws_offset == y->ws_offset + start &&
+            ir_nbytes(x) > 0 && root(c, x->id) != root(c, y->id)) {
+            int rx = root(c, x->id), ry = root(c, y->id);
+            cr_assert_eq(c->last[rx], t, "'%s' lives in '%s' but is read after step %d",
+                         x->name, y->name, t);
+            c->parent[rx] = ry;
+            if (c->first[rx] < c->first[ry]) c->first[ry] = c->first[rx];
+        }
+        start += ir_nbytes(x);
+    }
+}
+
 /* Output 0 sharing input bytes through an alias or in-place op becomes one group; an
  * in-place share is legal only when the input's group is read for the last time here. */
 static void groups(const Graph *g, Check *c) {
@@ -56,6 +78,7 @@ static void groups(const Graph *g, Check *c) {
         const Node *n = g->nodes[t];
         const Value *y = n->n_outputs > 0 ? n->outputs[0] : NULL;
         if (!y || y->storage != STORAGE_WORKSPACE || !n->op) continue;
+        if (strcmp(n->op_type, "Concat") == 0) concat_groups(n, t, c);
         if (n->op->memory == OP_MEMORY_SEPARATE) continue;
         for (int k = 0; k < n->n_inputs; k++) {
             const Value *x = n->inputs[k];
@@ -334,6 +357,177 @@ Test(plan_basic, fused_conv_graph) {
     run_pipeline(g, true);
     check_plan(g);
     cr_assert_eq(tb_count_live(g, "Conv"), 2);
+    ir_graph_free(g);
+}
+
+/* ---- Concat inputs written straight into their slice of the output -------------------
+ * Each graph is checked by check_plan (which lets a Concat input share its slice only
+ * when nothing reads it after the Concat) and run, against contents computed here. */
+
+enum { CC_MAX = 256 };
+
+/* A value of a concat test graph and its expected contents. */
+typedef struct CcVal {
+    Value *v;
+    float ref[CC_MAX];
+} CcVal;
+
+/* Graph input `name` of shape dims, filled as tb_run fills input `index` (seed 7). */
+static CcVal cc_input(Graph *g, const char *name, int rank, const int64_t *dims, int index) {
+    CcVal r = { .v = tb_input(g, name, rank, dims) };
+    tb_fill(r.ref, ir_numel(r.v), 7u + (unsigned)index);
+    return r;
+}
+
+/* Relu, Sigmoid, Tanh or Neg of x. */
+static CcVal cc_unary(Graph *g, const char *op, const char *name, const CcVal *x) {
+    CcVal r = { .v = unary(g, op, name, x->v)->outputs[0] };
+    ir_value_set_shape(r.v, DT_FLOAT, x->v->rank, x->v->dims);
+    for (int64_t i = 0; i < ir_numel(x->v); i++) {
+        float v = x->ref[i];
+        r.ref[i] = op[0] == 'R' ? onnxcc_relu(v) : op[0] == 'S' ? onnxcc_sigmoid(v)
+                   : op[0] == 'T' ? onnxcc_tanh(v) : -v;
+    }
+    return r;
+}
+
+/* Concat of n values along axis 1. */
+static CcVal cc_concat(Graph *g, const char *name, int n, const CcVal *const *in) {
+    Value *vals[8];
+    int64_t dims[IR_MAX_RANK];
+    int rank = in[0]->v->rank;
+    memcpy(dims, in[0]->v->dims, sizeof dims);
+    dims[1] = 0;
+    for (int k = 0; k < n; k++) {
+        vals[k] = in[k]->v;
+        dims[1] += in[k]->v->dims[1];
+    }
+    Node *c = tb_node(g, "Concat", name, n, vals, 1);
+    tb_attr_int(g, c, "axis", 1);
+    CcVal r = { .v = c->outputs[0] };
+    ir_value_set_shape(r.v, DT_FLOAT, rank, dims);
+    int64_t outer = dims[0], inner = ir_numel(r.v) / (dims[0] * dims[1]), at = 0;
+    for (int64_t o = 0; o < outer; o++)
+        for (int k = 0; k < n; k++) {
+            int64_t chunk = in[k]->v->dims[1] * inner;
+            memcpy(r.ref + at, in[k]->ref + o * chunk, (size_t)chunk * sizeof(float));
+            at += chunk;
+        }
+    return r;
+}
+
+/* Plans g (whose outputs are outs), checks the plan and the numbers. */
+static void cc_check(Graph *g, int n_out, const CcVal *const *outs) {
+    for (int k = 0; k < n_out; k++) tb_output(g, outs[k]->v);
+    run_pipeline(g, false);
+    check_plan(g);
+    float *got[2] = { NULL, NULL };
+    int64_t n_got[2] = { 0, 0 };
+    cr_assert(tb_run(g, 7, got, n_got, n_out));
+    for (int k = 0; k < n_out; k++) {
+        cr_assert_eq(n_got[k], ir_numel(outs[k]->v));
+        for (int64_t i = 0; i < n_got[k]; i++)
+            cr_assert(fabsf(got[k][i] - outs[k]->ref[i]) <= 1e-6f,
+                      "output %d element %lld: %.9g, expected %.9g", k, (long long)i,
+                      (double)got[k][i], (double)outs[k]->ref[i]);
+        free(got[k]);
+    }
+}
+
+/* Is v in the workspace at byte `start` of y? */
+static bool in_slice(const CcVal *v, const CcVal *y, size_t start) {
+    return v->v->storage == STORAGE_WORKSPACE && v->v->ws_offset == y->v->ws_offset + start;
+}
+
+/* The C body the Concat's emitter writes. */
+static bool concat_copies(const Graph *g) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        if (strcmp(n->op_type, "Concat") != 0) continue;
+        Emitter e;
+        emit_init(&e);
+        Diag d;
+        diag_init(&d);
+        cr_assert(n->op->emit(&e, n, &d));
+        bool copies = e.out.data && strstr(e.out.data, "memcpy");
+        emit_free(&e);
+        diag_free(&d);
+        if (copies) return true;
+    }
+    return false;
+}
+
+Test(plan_concat, inputs_are_written_in_their_slices) {
+    Graph *g = tb_graph();
+    int64_t xd[4] = { 1, 2, 4, 4 };                   /* 128 bytes: slices stay aligned */
+    CcVal x = cc_input(g, "x", 4, xd, 0);
+    CcVal a = cc_unary(g, "Relu", "a", &x), b = cc_unary(g, "Sigmoid", "b", &x);
+    CcVal y = cc_concat(g, "cat", 2, (const CcVal *[]){ &a, &b });
+    CcVal out = cc_unary(g, "Tanh", "out", &y);
+    cc_check(g, 1, (const CcVal *[]){ &out });
+    cr_assert(in_slice(&a, &y, 0) && in_slice(&b, &y, 128), "a at %zu, b at %zu, y at %zu",
+              a.v->ws_offset, b.v->ws_offset, y.v->ws_offset);
+    cr_assert(!concat_copies(g), "the Concat copies nothing");
+    ir_graph_free(g);
+}
+
+Test(plan_concat, input_read_after_the_concat_keeps_its_buffer) {
+    Graph *g = tb_graph();
+    int64_t xd[4] = { 1, 2, 4, 4 };
+    CcVal x = cc_input(g, "x", 4, xd, 0);
+    CcVal a = cc_unary(g, "Relu", "a", &x), b = cc_unary(g, "Sigmoid", "b", &x);
+    CcVal y = cc_concat(g, "cat", 2, (const CcVal *[]){ &a, &b });
+    CcVal out = cc_unary(g, "Tanh", "out", &y), late = cc_unary(g, "Neg", "late", &a);
+    cc_check(g, 2, (const CcVal *[]){ &out, &late });
+    cr_assert(!in_slice(&a, &y, 0), "a is read after y is written");
+    cr_assert(in_slice(&b, &y, 128));
+    cr_assert(concat_copies(g));
+    ir_graph_free(g);
+}
+
+Test(plan_concat, input_listed_twice_takes_one_slice) {
+    Graph *g = tb_graph();
+    int64_t xd[4] = { 1, 2, 4, 4 };
+    CcVal x = cc_input(g, "x", 4, xd, 0);
+    CcVal a = cc_unary(g, "Relu", "a", &x), b = cc_unary(g, "Sigmoid", "b", &x);
+    CcVal y = cc_concat(g, "cat", 3, (const CcVal *[]){ &a, &a, &b });
+    CcVal out = cc_unary(g, "Tanh", "out", &y);
+    cc_check(g, 1, (const CcVal *[]){ &out });
+    cr_assert(in_slice(&a, &y, 0) && in_slice(&b, &y, 256));
+    ir_graph_free(g);
+}
+
+Test(plan_concat, graph_inputs_unaligned_and_strided_slices_are_copied) {
+    Graph *g = tb_graph();
+    int64_t xd[4] = { 1, 3, 1, 1 }, zd[4] = { 2, 2, 2, 4 };
+    CcVal x = cc_input(g, "x", 4, xd, 0), z = cc_input(g, "z", 4, zd, 1);
+    /* x is a graph input; a starts at byte 12, not a multiple of 64 */
+    CcVal a = cc_unary(g, "Relu", "a", &x);
+    CcVal y = cc_concat(g, "cat", 2, (const CcVal *[]){ &x, &a });
+    CcVal out = cc_unary(g, "Tanh", "out", &y);
+    /* batch 2: each input's slice is two pieces, not one */
+    CcVal c = cc_unary(g, "Relu", "c", &z), d = cc_unary(g, "Sigmoid", "d", &z);
+    CcVal w = cc_concat(g, "cat2", 2, (const CcVal *[]){ &c, &d });
+    CcVal out2 = cc_unary(g, "Tanh", "out2", &w);
+    cc_check(g, 2, (const CcVal *[]){ &out, &out2 });
+    cr_assert(!in_slice(&a, &y, 12));
+    cr_assert(!in_slice(&c, &w, 0) && !in_slice(&d, &w, 64));
+    ir_graph_free(g);
+}
+
+Test(plan_concat, nested_concats_share_one_buffer) {
+    Graph *g = tb_graph();
+    int64_t xd[4] = { 1, 1, 4, 4 };                   /* 64 bytes */
+    CcVal x = cc_input(g, "x", 4, xd, 0);
+    CcVal a = cc_unary(g, "Relu", "a", &x), b = cc_unary(g, "Sigmoid", "b", &x);
+    CcVal inner = cc_concat(g, "inner", 2, (const CcVal *[]){ &a, &b });
+    CcVal c = cc_unary(g, "Tanh", "c", &x);
+    CcVal y = cc_concat(g, "outer", 2, (const CcVal *[]){ &c, &inner });
+    CcVal out = cc_unary(g, "Neg", "out", &y);
+    cc_check(g, 1, (const CcVal *[]){ &out });
+    cr_assert(in_slice(&c, &y, 0) && in_slice(&inner, &y, 64) && in_slice(&a, &y, 64) &&
+              in_slice(&b, &y, 128));
+    cr_assert(!concat_copies(g));
     ir_graph_free(g);
 }
 
