@@ -5,10 +5,13 @@ For each model exported by bench/export.py it
   1. reads the node count (from the model) and the FLOPs per run (`onnxcc info`),
   2. compiles it with `onnxcc compile MODEL -o DIR --name m --emit-runtime` and builds the
      generated C with bench/harness.c using `clang -O3 -march=native`,
-  3. runs both once on the same input and compares the outputs (rtol 1e-4, atol 1e-4),
-  4. alternates, ROUNDS times: the harness (R timed runs after its warm-up), onnxruntime
-     with 1 intra-op thread (R runs after a warm-up), onnxruntime with 2 threads (same),
-  5. reports the median per-run time of each and the ratios onnxcc / onnxruntime.
+  3. runs both once on the same input, onnxcc with 1 thread and with a pool of 2, and
+     compares each output with onnxruntime's (rtol 1e-4, atol 1e-4),
+  4. alternates, ROUNDS times: the harness with 1 thread (R timed runs after its
+     warm-up), onnxruntime with 1 intra-op thread (R runs after a warm-up), the harness
+     with a pool of 2 threads, onnxruntime with 2 threads (same),
+  5. reports the median per-run time of each and the ratios onnxcc / onnxruntime at the
+     same thread count.
 A model that onnxcc cannot compile stays in the table with the error, out of the means.
 It writes a markdown table, a JSON file with every sample, and a PNG bar chart.
 Exit status: 0, or 1 if an output was wrong (or, with --strict, a model failed to build).
@@ -136,8 +139,9 @@ def bench_model(name, args, work):
     mdir = os.path.join(args.models_dir, name)
     model_path = os.path.join(mdir, "model.onnx")
     res = {"model": name, "nodes": None, "gflop": None, "error": None, "correct": None,
-           "max_abs_diff": None, "cc_ms": None, "ort1_ms": None, "ort2_ms": None,
-           "ratio1": None, "ratio2": None, "runs": 0, "rounds": 0, "samples": {}}
+           "max_abs_diff": None, "cc1_ms": None, "cc2_ms": None, "ort1_ms": None,
+           "ort2_ms": None, "ratio1": None, "ratio2": None, "speedup2": None, "runs": 0,
+           "rounds": 0, "samples": {}}
     if not os.path.exists(model_path):
         res["error"] = "export failed (no model.onnx)"
         return res
@@ -183,57 +187,68 @@ def bench_model(name, args, work):
         log(f"{name}: {res['error']}")
         return res
 
-    # Correctness: one run, outputs written next to the harness.
-    outdir = os.path.join(work, name)
-    rc, out, _ = run_cmd([exe, "1", "0", outdir, *bins], timeout=600)
-    if rc != 0:
-        res["error"] = "harness failed: " + one_line(out)
-        res["correct"] = False
-        return res
+    # Correctness: one run with each thread count, outputs written next to the harness.
     worst, ok = 0.0, True
-    for k, want in enumerate(ort1.outputs):
-        path = os.path.join(outdir, f"output_{k}.bin")
-        got = np.fromfile(path, dtype=want.dtype)
-        if got.size != want.size:
-            worst, ok = float("inf"), False
-            continue
-        d, good = compare(got.reshape(want.shape), want)
-        worst = max(worst, d) if not math.isnan(d) else d
-        ok = ok and good
+    for threads in (1, 2):
+        outdir = os.path.join(work, name, f"out{threads}")
+        os.makedirs(outdir)
+        rc, out, _ = run_cmd([exe, "1", "0", str(threads), outdir, *bins], timeout=600)
+        if rc != 0:
+            res["error"] = f"harness ({threads} threads) failed: " + one_line(out)
+            res["correct"] = False
+            return res
+        for k, want in enumerate(ort1.outputs):
+            path = os.path.join(outdir, f"output_{k}.bin")
+            got = np.fromfile(path, dtype=want.dtype)
+            if got.size != want.size:
+                worst, ok = float("inf"), False
+                continue
+            d, good = compare(got.reshape(want.shape), want)
+            worst = max(worst, d) if not math.isnan(d) else d
+            ok = ok and good
     res["max_abs_diff"] = worst
     res["correct"] = ok
 
+    def harness(runs, warm_ms, threads):
+        """Per-run nanoseconds of one harness process, or an error line."""
+        rc, out, _ = run_cmd([exe, str(runs), str(warm_ms), str(threads), "-", *bins],
+                             timeout=900)
+        return [int(x) for x in out.split()] if rc == 0 else "harness failed: " + one_line(out)
+
     # Choose R so that the rounds fit the budget; estimate each side's time first.
-    _, out, _ = run_cmd([exe, "3", "0", "-", *bins], timeout=600)
-    est_cc = statistics.median(int(x) for x in out.split()) * 1e-9 if out.strip() else 1.0
+    est = []
+    for threads in (1, 2):
+        times = harness(3, 0, threads)
+        est.append(statistics.median(times) * 1e-9 if isinstance(times, list) else 1.0)
     est_o1 = statistics.median(ort1.time_runs(3, 0)) * 1e-9
     est_o2 = statistics.median(ort2.time_runs(3, 0)) * 1e-9
     warm_s = args.warmup_ms / 1000
-    per_round = est_cc + est_o1 + est_o2
-    spare = args.budget / args.rounds - 3 * warm_s
+    per_round = sum(est) + est_o1 + est_o2
+    spare = args.budget / args.rounds - 4 * warm_s
     runs = int(max(1, min(args.max_runs, spare / per_round if per_round > 0 else 1)))
     res["runs"], res["rounds"] = runs, args.rounds
     log(f"{name}: correct={ok} max|diff|={worst:.3g}; timing {args.rounds} rounds x {runs} runs"
-        f" (estimates: onnxcc {est_cc*1e3:.3f} ms, ORT1 {est_o1*1e3:.3f} ms,"
-        f" ORT2 {est_o2*1e3:.3f} ms)")
+        f" (estimates: onnxcc {est[0]*1e3:.3f} ms, 2 threads {est[1]*1e3:.3f} ms,"
+        f" ORT1 {est_o1*1e3:.3f} ms, ORT2 {est_o2*1e3:.3f} ms)")
 
-    cc, o1, o2 = [], [], []
+    cc1, cc2, o1, o2 = [], [], [], []
     for _ in range(args.rounds):
-        rc, out, _ = run_cmd([exe, str(runs), str(args.warmup_ms), "-", *bins], timeout=900)
-        if rc != 0:
-            res["error"] = "harness failed: " + one_line(out)
-            return res
-        cc += [int(x) for x in out.split()]
-        o1 += ort1.time_runs(runs, warm_s)
-        o2 += ort2.time_runs(runs, warm_s)
-    res["samples"] = {"onnxcc_ns": cc, "ort1_ns": o1, "ort2_ns": o2}
-    res["cc_ms"] = statistics.median(cc) / 1e6
-    res["ort1_ms"] = statistics.median(o1) / 1e6
-    res["ort2_ms"] = statistics.median(o2) / 1e6
-    res["ratio1"] = res["cc_ms"] / res["ort1_ms"]
-    res["ratio2"] = res["cc_ms"] / res["ort2_ms"]
-    log(f"{name}: onnxcc {res['cc_ms']:.3f} ms, ORT1 {res['ort1_ms']:.3f} ms"
-        f" (x{res['ratio1']:.2f}), ORT2 {res['ort2_ms']:.3f} ms (x{res['ratio2']:.2f})")
+        for threads, cc, session, o in ((1, cc1, ort1, o1), (2, cc2, ort2, o2)):
+            times = harness(runs, args.warmup_ms, threads)
+            if not isinstance(times, list):
+                res["error"] = times
+                return res
+            cc += times
+            o += session.time_runs(runs, warm_s)
+    res["samples"] = {"onnxcc1_ns": cc1, "onnxcc2_ns": cc2, "ort1_ns": o1, "ort2_ns": o2}
+    for key, samples in (("cc1_ms", cc1), ("cc2_ms", cc2), ("ort1_ms", o1), ("ort2_ms", o2)):
+        res[key] = statistics.median(samples) / 1e6
+    res["ratio1"] = res["cc1_ms"] / res["ort1_ms"]
+    res["ratio2"] = res["cc2_ms"] / res["ort2_ms"]
+    res["speedup2"] = res["cc1_ms"] / res["cc2_ms"]
+    log(f"{name}: onnxcc {res['cc1_ms']:.3f} ms, ORT1 {res['ort1_ms']:.3f} ms"
+        f" (x{res['ratio1']:.2f}); onnxcc 2 threads {res['cc2_ms']:.3f} ms,"
+        f" ORT2 {res['ort2_ms']:.3f} ms (x{res['ratio2']:.2f})")
     return res
 
 
@@ -275,29 +290,34 @@ def write_markdown(path, results, meta):
         "",
         "Median time per run (batch 1, random weights, one fixed input), onnxcc's generated C"
         " against onnxruntime on the same CPU; ratio = onnxcc / onnxruntime (below 1: onnxcc"
-        " is faster). onnxcc runs single-threaded (no thread pool yet), so its one-thread"
-        " time is in both columns.",
+        " is faster), at the same number of threads: onnxcc with 1 thread (NAME_run) against"
+        " onnxruntime with 1 intra-op thread, and onnxcc with a pool of 2 threads"
+        " (NAME_run_pool) against onnxruntime with 2. \"2T speed-up\" is onnxcc's 1-thread"
+        " time over its 2-thread time.",
         "",
-        "| model | ONNX nodes | GFLOP/run | onnxcc ms | ORT 1-thread ms | ratio 1T |"
-        " ORT 2-thread ms | ratio 2T | max abs diff | correct? |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        "| model | ONNX nodes | GFLOP/run | onnxcc 1T ms | ORT 1T ms | ratio 1T |"
+        " onnxcc 2T ms | ORT 2T ms | ratio 2T | onnxcc 2T speed-up | max abs diff | correct? |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for r in results:
         gf = fmt(r["gflop"], ".3f")
-        if r["error"] and r["cc_ms"] is None:
+        if r["error"] and r["cc1_ms"] is None:
             lines.append(f"| {r['model']} | {fmt(r['nodes'], 'd')} | {gf} |"
                          f" **not compiled**: {r['error'].replace('|', '/')} | – | – |"
-                         f" – | – | {fmt(r['max_abs_diff'], '.2e')} |"
+                         f" – | – | – | – | {fmt(r['max_abs_diff'], '.2e')} |"
                          f" {'no' if r['correct'] is False else '–'} |")
             continue
         lines.append(
-            f"| {r['model']} | {r['nodes']} | {gf} | {r['cc_ms']:.3f} | {r['ort1_ms']:.3f} |"
-            f" {r['ratio1']:.2f} | {r['ort2_ms']:.3f} | {r['ratio2']:.2f} |"
-            f" {r['max_abs_diff']:.2e} | {'yes' if r['correct'] else '**NO**'} |")
+            f"| {r['model']} | {r['nodes']} | {gf} | {r['cc1_ms']:.3f} | {r['ort1_ms']:.3f} |"
+            f" {r['ratio1']:.2f} | {r['cc2_ms']:.3f} | {r['ort2_ms']:.3f} | {r['ratio2']:.2f} |"
+            f" {r['speedup2']:.2f} | {r['max_abs_diff']:.2e} |"
+            f" {'yes' if r['correct'] else '**NO**'} |")
     lines += [
         "",
         f"**Geometric mean of the ratios**: {fmt(g1, '.2f')} (1 thread),"
-        f" {fmt(g2, '.2f')} (2 threads), over {len(ok_rows)} of {len(results)} models.",
+        f" {fmt(g2, '.2f')} (2 threads); onnxcc's 2-thread speed-up"
+        f" {fmt(geomean([r['speedup2'] for r in ok_rows]), '.2f')}; over {len(ok_rows)} of"
+        f" {len(results)} models.",
     ]
     if left_out:
         lines.append(f"Left out of the means (not compiled, failed or wrong): "
@@ -305,10 +325,11 @@ def write_markdown(path, results, meta):
     builds = [r for r in results if r.get("clang_s") is not None]
     lines += [
         "",
-        f"Correct means every output element within rtol {RTOL:g}, atol {ATOL:g} of"
-        " onnxruntime's (1 thread) output. Each median is over ROUNDS x R runs: the rounds"
-        " alternate onnxcc (R runs), onnxruntime 1 thread (R runs), onnxruntime 2 threads"
-        " (R runs), each after its own warm-up.",
+        f"Correct means every output element of onnxcc, with 1 thread and with 2, within"
+        f" rtol {RTOL:g}, atol {ATOL:g} of onnxruntime's (1 thread) output. Each median is"
+        " over ROUNDS x R runs: the rounds alternate onnxcc 1 thread (R runs), onnxruntime"
+        " 1 thread (R runs), onnxcc 2 threads (R runs), onnxruntime 2 threads (R runs), each"
+        " after its own warm-up.",
         "",
         "| model | rounds x R | onnxcc compile s | clang build s |",
         "|---|--:|--:|--:|",
@@ -356,8 +377,8 @@ def write_png(path, results):
     r2 = [r["ratio2"] if r["ratio2"] and r["correct"] else 0 for r in results]
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(names) + 2), 4.5))
-    b1 = ax.bar(x - 0.2, r1, 0.4, label="vs ORT 1 thread")
-    b2 = ax.bar(x + 0.2, r2, 0.4, label="vs ORT 2 threads (onnxcc still 1 thread)")
+    b1 = ax.bar(x - 0.2, r1, 0.4, label="1 thread: onnxcc / ORT")
+    b2 = ax.bar(x + 0.2, r2, 0.4, label="2 threads: onnxcc (pool) / ORT")
     for bars in (b1, b2):
         ax.bar_label(bars, labels=[f"{v:.2f}" if v else "" for v in bars.datavalues],
                      fontsize=7, padding=1)
@@ -370,7 +391,7 @@ def write_png(path, results):
                    <= max(r1 + r2 + [1]) * 2])
     for i, r in enumerate(results):
         if not (r["ratio1"] and r["correct"]):
-            ax.text(i, 1.0, "not compiled" if r["cc_ms"] is None else "wrong output",
+            ax.text(i, 1.0, "not compiled" if r["cc1_ms"] is None else "wrong output",
                     rotation=90, ha="center", va="bottom", fontsize=8, color="red")
     ax.set_xticks(x)
     ax.set_xticklabels(names, rotation=30, ha="right")
@@ -428,20 +449,20 @@ def main():
 
     # The table on stdout too.
     print()
-    print(f"{'model':<20} {'onnxcc ms':>10} {'ORT1 ms':>9} {'ratio':>6} {'ORT2 ms':>9}"
-          f" {'ratio':>6} {'max|diff|':>9}  correct")
+    print(f"{'model':<20} {'onnxcc ms':>10} {'ORT1 ms':>9} {'ratio':>6} {'onnxcc2 ms':>10}"
+          f" {'ORT2 ms':>9} {'ratio':>6} {'max|diff|':>9}  correct")
     for r in results:
-        if r["cc_ms"] is None:
+        if r["cc1_ms"] is None:
             print(f"{r['model']:<20} {'not compiled/run: ' + (r['error'] or '?')}")
             continue
-        print(f"{r['model']:<20} {r['cc_ms']:>10.3f} {r['ort1_ms']:>9.3f} {r['ratio1']:>6.2f}"
-              f" {r['ort2_ms']:>9.3f} {r['ratio2']:>6.2f} {r['max_abs_diff']:>9.2e}"
-              f"  {'yes' if r['correct'] else 'NO'}")
+        print(f"{r['model']:<20} {r['cc1_ms']:>10.3f} {r['ort1_ms']:>9.3f} {r['ratio1']:>6.2f}"
+              f" {r['cc2_ms']:>10.3f} {r['ort2_ms']:>9.3f} {r['ratio2']:>6.2f}"
+              f" {r['max_abs_diff']:>9.2e}  {'yes' if r['correct'] else 'NO'}")
     print(f"geometric mean of the ratios (compiled and correct models): 1 thread"
           f" {fmt(g1, '.2f')}, 2 threads {fmt(g2, '.2f')}")
 
     wrong = [r["model"] for r in results if r["correct"] is False]
-    broken = [r["model"] for r in results if r["cc_ms"] is None and r["correct"] is not False]
+    broken = [r["model"] for r in results if r["cc1_ms"] is None and r["correct"] is not False]
     if wrong:
         log(f"WRONG OUTPUT: {', '.join(wrong)}")
     if args.strict and broken:

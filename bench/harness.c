@@ -1,10 +1,12 @@
 /* Timing harness for one model compiled by onnxcc with `--name m`.  Built by bench/bench.py
  * together with the generated m.c and the runtime:
  *
- *     harness RUNS WARMUP_MS OUT_DIR INPUT_0.bin [INPUT_1.bin ...]
+ *     harness RUNS WARMUP_MS THREADS OUT_DIR INPUT_0.bin [INPUT_1.bin ...]
  *
- * Reads each input (raw row-major data, exactly m_inputs[i].nbytes bytes), runs the model
- * once and writes output K to OUT_DIR/output_K.bin (OUT_DIR "-" writes nothing), keeps
+ * THREADS 1 runs the model on the calling thread (no pool); more creates a pool of that
+ * many threads (onnxcc_pool_create, outside the timed runs) and runs m_run_generic_pool on
+ * it.  Reads each input (raw row-major data, exactly m_inputs[i].nbytes bytes), runs the
+ * model once and writes output K to OUT_DIR/output_K.bin (OUT_DIR "-" writes nothing), keeps
  * running it until WARMUP_MS milliseconds have passed (warm-up), then runs it RUNS times
  * and prints each run's time in nanoseconds (CLOCK_MONOTONIC), one per line, on stdout.
  * Exit status: 0 on success, 1 if the model reported a run-time error, 2 on a usage or I/O
@@ -17,6 +19,7 @@
 #include <time.h>
 
 #include "m.h"
+#include "onnxcc_threads.h"
 
 static int64_t now_ns(void)
 {
@@ -59,16 +62,23 @@ static int write_all(const char *path, const void *buf, size_t n)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4 + m_NUM_INPUTS) {
-        fprintf(stderr, "usage: harness RUNS WARMUP_MS OUT_DIR INPUT_0.bin ... (%d inputs)\n",
-                m_NUM_INPUTS);
+    if (argc != 5 + m_NUM_INPUTS) {
+        fprintf(stderr, "usage: harness RUNS WARMUP_MS THREADS OUT_DIR INPUT_0.bin ..."
+                " (%d inputs)\n", m_NUM_INPUTS);
         return 2;
     }
     long runs = strtol(argv[1], NULL, 10);
     long warm_ms = strtol(argv[2], NULL, 10);
-    const char *out_dir = argv[3];
-    if (runs < 1 || runs > 1000000 || warm_ms < 0) {
-        fprintf(stderr, "harness: bad RUNS or WARMUP_MS\n");
+    long threads = strtol(argv[3], NULL, 10);
+    const char *out_dir = argv[4];
+    if (runs < 1 || runs > 1000000 || warm_ms < 0 || threads < 1 ||
+        threads > ONNXCC_POOL_MAX_THREADS) {
+        fprintf(stderr, "harness: bad RUNS, WARMUP_MS or THREADS\n");
+        return 2;
+    }
+    OnnxccPool *pool = NULL;
+    if (threads > 1 && !(pool = onnxcc_pool_create((int)threads))) {
+        fprintf(stderr, "harness: cannot start a pool of %ld threads\n", threads);
         return 2;
     }
 
@@ -77,7 +87,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < m_NUM_INPUTS; i++) {
         /* +1 so that a zero-byte tensor still gets a valid pointer */
         void *p = malloc(m_inputs[i].nbytes + 1);
-        if (!p || !read_exact(argv[4 + i], p, m_inputs[i].nbytes))
+        if (!p || !read_exact(argv[5 + i], p, m_inputs[i].nbytes))
             return 2;
         inputs[i] = p;
     }
@@ -91,7 +101,7 @@ int main(int argc, char **argv)
     if (!workspace || !times)
         return 2;
 
-    if (m_run_generic(inputs, outputs, workspace) != 0) {
+    if (m_run_generic_pool(inputs, outputs, workspace, pool) != 0) {
         fprintf(stderr, "harness: the model reported a run-time error\n");
         return 1;
     }
@@ -108,12 +118,12 @@ int main(int argc, char **argv)
      * workspace, the CPU's clock. */
     int64_t warm_end = now_ns() + (int64_t)warm_ms * 1000000;
     while (now_ns() < warm_end)
-        m_run_generic(inputs, outputs, workspace);
+        m_run_generic_pool(inputs, outputs, workspace, pool);
 
     int failed = 0;
     for (long r = 0; r < runs; r++) {
         int64_t t0 = now_ns();
-        failed |= m_run_generic(inputs, outputs, workspace);
+        failed |= m_run_generic_pool(inputs, outputs, workspace, pool);
         times[r] = now_ns() - t0;
     }
     if (failed) {
@@ -122,5 +132,6 @@ int main(int argc, char **argv)
     }
     for (long r = 0; r < runs; r++)
         printf("%lld\n", (long long)times[r]);
+    onnxcc_pool_destroy(pool);
     return 0;
 }

@@ -1,5 +1,6 @@
 #!/bin/sh
-# The benchmark of onnxcc against onnxruntime (see bench/README.md). One command:
+# The benchmark of onnxcc against onnxruntime (see bench/README.md): onnxcc with 1 thread
+# and with a pool of 2 threads against onnxruntime with 1 and 2 intra-op threads. One command:
 #
 #   bench/run.sh            the whole model set; writes bench/results.md and bench/results.png
 #   bench/run.sh --smoke    the small version CI runs: the MLP and squeezenet1_1, 2 rounds;
@@ -42,7 +43,7 @@ while [ $# -gt 0 ]; do
                 case " $ALL " in *" $m "*) ;; *) die "unknown model $m (known: $ALL)" ;; esac
             done
             break ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (try --help)" ;;
     esac
     shift

@@ -9,7 +9,11 @@
 #include <string.h>
 
 #include "driver/driver.h"
+#include "onnxcc_threads.h"
 #include "passes/pass.h"
+
+#define ONNXCC_STRINGIFY_(x) #x
+#define ONNXCC_STRINGIFY(x) ONNXCC_STRINGIFY_(x)
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -26,7 +30,10 @@ static void usage(FILE *f) {
         "options:\n"
         "  --shape NAME=DIMS     give an input's shape, e.g. --shape input=1x3x224x224\n"
         "  --no-fuse             no activation fusion\n"
-        "  --weights MODE        auto (default), literal (C arrays) or blob (byte strings)\n"
+        "  --weights MODE        auto (default: C arrays for small tensors, byte strings\n"
+        "                        for large), literal (C arrays), blob (byte strings),\n"
+        "                        incbin (NAME.weights linked in by NAME_weights.S) or\n"
+        "                        file (NAME.weights, loaded by the caller: NAME_set_weights)\n"
         "  --dump-after PASS     print the graph after a pass:");
     for (int i = 0; i < pipeline_n_passes; i++) fprintf(f, " %s", pipeline_passes[i].name);
     fprintf(f, "\n"
@@ -34,6 +41,8 @@ static void usage(FILE *f) {
         "  --cflags FLAGS        its flags (default \"-O3 -march=native\")\n"
         "  --rtol X, --atol X    test tolerances (default: the case's tolerance.txt, else\n"
         "                        rtol 1e-3 atol 1e-7 as the ONNX backend tests)\n"
+        "  --threads N           run/test: run the generated code on a pool of N threads\n"
+        "                        (default 1: no pool)\n"
         "  --keep                keep run/test's temporary build folder\n"
         "  -v, --verbose         say what is written\n"
         "  --version, --help\n");
@@ -44,6 +53,15 @@ static int usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\n(see onnxcc --help)\n");
     return 2;
+}
+
+/* A thread count in [1, ONNXCC_POOL_MAX_THREADS]. */
+static bool parse_threads(const char *s, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < 1 || v > ONNXCC_POOL_MAX_THREADS) return false;
+    *out = (int)v;
+    return true;
 }
 
 static bool parse_double(const char *s, double *out) {
@@ -89,16 +107,19 @@ int main(int argc, char **argv) {
             o.inputs[o.n_inputs++] = val;
         } else if (strcmp(a, "--weights") == 0) {
             if (!val) return usage_error("%s needs a value", a);
-            if (strcmp(val, "auto") == 0) o.weights = WEIGHTS_AUTO;
-            else if (strcmp(val, "literal") == 0) o.weights = WEIGHTS_LITERAL;
-            else if (strcmp(val, "blob") == 0) o.weights = WEIGHTS_BLOB;
-            else return usage_error("--weights '%s': expected auto, literal or blob", val);
+            if (!weights_mode_parse(val, &o.weights))
+                return usage_error("--weights '%s': expected auto, literal, blob, incbin or file",
+                                   val);
         } else if (strcmp(a, "--dump-after") == 0) o.dump_after = val;
         else if (strcmp(a, "--cc") == 0) o.cc = val;
         else if (strcmp(a, "--cflags") == 0) o.cflags = val;
         else if (strcmp(a, "--rtol") == 0 || strcmp(a, "--atol") == 0) {
             if (!val || !parse_double(val, a[2] == 'r' ? &o.rtol : &o.atol))
                 return usage_error("%s needs a non-negative number", a);
+        } else if (strcmp(a, "--threads") == 0) {
+            if (!val || !parse_threads(val, &o.threads))
+                return usage_error("%s needs a number of threads from 1 to "
+                                   ONNXCC_STRINGIFY(ONNXCC_POOL_MAX_THREADS), a);
         } else {
             takes_value = false;
             if (strcmp(a, "--no-fuse") == 0) o.fuse = false;

@@ -27,7 +27,7 @@ rm -rf "$OUT"
 
 step "building $OUT/digits with $CC"
 # shellcheck disable=SC2086 # the glob must expand
-$CC -std=c11 -O2 -Wall -Wextra "$OUT"/*.c examples/digits/main.c -I"$OUT" -lm \
+$CC -std=c11 -O2 -Wall -Wextra "$OUT"/*.c examples/digits/main.c -I"$OUT" -lm -pthread \
     -o "$OUT/digits"
 
 step "running it on the 450 held-out digits"

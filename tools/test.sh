@@ -4,11 +4,13 @@
 #   1. tools/setup.sh installs what is missing (apt packages, .venv from PyPI);
 #   2. a normal build (warnings are errors) and its tests: Criterion unit tests, CLI tests;
 #   3. the model tests: PyTorch exports (tests/models/export_models.py), expected outputs
-#      from onnxruntime, each run through `onnxcc test`, the C built with clang and gcc;
+#      from onnxruntime, each run through `onnxcc test`, the C built with clang (one
+#      thread) and gcc (a pool of two threads);
 #   4. a smoke run of the benchmark (two small models against onnxruntime: it fails on a
 #      wrong output, never on speed);
 #   5. all of it again with onnxcc and the generated code built under AddressSanitizer and
-#      UndefinedBehaviorSanitizer.
+#      UndefinedBehaviorSanitizer, then the model tests with two threads under
+#      ThreadSanitizer.
 # Exits non-zero on the first failing stage.  Set ONNXCC_SKIP_SANITIZE=1 to skip stage 5.
 set -eu
 
@@ -36,8 +38,8 @@ stage "exporting the model tests into $CASES (PyTorch, references from onnxrunti
 stage "model tests (generated code built with clang)"
 tests/models/run_models.sh build/onnxcc "$CASES"
 
-stage "model tests (generated code built with gcc)"
-ONNXCC_TEST_ARGS="--cc gcc" tests/models/run_models.sh build/onnxcc "$CASES"
+stage "model tests (generated code built with gcc, run with a pool of 2 threads)"
+ONNXCC_TEST_ARGS="--cc gcc --threads 2" tests/models/run_models.sh build/onnxcc "$CASES"
 
 stage "benchmark smoke run (correctness only; bench/run.sh --smoke)"
 ONNXCC="$ROOT/build/onnxcc" bench/run.sh --smoke
@@ -57,6 +59,10 @@ stage "unit and CLI tests under the sanitizers"
 stage "model tests: onnxcc and the generated code under the sanitizers"
 ONNXCC_CFLAGS="$SAN_FLAGS" \
     tests/models/run_models.sh build-asan/onnxcc "$CASES"
+
+stage "model tests: the generated code with 2 threads under ThreadSanitizer"
+ONNXCC_CFLAGS="-O1 -g -fsanitize=thread" ONNXCC_TEST_ARGS="--threads 2" \
+    tests/models/run_models.sh build/onnxcc "$CASES"
 
 echo
 echo "all tests passed"

@@ -12,16 +12,31 @@ typedef enum WeightsMode {
     WEIGHTS_AUTO = 0,           /* C literals for small tensors, byte strings for large */
     WEIGHTS_LITERAL,            /* every tensor as float/int literals (readable, slow to build) */
     WEIGHTS_BLOB,               /* every tensor as a byte-string literal (fast to build) */
+    WEIGHTS_INCBIN,             /* NAME.weights, linked in by NAME_weights.S (.incbin) */
+    WEIGHTS_FILE,               /* NAME.weights, loaded by the caller: NAME_set_weights() */
 } WeightsMode;
+
+/* "auto", "literal", "blob", "incbin", "file": the --weights spelling of a mode. */
+const char *weights_mode_name(WeightsMode mode);
+/* The mode spelled `s`; false if there is none. */
+bool weights_mode_parse(const char *s, WeightsMode *mode);
+
+/* The files a weights mode writes beside NAME.c and NAME.h (empty in the other modes). */
+typedef struct WeightsFiles {
+    StrBuf bin;                 /* NAME.weights: a 64-byte header, then the tensors */
+    StrBuf s;                   /* NAME_weights.S (WEIGHTS_INCBIN) */
+} WeightsFiles;
 
 typedef struct BackendOptions {
     const char *name;           /* C prefix, already a valid identifier */
     const char *model_file;     /* base name of the model, for the header comment */
     WeightsMode weights;
+    WeightsFiles *files;        /* receives them (the caller initialises and frees it); NULL:
+                                   the caller cannot write them, so INCBIN and FILE fail */
     const char *options_text;   /* options that matter, for the header comment */
 } BackendOptions;
 
-/* Emits the two files' text.  The graph must be planned (pass_plan_memory). */
+/* Emits the two files' text (and opt->files).  The graph must be planned (pass_plan_memory). */
 bool backend_emit(const Graph *g, const BackendOptions *opt, StrBuf *c_file, StrBuf *h_file,
                   Diag *d);
 

@@ -38,7 +38,14 @@ const char *emit_quote(char *buf, size_t size, const char *s);
 
 /* Gives every constant its C expression in x->refs (before the nodes are emitted). */
 bool emit_name_weights(Ctx *x);
-/* Writes the constants that are marked used. */
+/* Writes the constants that are marked used (and, in the incbin and file modes, fills
+ * x->opt->files: NAME.weights and NAME_weights.S). */
 bool emit_weights(Ctx *x, StrBuf *c);
+/* NAME.h's declarations for the weights mode: NAME_set_weights() and its size macro for
+ * WEIGHTS_FILE, nothing in the other modes.  emit_header calls it after the entry points. */
+void emit_weights_header(const Ctx *x, StrBuf *h);
+/* The first statement of every entry point that reads weights: with WEIGHTS_FILE, return
+ * -1 while NAME_set_weights() has not succeeded; nothing in the other modes. */
+void emit_weights_run_check(const Ctx *x, StrBuf *c);
 
 #endif

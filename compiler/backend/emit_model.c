@@ -2,10 +2,12 @@
  *
  * NAME.c holds, in this order: the weights (static const arrays, 64-byte aligned), one
  * static function per node (its body written by the op's emitter, see emitter.h), the
- * input/output descriptor tables and the two entry points.  NAME_run calls the node
+ * input/output descriptor tables and the entry points.  NAME_run_pool calls the node
  * functions in schedule order with pointers into the caller's buffers, the weights or the
- * workspace as the memory plan says.  Everything is derived from the schedule and value
- * ids, so the same graph always gives the same bytes.
+ * workspace as the memory plan says, and hands its thread pool to the nodes whose kernels
+ * take one; NAME_run is NAME_run_pool without a pool (one thread), and NAME_run_generic
+ * and NAME_run_generic_pool take arrays of pointers.  Everything is derived from the
+ * schedule and value ids, so the same graph always gives the same bytes.
  *
  * The weights are written by emit_weights.c.
  */
@@ -124,10 +126,10 @@ static bool emit_node(Ctx *x, const Node *n, int index, const MemoryPlan *plan, 
             snprintf(scratch_expr, sizeof scratch_expr, "ws + %zu", plan->scratch_offset[index]);
         args[n_args++].expr = scratch_expr;
     }
-    /* The thread pool of the kernels that take one (NULL: one thread, for now). */
+    /* The kernels that take a thread pool get the entry point's (NULL: one thread). */
     if (uses_ident(body, "pool")) {
         snprintf(args[n_args].param, sizeof args[n_args].param, "OnnxccPool *pool");
-        args[n_args++].expr = "NULL";
+        args[n_args++].expr = "pool";
     }
     for (int k = 0; k < n_args; k++) {
         if (!args[k].expr) BUG("node %d argument %d has no storage", index, k);
@@ -175,14 +177,22 @@ static char **param_names(const Graph *g, Value **list, int count, const char *p
     return names;
 }
 
-static void emit_prototype(StrBuf *s, const Ctx *x, const char *name) {
+/* The typed entry point's prototype: NAME_run, or with_pool NAME_run_pool. */
+static void emit_prototype(StrBuf *s, const Ctx *x, const char *name, bool with_pool) {
     const Graph *g = x->g;
-    sb_printf(s, "int %s_run(", name);
+    sb_printf(s, "int %s_run%s(", name, with_pool ? "_pool" : "");
     for (int i = 0; i < g->n_inputs; i++)
         sb_printf(s, "const %s *%s, ", dtype_ctype(g->inputs[i]->dtype), x->in_params[i]);
     for (int i = 0; i < g->n_outputs; i++)
         sb_printf(s, "%s *%s, ", dtype_ctype(g->outputs[i]->dtype), x->out_params[i]);
-    sb_puts(s, "void *workspace)");
+    sb_puts(s, with_pool ? "void *workspace, struct OnnxccPool *pool)" : "void *workspace)");
+}
+
+/* The generic entry point's prototype: NAME_run_generic, or with_pool ..._generic_pool. */
+static void emit_generic_prototype(StrBuf *s, const char *name, bool with_pool) {
+    sb_printf(s, "int %s_run_generic%s(const void *const *inputs, void *const *outputs, "
+              "void *workspace%s)", name, with_pool ? "_pool" : "",
+              with_pool ? ", struct OnnxccPool *pool" : "");
 }
 
 static void emit_descs(StrBuf *c, const char *table, Value **list, int count) {
@@ -218,7 +228,10 @@ static void emit_header(const Ctx *x, StrBuf *h, size_t ws_bytes) {
                   ir_shape_str(shape, sizeof shape, g->outputs[i]));
     sb_printf(h, " *\n * %s_run() returns 0 on success.  It allocates nothing and keeps no state:\n"
               " * every intermediate lives in `workspace`, %s_WORKSPACE_BYTES bytes of any\n"
-              " * alignment, which only one call may use at a time.\n */\n", name, name);
+              " * alignment, which only one call may use at a time.  %s_run_pool() is the\n"
+              " * same on the threads of a pool from onnxcc_pool_create() (onnxcc_threads.h;\n"
+              " * NULL: one thread), with the same workspace and bitwise the same outputs.\n"
+              " */\n", name, name, name);
     sb_printf(h, "#ifndef %s_H\n#define %s_H\n\n", name, name);
     sb_puts(h, "#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n\n");
     sb_puts(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
@@ -241,11 +254,42 @@ static void emit_header(const Ctx *x, StrBuf *h, size_t ws_bytes) {
     sb_printf(h, "extern const onnxcc_tensor_desc %s_outputs[%d];\n\n", name,
               g->n_outputs > 0 ? g->n_outputs : 1);
     sb_puts(h, "/* Runs the model: inputs, then outputs, then the workspace. */\n");
-    emit_prototype(h, x, name);
+    emit_prototype(h, x, name, false);
     sb_puts(h, ";\n\n/* The same with arrays of pointers, in the order of the tables above. */\n");
-    sb_printf(h, "int %s_run_generic(const void *const *inputs, void *const *outputs, "
-              "void *workspace);\n\n", name);
+    emit_generic_prototype(h, name, false);
+    sb_puts(h, ";\n\n/* The thread pool (onnxcc_threads.h); only pointers to it are used here. */\n"
+            "struct OnnxccPool;\n\n/* Both again with the threads of `pool` (NULL: one thread). */\n");
+    emit_prototype(h, x, name, true);
+    sb_puts(h, ";\n");
+    emit_generic_prototype(h, name, true);
+    sb_puts(h, ";\n\n");
+    emit_weights_header(x, h);
     sb_printf(h, "#ifdef __cplusplus\n}\n#endif\n\n#endif /* %s_H */\n", name);
+}
+
+/* NAME_run, NAME_run_generic_pool and NAME_run_generic, which all call NAME_run_pool. */
+static void emit_entry_wrappers(StrBuf *c, const Ctx *x) {
+    const Graph *g = x->g;
+    const char *name = x->opt->name;
+    emit_prototype(c, x, name, false);
+    sb_printf(c, "\n{\n    return %s_run_pool(", name);
+    for (int i = 0; i < g->n_inputs; i++) sb_printf(c, "%s, ", x->in_params[i]);
+    for (int i = 0; i < g->n_outputs; i++) sb_printf(c, "%s, ", x->out_params[i]);
+    sb_puts(c, "workspace, NULL);\n}\n\n");
+
+    emit_generic_prototype(c, name, true);
+    sb_puts(c, "\n{\n");
+    if (g->n_inputs == 0) sb_puts(c, "    (void)inputs;\n");
+    sb_printf(c, "    return %s_run_pool(", name);
+    for (int i = 0; i < g->n_inputs; i++)
+        sb_printf(c, "(const %s *)inputs[%d], ", dtype_ctype(g->inputs[i]->dtype), i);
+    for (int i = 0; i < g->n_outputs; i++)
+        sb_printf(c, "(%s *)outputs[%d], ", dtype_ctype(g->outputs[i]->dtype), i);
+    sb_puts(c, "workspace, pool);\n}\n\n");
+
+    emit_generic_prototype(c, name, false);
+    sb_printf(c, "\n{\n    return %s_run_generic_pool(inputs, outputs, workspace, NULL);\n}\n",
+              name);
 }
 
 /* Pointer expressions for graph inputs, outputs and workspace values. */
@@ -331,8 +375,11 @@ bool backend_emit(const Graph *g, const BackendOptions *opt, StrBuf *c, StrBuf *
     snprintf(table, sizeof table, "%s_outputs", opt->name);
     emit_descs(c, table, g->outputs, g->n_outputs);
 
-    emit_prototype(c, &x, opt->name);
+    emit_prototype(c, &x, opt->name, true);
     sb_puts(c, "\n{\n");
+    emit_weights_run_check(&x, c);   /* the other entry points all call this one */
+    if (!uses_ident(run.data ? run.data : "", "pool"))
+        sb_puts(c, "    (void)pool; /* no kernel of this model uses threads */\n");
     bool uses_ws = locals.len > 0 || strstr(run.data ? run.data : "", "ws + ");
     if (uses_ws)
         sb_puts(c, "    /* Every intermediate is a slice of the workspace, aligned to 64. */\n"
@@ -360,16 +407,7 @@ bool backend_emit(const Graph *g, const BackendOptions *opt, StrBuf *c, StrBuf *
     if (locals.len) sb_putc(c, '\n');
     sb_putn(c, run.data ? run.data : "", run.len);
     sb_puts(c, "    return 0;\n}\n\n");
-
-    sb_printf(c, "int %s_run_generic(const void *const *inputs, void *const *outputs, "
-              "void *workspace)\n{\n", opt->name);
-    if (g->n_inputs == 0) sb_puts(c, "    (void)inputs;\n");
-    sb_printf(c, "    return %s_run(", opt->name);
-    for (int i = 0; i < g->n_inputs; i++)
-        sb_printf(c, "(const %s *)inputs[%d], ", dtype_ctype(g->inputs[i]->dtype), i);
-    for (int i = 0; i < g->n_outputs; i++)
-        sb_printf(c, "(%s *)outputs[%d], ", dtype_ctype(g->outputs[i]->dtype), i);
-    sb_puts(c, "workspace);\n}\n");
+    emit_entry_wrappers(c, &x);
 
     emit_header(&x, h, ws_bytes);
     if (c->failed || h->failed) {

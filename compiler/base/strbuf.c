@@ -18,7 +18,7 @@ void sb_free(StrBuf *sb) {
     sb_init(sb);
 }
 
-static bool sb_reserve(StrBuf *sb, size_t extra) {
+bool sb_reserve(StrBuf *sb, size_t extra) {
     if (sb->failed) return false;
     if (extra > SIZE_MAX / 2 - sb->len) { sb->failed = true; return false; }
     size_t need = sb->len + extra + 1;

@@ -15,6 +15,9 @@ typedef struct StrBuf {
 
 void sb_init(StrBuf *sb);
 void sb_free(StrBuf *sb);
+/* Makes room for `extra` more bytes (and the NUL) without moving the text again; false,
+ * with `failed` set, when out of memory.  Writers that know their size call it first. */
+bool sb_reserve(StrBuf *sb, size_t extra);
 void sb_putc(StrBuf *sb, char c);
 void sb_puts(StrBuf *sb, const char *s);
 void sb_putn(StrBuf *sb, const char *s, size_t n);

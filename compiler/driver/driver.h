@@ -28,6 +28,7 @@ typedef struct DriverOptions {
     const char *cflags;         /* --cflags, default "-O3 -march=native" */
     double rtol, atol;          /* test: tolerances */
     bool keep;                  /* keep the temporary build folder (debugging) */
+    int threads;                /* run/test: --threads N, a pool of N threads (0, 1: none) */
     bool verbose;
 } DriverOptions;
 

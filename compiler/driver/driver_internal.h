@@ -27,6 +27,10 @@ char *drv_read_text(const char *path, size_t max_bytes);
 /* Emits a planned graph as C text (c and h are initialised here). */
 bool drv_emit(const Graph *g, const DriverOptions *o, const char *model_path,
               const char *name, StrBuf *c, StrBuf *h, Diag *d);
+/* The same, and the files of the incbin and file weights modes into `files` (initialised
+ * and freed by the caller; drv_emit fails in those modes). */
+bool drv_emit_files(const Graph *g, const DriverOptions *o, const char *model_path,
+                    const char *name, StrBuf *c, StrBuf *h, WeightsFiles *files, Diag *d);
 /* Writes the embedded runtime's files into dir. */
 bool drv_write_runtime(const char *dir, Diag *d);
 

@@ -3,8 +3,9 @@
  *
  * The build happens in a fresh private folder (mkdtemp): NAME.c/.h from the backend, the
  * embedded runtime, and a small harness that reads raw input files, calls
- * model_run_generic() and writes raw output files.  The compiler and the program are
- * started with fork/exec (no shell), so no path or flag is ever interpreted by sh.
+ * model_run_generic_pool() (with a pool of --threads threads, or none) and writes raw
+ * output files.  The compiler and the program are started with fork/exec (no shell), so
+ * no path or flag is ever interpreted by sh.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,15 +24,22 @@ enum { MAX_ARGS = 128, MAX_DATA_SETS = 64 };
 
 static const char harness_c[] =
     "/* harness.c: runs the model once on raw input files, writes raw output files.\n"
-    " * usage: harness IN_0 ... OUT_0 ... */\n"
-    "#include <stdio.h>\n#include <stdlib.h>\n\n#include \"model.h\"\n\n"
+    " * usage: harness THREADS IN_0 ... OUT_0 ...  (THREADS > 1: a pool of that many) */\n"
+    "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n#include \"model.h\"\n"
+    "#include \"onnxcc_threads.h\"\n\n"
     "int main(int argc, char **argv)\n{\n"
     "    enum { NI = model_NUM_INPUTS, NO = model_NUM_OUTPUTS };\n"
     "    void *in[NI + 1] = {0}, *out[NO + 1] = {0};\n"
-    "    if (argc != 1 + NI + NO) return 2;\n"
+    "    if (argc != 2 + NI + NO) return 2;\n"
+    "    int threads = atoi(argv[1]);\n"
+    "    OnnxccPool *pool = NULL;\n"
+    "    if (threads > 1 && !(pool = onnxcc_pool_create(threads))) {\n"
+    "        fprintf(stderr, \"cannot start a pool of %d threads\\n\", threads);\n"
+    "        return 3;\n"
+    "    }\n"
     "    for (int i = 0; i < NI; i++) {\n"
     "        size_t n = model_inputs[i].nbytes;\n"
-    "        FILE *f = fopen(argv[1 + i], \"rb\");\n"
+    "        FILE *f = fopen(argv[2 + i], \"rb\");\n"
     "        in[i] = malloc(n ? n : 1);\n"
     "        if (!f || !in[i] || fread(in[i], 1, n, f) != n) return 3;\n"
     "        fclose(f);\n"
@@ -43,19 +51,41 @@ static const char harness_c[] =
     "    }\n"
     "    void *ws = malloc(model_WORKSPACE_BYTES);\n"
     "    if (!ws) return 3;\n"
-    "    int rc = model_run_generic((const void *const *)in, out, ws);\n"
+    "#ifdef model_WEIGHTS_FILE_BYTES\n"
+    "    /* --weights file: model.weights, beside this program, in memory aligned to 64. */\n"
+    "    char path[4096];\n"
+    "    const char *slash = strrchr(argv[0], '/');\n"
+    "    int dir_len = slash ? (int)(slash - argv[0]) + 1 : 0;\n"
+    "    snprintf(path, sizeof path, \"%.*smodel.weights\", dir_len, argv[0]);\n"
+    "    void *weights = aligned_alloc(64, model_WEIGHTS_FILE_BYTES);\n"
+    "    FILE *wf = fopen(path, \"rb\");\n"
+    "    if (!weights || !wf ||\n"
+    "        fread(weights, 1, model_WEIGHTS_FILE_BYTES, wf) != model_WEIGHTS_FILE_BYTES)\n"
+    "        return 3;\n"
+    "    fclose(wf);\n"
+    "    int wrc = model_set_weights(weights, model_WEIGHTS_FILE_BYTES);\n"
+    "    if (wrc != 0) {\n"
+    "        fprintf(stderr, \"model_set_weights returned %d\\n\", wrc);\n"
+    "        return 4;\n"
+    "    }\n"
+    "#endif\n"
+    "    int rc = model_run_generic_pool((const void *const *)in, out, ws, pool);\n"
     "    if (rc != 0) {\n"
     "        fprintf(stderr, \"model_run returned %d\\n\", rc);\n"
     "        return 4;\n"
     "    }\n"
     "    for (int i = 0; i < NO; i++) {\n"
     "        size_t n = model_outputs[i].nbytes;\n"
-    "        FILE *f = fopen(argv[1 + NI + i], \"wb\");\n"
+    "        FILE *f = fopen(argv[2 + NI + i], \"wb\");\n"
     "        if (!f || fwrite(out[i], 1, n, f) != n || fclose(f) != 0) return 3;\n"
     "        free(out[i]);\n"
     "    }\n"
     "    for (int i = 0; i < NI; i++) free(in[i]);\n"
     "    free(ws);\n"
+    "#ifdef model_WEIGHTS_FILE_BYTES\n"
+    "    free(weights);\n"
+    "#endif\n"
+    "    onnxcc_pool_destroy(pool);\n"
     "    return 0;\n}\n";
 
 /* Runs argv[0] with argv, stdout+stderr to log_path (if not NULL); returns the exit status,
@@ -139,8 +169,21 @@ static bool build_model(const Graph *g, const DriverOptions *o, const char *mode
         return false;
     }
     StrBuf c, h;
-    bool ok = drv_emit(g, o, model_path, "model", &c, &h, d);
+    WeightsFiles wf;   /* model.weights and model_weights.S, in the modes that write them */
+    sb_init(&wf.bin);
+    sb_init(&wf.s);
+    bool ok = drv_emit_files(g, o, model_path, "model", &c, &h, &wf, d);
     char path[400];
+    if (ok && wf.bin.len) {
+        snprintf(path, sizeof path, "%s/model.weights", b->dir);
+        ok = drv_write_file(path, wf.bin.data, wf.bin.len, d);
+    }
+    if (ok && wf.s.len) {
+        snprintf(path, sizeof path, "%s/model_weights.S", b->dir);
+        ok = drv_write_file(path, wf.s.data, wf.s.len, d);
+    }
+    sb_free(&wf.bin);
+    sb_free(&wf.s);
     if (ok) {
         snprintf(path, sizeof path, "%s/model.c", b->dir);
         ok = drv_write_file(path, c.data, c.len, d);
@@ -158,7 +201,7 @@ static bool build_model(const Graph *g, const DriverOptions *o, const char *mode
     }
     if (!ok) return false;
 
-    /* cc CFLAGS... -std=c11 -Wall -Wextra -Werror -I DIR SOURCES... -o PROG -lm */
+    /* cc CFLAGS... -std=c11 -Wall -Wextra -Werror -I DIR SOURCES... -o PROG -lm -pthread */
     char *argv[MAX_ARGS];
     int argc = 0;
     char *flags = strdup(o->cflags ? o->cflags : "");
@@ -174,11 +217,14 @@ static bool build_model(const Graph *g, const DriverOptions *o, const char *mode
     argv[argc++] = "-Werror";
     argv[argc++] = "-I";
     argv[argc++] = b->dir;
-    const char *fixed[] = {"model.c", "harness.c"};
-    for (int i = 0; i < 2 + rt_n_files && n_sources < 60; i++) {
-        const char *f = i < 2 ? fixed[i] : rt_files[i - 2].path;
+    /* model_weights.S only with --weights incbin (it finds model.weights through -I DIR). */
+    const char *fixed[] = {"model.c", "harness.c",
+                           o->weights == WEIGHTS_INCBIN ? "model_weights.S" : ""};
+    for (int i = 0; i < 3 + rt_n_files && n_sources < 60; i++) {
+        const char *f = i < 3 ? fixed[i] : rt_files[i - 3].path;
         size_t len = strlen(f);
-        if (len < 2 || strcmp(f + len - 2, ".c") != 0) continue;
+        if (len < 2 || (strcmp(f + len - 2, ".c") != 0 && strcmp(f + len - 2, ".S") != 0))
+            continue;
         size_t n = strlen(b->dir) + len + 2;
         sources[n_sources] = malloc(n);
         if (!sources[n_sources]) break;
@@ -189,6 +235,7 @@ static bool build_model(const Graph *g, const DriverOptions *o, const char *mode
     argv[argc++] = "-o";
     argv[argc++] = b->prog;
     argv[argc++] = "-lm";
+    argv[argc++] = "-pthread";   /* the runtime's thread pool */
     argv[argc] = NULL;
     char log[400];
     snprintf(log, sizeof log, "%s/cc.log", b->dir);
@@ -204,17 +251,21 @@ static bool build_model(const Graph *g, const DriverOptions *o, const char *mode
     return rc == 0;
 }
 
-/* Runs the built program on inputs; fills outputs from the graph's output descriptors. */
-static bool exec_model(const Graph *g, const Build *b, const HostTensor *inputs,
+/* Runs the built program on inputs with `threads` threads; fills outputs from the graph's
+ * output descriptors. */
+static bool exec_model(const Graph *g, const Build *b, int threads, const HostTensor *inputs,
                        HostTensor *outputs, Diag *d) {
     char *argv[MAX_ARGS];
     char paths[MAX_ARGS][320];
+    char threads_arg[16];
     int argc = 0;
-    if (g->n_inputs + g->n_outputs + 2 > MAX_ARGS) {
+    if (g->n_inputs + g->n_outputs + 3 > MAX_ARGS) {
         diag_error(d, NULL, "too many inputs and outputs to run (%d)", g->n_inputs + g->n_outputs);
         return false;
     }
     argv[argc++] = (char *)b->prog;
+    snprintf(threads_arg, sizeof threads_arg, "%d", threads > 1 ? threads : 1);
+    argv[argc++] = threads_arg;
     for (int i = 0; i < g->n_inputs; i++) {
         snprintf(paths[argc], sizeof paths[argc], "%s/in%d.bin", b->dir, i);
         if (!drv_write_file(paths[argc], inputs[i].data, inputs[i].nbytes, d)) return false;
@@ -246,7 +297,7 @@ static bool exec_model(const Graph *g, const Build *b, const HostTensor *inputs,
         memcpy(t->dims, v->dims, sizeof t->dims);
         t->nbytes = ir_nbytes(v);
         t->data = malloc(t->nbytes ? t->nbytes : 1);
-        const char *path = paths[1 + g->n_inputs + i];
+        const char *path = paths[2 + g->n_inputs + i];
         FILE *f = fopen(path, "rb");
         bool ok = t->name && t->data && f && fread(t->data, 1, t->nbytes, f) == t->nbytes;
         if (f) fclose(f);
@@ -267,7 +318,7 @@ bool driver_build_and_run(const Graph *g, const DriverOptions *o, const HostTens
     }
     Build b;
     bool ok = build_model(g, o, o->model ? o->model : "model.onnx", &b, d) &&
-              exec_model(g, &b, inputs, outputs, d);
+              exec_model(g, &b, o->threads, inputs, outputs, d);
     build_cleanup(&b);
     return ok;
 }
@@ -467,7 +518,7 @@ int driver_test(const DriverOptions *o, Diag *d) {
             rc = 1;
         }
         if (rc == 0) {
-            ran = exec_model(g, &b, in, got, d);
+            ran = exec_model(g, &b, o->threads, in, got, d);
             if (!ran) rc = 1;
         }
         for (int k = 0; rc == 0 && k < n_want; k++) {

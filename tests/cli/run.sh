@@ -99,6 +99,23 @@ expect_text "header declares the generic entry point" "$T/a/digits.h" "digits_ru
 expect_text "header has the workspace size" "$T/a/digits.h" "#define digits_WORKSPACE_BYTES"
 expect_text "header has the descriptor table" "$T/a/digits.h" "digits_inputs\["
 
+# run --threads: the pool entry points, the same bytes with any number of threads.
+expect_text "header declares the pool entry point" "$T/a/digits.h" "int digits_run_pool("
+expect_text "header declares the generic pool entry point" "$T/a/digits.h" \
+    "digits_run_generic_pool("
+if [ -x "$PY" ]; then
+    "$PY" -c "import sys, numpy as np; from onnx import numpy_helper as nh
+x = (np.arange(64, dtype=np.float32) % 17).reshape(1, 1, 8, 8)
+open(sys.argv[1], 'wb').write(nh.from_array(x, 'image').SerializeToString())" "$T/image.pb"
+    check "run" 0 "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/r1"
+    check "run --threads 3" 0 "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/r3" --threads 3
+    check "run --threads 3 writes the same bytes" 0 cmp "$T/r1/output_0.pb" "$T/r3/output_0.pb"
+fi
+check "--threads 0 is a usage error" 2 "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/r0" \
+    --threads 0
+expect_text "--threads 0 message" "$T/err" "needs a number of threads from 1 to 256"
+check "--threads without a number is a usage error" 2 "$ONNXCC" test "$T" --threads many
+
 # Determinism: same model, other folder and working directory, other locale and TZ.
 mkdir -p "$T/b"
 check "compile again elsewhere" 0 sh -c "cd '$T/b' && LC_ALL=C.UTF-8 TZ=Asia/Tokyo \
@@ -128,6 +145,86 @@ if grep -q "unsigned char bytes" "$T/l/digits.c"; then
 check "--weights blob" 0 "$ONNXCC" compile "$MODEL" -o "$T/w" --name digits --weights blob
 expect_text "--weights blob emits byte strings" "$T/w/digits.c" "unsigned char bytes"
 check "--weights bad value" 2 "$ONNXCC" compile "$MODEL" -o "$T/w" --weights nope
+
+# The weights modes.  Each compiles deterministically, builds with gcc and clang under
+# -Werror and gives the default mode's outputs bit for bit (weights_main.c runs the model
+# as "net"); incbin checks NAME.weights' size when it assembles, and file mode refuses a
+# damaged NAME.weights with set_weights' error code before the model would run.
+W="$T/wm"
+HARNESS="$ROOT/tests/cli/weights_main.c"
+mkdir -p "$W"
+check "--help" 0 "$ONNXCC" --help
+expect_text "--help lists the weights modes" "$T/out" "incbin (NAME.weights linked in"
+check "compile the runtime for the weights tests" 0 "$ONNXCC" compile "$MODEL" -o "$W/rt" \
+    --name net --emit-runtime
+for mode in literal blob incbin file; do
+    check "--weights $mode" 0 "$ONNXCC" compile "$MODEL" -o "$W/$mode" --name net --weights $mode
+    check "--weights $mode again elsewhere" 0 sh -c "cd '$T/b' && \
+        '$ONNXCC' compile '$MODEL' -o '$W/again' --name net --weights $mode"
+    n=$((n + 1))
+    if (cd "$W/$mode" && for f in *; do cmp -s "$f" "$W/again/$f" || exit 1; done); then
+        echo "ok   --weights $mode: identical files across runs:" $(ls "$W/$mode")
+    else echo "FAIL --weights $mode: output differs between two compiles"; fails=$((fails + 1)); fi
+    rm -rf "$W/again"
+done
+n=$((n + 1))
+if grep -q "_Alignas(64) const" "$W/incbin/net.c" "$W/file/net.c"; then
+    echo "FAIL --weights incbin/file still put tensors in net.c"; fails=$((fails + 1)); else
+    echo "ok   --weights incbin and file put no tensor in net.c"; fi
+expect_text "--weights file declares net_set_weights" "$W/file/net.h" "int net_set_weights("
+for cc in gcc clang; do
+    command -v $cc >/dev/null || continue
+    CC="$cc -std=c11 -O2 -Wall -Wextra -Werror"
+    mkdir -p "$W/$cc"
+    check "$cc: the runtime builds" 0 sh -c "cd '$W/$cc' && $CC -c '$W/rt'/rt_*.c"
+    check "$cc: default mode runs" 0 sh -c "$CC -I'$W/rt' '$W/rt/net.c' '$HARNESS' \
+        '$W/$cc'/*.o -lm -pthread -o '$W/$cc/auto' && '$W/$cc/auto' '$W/$cc/auto.out'"
+    for mode in literal blob incbin; do
+        src="'$W/$mode/net.c'"
+        [ $mode = incbin ] && src="$src '$W/$mode/net_weights.S'"
+        check "$cc: --weights $mode builds and runs" 0 sh -c "$CC -I'$W/$mode' -I'$W/rt' $src \
+            '$HARNESS' '$W/$cc'/*.o -lm -pthread -o '$W/$cc/$mode' &&
+            '$W/$cc/$mode' '$W/$cc/$mode.out'"
+    done
+    for mode in incbin file; do   # no long strings left: -pedantic has nothing to say
+        check "$cc: --weights $mode net.c builds with -pedantic" 0 $CC -pedantic -I"$W/$mode" \
+            -I"$W/rt" -c "$W/$mode/net.c" -o "$W/x.o"
+    done
+    check "$cc: --weights file builds" 0 sh -c "$CC -DWEIGHTS_FILE -I'$W/file' -I'$W/rt' \
+        '$W/file/net.c' '$HARNESS' '$W/$cc'/*.o -lm -pthread -o '$W/$cc/file'"
+    check "$cc: --weights file runs on net.weights" 0 "$W/$cc/file" "$W/$cc/file.out" \
+        "$W/file/net.weights" none
+    for mode in literal blob incbin file; do
+        n=$((n + 1))
+        if cmp -s "$W/$cc/auto.out" "$W/$cc/$mode.out"; then
+            echo "ok   $cc: --weights $mode gives the default mode's outputs bit for bit"
+        else echo "FAIL $cc: --weights $mode outputs differ"; fails=$((fails + 1)); fi
+    done
+    check "$cc: a truncated net.weights is refused" 21 "$W/$cc/file" "$W/x" "$W/file/net.weights" \
+        truncate
+    expect_text "$cc: set_weights says why" "$T/err" "net_set_weights returned -1"
+    check "$cc: a damaged header is refused" 22 "$W/$cc/file" "$W/x" "$W/file/net.weights" header
+    check "$cc: a changed tensor byte is refused" 23 "$W/$cc/file" "$W/x" "$W/file/net.weights" flip
+    check "$cc: misaligned weights are refused" 24 "$W/$cc/file" "$W/x" "$W/file/net.weights" \
+        misalign
+    mkdir -p "$W/stale"
+    cp "$W/incbin/net_weights.S" "$W/stale/"
+    head -c 100 "$W/file/net.weights" >"$W/stale/net.weights"
+    check "$cc: incbin with a net.weights of the wrong size does not assemble" 1 \
+        $CC -c -I"$W/stale" "$W/stale/net_weights.S" -o "$W/x.o"
+    expect_text "$cc: the assembler says why" "$T/err" "does not have the size"
+done
+
+# A compile whose output cannot be renamed into place leaves no temporary file behind.
+mkdir -p "$T/blocked/net.c"
+check "compile onto a folder named net.c fails" 2 "$ONNXCC" compile "$MODEL" -o "$T/blocked" \
+    --name net --weights file
+expect_text "the error names the file" "$T/err" "cannot write .*net.c"
+n=$((n + 1))
+if ls "$T/blocked" | grep -q part; then
+    echo "FAIL a failed compile left temporary files: $(ls "$T/blocked")"; fails=$((fails + 1))
+else echo "ok   a failed compile leaves no temporary file"; fi
+
 check "--dump-after a pass" 0 "$ONNXCC" compile "$MODEL" -o "$T/d" --dump-after fuse_activation
 expect_text "--dump-after prints the graph" "$T/out" "# after fuse_activation"
 check "--dump-after an unknown pass" 1 "$ONNXCC" compile "$MODEL" -o "$T/d" --dump-after nope
