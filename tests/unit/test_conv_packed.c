@@ -21,17 +21,11 @@
 
 #include "helpers.h"
 #include "onnxcc_rt.h"
+#include "kern_ref.h"
 #include "ops/kernel_emit.h"
 #include "passes/pass.h"
 
 /* ---- the kernel ------------------------------------------------------------------- */
-
-static float *frand(size_t n, unsigned seed) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    cr_assert(p);
-    tb_fill(p, (int64_t)n, seed);
-    return p;
-}
 
 typedef struct Case {
     int ns;                                  /* spatial axes */
@@ -50,46 +44,6 @@ static OnnxccConvGeom geom_of(const Case *cc) {
         g.out[a] = (g.in[a] + cc->pb[a] + cc->pe[a] - span) / g.stride[a] + 1;
     }
     return g;
-}
-
-static size_t prod(const int64_t *v, int n) {
-    size_t p = 1;
-    for (int i = 0; i < n; i++) p *= (size_t)v[i];
-    return p;
-}
-
-/* y = conv(x, w) + bias (no epilogue), one output element at a time, in double. */
-static void naive_conv(const OnnxccConvGeom *g, const Case *cc, const float *x,
-                       const float *w, const float *bias, float *y) {
-    const int ns = g->n_spatial;
-    const size_t in_pix = prod(g->in, ns), out_pix = prod(g->out, ns);
-    const size_t ks = prod(g->kernel, ns), cg = cc->C / cc->groups, mg = cc->M / cc->groups;
-    for (size_t n = 0; n < cc->N; n++)
-    for (size_t m = 0; m < cc->M; m++)
-    for (size_t op = 0; op < out_pix; op++) {
-        double s = bias[m];
-        size_t grp = m / mg;
-        for (size_t c = 0; c < cg; c++)
-        for (size_t kp = 0; kp < ks; kp++) {
-            /* Output and kernel coordinates, last axis fastest. */
-            int64_t idx = 0;
-            bool inside = true;
-            size_t o = op, k = kp;
-            int64_t stride_in = 1;
-            for (int a = ns - 1; a >= 0; a--) {
-                int64_t oa = (int64_t)(o % (size_t)g->out[a]), ka = (int64_t)(k % (size_t)g->kernel[a]);
-                o /= (size_t)g->out[a], k /= (size_t)g->kernel[a];
-                int64_t ia = oa * g->stride[a] - g->pad_begin[a] + ka * g->dilation[a];
-                if (ia < 0 || ia >= g->in[a]) inside = false;
-                idx += ia * stride_in;
-                stride_in *= g->in[a];
-            }
-            if (inside)
-                s += (double)x[(n * cc->C + grp * cg + c) * in_pix + (size_t)idx] *
-                     w[(m * cg + c) * ks + kp];
-        }
-        y[(n * cc->M + m) * out_pix + op] = (float)s;
-    }
 }
 
 /* w in the packed layout of onnxcc_conv_packed_index, as the compiler writes it. */
@@ -123,7 +77,7 @@ static void check_case(const Case *cc, size_t index, OnnxccPool *pool) {
     float *wp = pack_weights(cc, w, kdim);
     size_t sb = onnxcc_f32_conv_scratch_bytes(&g, cc->C, cc->M, cc->groups);
     void *scratch = malloc(sb ? sb : 1);
-    naive_conv(&g, cc, x, w, bias, raw);
+    naive_conv(&g, cc->N, cc->C, cc->M, cc->groups, x, w, bias, raw);
     for (int act = ONNXCC_ACT_NONE; act <= ONNXCC_ACT_HARD_SWISH; act++) {
         for (int with_res = 0; with_res < 2; with_res++) {
             OnnxccEpilogue ep = {.bias = {bias, 1, 0}, .bias_scale = 1.0f,

@@ -17,18 +17,7 @@
 #include <string.h>
 
 #include "onnxcc_conv_small.h"
-
-/* Deterministic values in [-1, 1). */
-static float *frand(size_t n, unsigned seed) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    cr_assert(p);
-    uint32_t s = seed * 2654435761u + 12345u;
-    for (size_t i = 0; i < n; i++) {
-        s = s * 1664525u + 1013904223u;
-        p[i] = (float)(s >> 8) / (float)(1u << 23) - 1.0f;
-    }
-    return p;
-}
+#include "kern_ref.h"
 
 typedef struct Case {
     int ns;                                  /* spatial axes */
@@ -47,43 +36,6 @@ static OnnxccConvGeom geom_of(const Case *cc) {
         g.out[a] = (g.in[a] + cc->pb[a] + cc->pe[a] - span) / g.stride[a] + 1;
     }
     return g;
-}
-
-static size_t prod(const int64_t *v, int n) {
-    size_t p = 1;
-    for (int i = 0; i < n; i++) p *= (size_t)v[i];
-    return p;
-}
-
-/* raw = conv(x, w), w[M][C][kernel...], one output element at a time, in double. */
-static void naive_conv(const OnnxccConvGeom *g, const Case *cc, const float *x,
-                       const float *w, float *raw) {
-    const int ns = g->n_spatial;
-    const size_t in_pix = prod(g->in, ns), out_pix = prod(g->out, ns), ks = prod(g->kernel, ns);
-    for (size_t n = 0; n < cc->N; n++)
-    for (size_t m = 0; m < cc->M; m++)
-    for (size_t op = 0; op < out_pix; op++) {
-        double s = 0.0;
-        for (size_t c = 0; c < cc->C; c++)
-        for (size_t kp = 0; kp < ks; kp++) {
-            int64_t idx = 0, stride_in = 1;
-            bool inside = true;
-            size_t o = op, k = kp;
-            for (int a = ns - 1; a >= 0; a--) {     /* last axis fastest */
-                int64_t oa = (int64_t)(o % (size_t)g->out[a]);
-                int64_t ka = (int64_t)(k % (size_t)g->kernel[a]);
-                o /= (size_t)g->out[a], k /= (size_t)g->kernel[a];
-                int64_t ia = oa * g->stride[a] - g->pad_begin[a] + ka * g->dilation[a];
-                inside = inside && ia >= 0 && ia < g->in[a];
-                idx += ia * stride_in;
-                stride_in *= g->in[a];
-            }
-            if (inside)
-                s += (double)x[(n * cc->C + c) * in_pix + (size_t)idx] *
-                     w[(m * cc->C + c) * ks + kp];
-        }
-        raw[(n * cc->M + m) * out_pix + op] = (float)s;
-    }
 }
 
 /* w as packed B: B(k, oc) = w[oc][k] at [(oc / 32) * K * 32 + k * 32 + oc % 32], zero
@@ -112,7 +64,7 @@ static void check_case(const Case *cc, OnnxccPool *pool) {
     float *wp = pack_weights(cc, w, kdim);
     void *scratch = malloc(onnxcc_f32_conv_small_scratch_bytes(&g, cc->C));
     cr_assert(scratch);
-    naive_conv(&g, cc, x, w, raw);
+    naive_conv(&g, cc->N, cc->C, cc->M, 1, x, w, NULL, raw);
     for (int act = ONNXCC_ACT_NONE; act <= ONNXCC_ACT_SILU; act++)
         for (int with_res = 0; with_res < 2; with_res++) {
             /* The bias every other float (row_stride 2), scaled by 0.5. */

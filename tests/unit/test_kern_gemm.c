@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "onnxcc_rt.h"
+#include "kern_ref.h"
 
 #if defined(__x86_64__) && (defined(ONNXCC_GEMM_ISA_AVX512) || defined(ONNXCC_GEMM_ISA_AVX2))
 /* Before Criterion's main: a build for an ISA this CPU lacks reports "skipped". */
@@ -33,21 +34,6 @@ __attribute__((constructor)) static void require_isa(void) {
 #endif
 
 enum { MR = ONNXCC_GEMM_MR, NR = ONNXCC_GEMM_NR, KC = ONNXCC_GEMM_KC };
-
-static void fill(float *x, size_t n, unsigned seed) {
-    unsigned s = seed * 2654435761u + 12345u;
-    for (size_t i = 0; i < n; i++) {
-        s = s * 1103515245u + 12345u;
-        x[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;
-    }
-}
-
-static float *frand(size_t n, unsigned seed) {
-    float *x = malloc((n ? n : 1) * sizeof(float));
-    cr_assert(x);
-    fill(x, n, seed);
-    return x;
-}
 
 /* ---- the reference ---------------------------------------------------------------- */
 

@@ -12,21 +12,7 @@
 #include <string.h>
 
 #include "onnxcc_rt.h"
-
-static void fill(float *x, size_t n, unsigned seed) {
-    unsigned s = seed * 2654435761u + 12345u;
-    for (size_t i = 0; i < n; i++) {
-        s = s * 1103515245u + 12345u;
-        x[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;
-    }
-}
-
-static float *frand(size_t n, unsigned seed) {
-    float *x = malloc((n ? n : 1) * sizeof(float));
-    cr_assert(x);
-    fill(x, n, seed);
-    return x;
-}
+#include "kern_ref.h"
 
 static void expect_close(const float *got, const float *want, size_t n, const char *what) {
     for (size_t i = 0; i < n; i++) {
@@ -39,47 +25,9 @@ static void expect_close(const float *got, const float *want, size_t n, const ch
 
 /* ---- convolution ---------------------------------------------------------------------- */
 
-static size_t prod(const int64_t *v, int n) {
-    size_t p = 1;
-    for (int i = 0; i < n; i++) p *= (size_t)v[i];
-    return p;
-}
-
 /* Output size of one axis (explicit pads). */
 static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t dl, int64_t pb, int64_t pe) {
     return (in + pb + pe - ((k - 1) * dl + 1)) / s + 1;
-}
-
-/* Direct convolution, any rank 1..3, bias per channel, optional relu. */
-static void naive_conv(const OnnxccConvGeom *g, size_t N, size_t C, size_t M, size_t groups,
-                       const float *x, const float *w, const float *bias, float *y) {
-    int ns = g->n_spatial;
-    size_t in_pix = prod(g->in, ns), out_pix = prod(g->out, ns), ks = prod(g->kernel, ns);
-    size_t cg = C / groups, mg = M / groups;
-    for (size_t n = 0; n < N; n++)
-    for (size_t m = 0; m < M; m++)
-    for (size_t op = 0; op < out_pix; op++) {
-        int64_t o[3] = {0, 0, 0}, rem = (int64_t)op;
-        for (int a = ns - 1; a >= 0; a--) o[a] = rem % g->out[a], rem /= g->out[a];
-        double s = bias ? bias[m] : 0.0;
-        size_t grp = m / mg;
-        for (size_t c = 0; c < cg; c++)
-        for (size_t kp = 0; kp < ks; kp++) {
-            int64_t k[3] = {0, 0, 0}, kr = (int64_t)kp;
-            for (int a = ns - 1; a >= 0; a--) k[a] = kr % g->kernel[a], kr /= g->kernel[a];
-            int64_t idx = 0;
-            bool inside = true;
-            for (int a = 0; a < ns; a++) {
-                int64_t i = o[a] * g->stride[a] - g->pad_begin[a] + k[a] * g->dilation[a];
-                if (i < 0 || i >= g->in[a]) inside = false;
-                idx = idx * g->in[a] + i;
-            }
-            if (!inside) continue;
-            s += (double)x[(n * C + grp * cg + c) * in_pix + (size_t)idx] *
-                 w[(m * cg + c) * ks + kp];
-        }
-        y[(n * M + m) * out_pix + op] = (float)s;
-    }
 }
 
 typedef struct ConvCase {

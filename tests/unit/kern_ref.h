@@ -1,0 +1,70 @@
+/* kern_ref.h: what the kernel tests share: deterministic inputs and a naive convolution
+ * to compare against.  Static inline so that each test program (unit_tests, and the
+ * per-ISA gemm_tests_* built from a few test files alone) takes only what it uses.
+ * Include after <criterion/criterion.h> and onnxcc_rt.h (or the kernel header tested). */
+#ifndef ONNXCC_TEST_KERN_REF_H
+#define ONNXCC_TEST_KERN_REF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* Deterministic values in [-1, 1). */
+static inline void fill(float *x, size_t n, unsigned seed) {
+    unsigned s = seed * 2654435761u + 12345u;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1103515245u + 12345u;
+        x[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;
+    }
+}
+
+/* A new array of n such values (at least one element; the test fails if out of memory). */
+static inline float *frand(size_t n, unsigned seed) {
+    float *x = malloc((n ? n : 1) * sizeof(float));
+    cr_assert(x);
+    fill(x, n, seed);
+    return x;
+}
+
+static inline size_t prod(const int64_t *v, int n) {
+    size_t p = 1;
+    for (int i = 0; i < n; i++) p *= (size_t)v[i];
+    return p;
+}
+
+/* y = conv(x, w) + bias (bias may be NULL), any rank 1..3, groups, one output element at
+ * a time, summed in double.  x[N][C][in...], w[M][C / groups][kernel...]. */
+static inline void naive_conv(const OnnxccConvGeom *g, size_t N, size_t C, size_t M,
+                              size_t groups, const float *x, const float *w,
+                              const float *bias, float *y) {
+    int ns = g->n_spatial;
+    size_t in_pix = prod(g->in, ns), out_pix = prod(g->out, ns), ks = prod(g->kernel, ns);
+    size_t cg = C / groups, mg = M / groups;
+    for (size_t n = 0; n < N; n++)
+    for (size_t m = 0; m < M; m++)
+    for (size_t op = 0; op < out_pix; op++) {
+        int64_t o[3] = {0, 0, 0}, rem = (int64_t)op;
+        for (int a = ns - 1; a >= 0; a--) o[a] = rem % g->out[a], rem /= g->out[a];
+        double s = bias ? bias[m] : 0.0;
+        size_t grp = m / mg;
+        for (size_t c = 0; c < cg; c++)
+        for (size_t kp = 0; kp < ks; kp++) {
+            int64_t k[3] = {0, 0, 0}, kr = (int64_t)kp;
+            for (int a = ns - 1; a >= 0; a--) k[a] = kr % g->kernel[a], kr /= g->kernel[a];
+            int64_t idx = 0;
+            bool inside = true;
+            for (int a = 0; a < ns; a++) {
+                int64_t i = o[a] * g->stride[a] - g->pad_begin[a] + k[a] * g->dilation[a];
+                if (i < 0 || i >= g->in[a]) inside = false;
+                idx = idx * g->in[a] + i;
+            }
+            if (!inside) continue;
+            s += (double)x[(n * C + grp * cg + c) * in_pix + (size_t)idx] *
+                 w[(m * cg + c) * ks + kp];
+        }
+        y[(n * M + m) * out_pix + op] = (float)s;
+    }
+}
+
+#endif
