@@ -20,54 +20,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "onnxcc_rt.h"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void *xalloc(size_t bytes) {
-    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-static void fill(float *p, size_t n, unsigned seed) {
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        p[i] = (float)(seed >> 9) / (float)(1u << 23) - 0.5f;
-    }
-}
-
-/* Median seconds of 15 timed runs after a warm-up, each run `inner` calls (~2 ms). */
-#define TIME_MEDIAN(out, body)                                                       \
-    do {                                                                             \
-        body;                                                                        \
-        double t0_ = now();                                                          \
-        body;                                                                        \
-        double one_ = now() - t0_;                                                   \
-        int inner_ = one_ > 2e-3 ? 1 : (int)(2e-3 / (one_ + 1e-9)) + 1;              \
-        double ts_[15];                                                              \
-        for (int r_ = 0; r_ < 15; r_++) {                                            \
-            double a_ = now();                                                       \
-            for (int i_ = 0; i_ < inner_; i_++) body;                                \
-            ts_[r_] = (now() - a_) / inner_;                                         \
-        }                                                                            \
-        qsort(ts_, 15, sizeof ts_[0], cmp_d);                                        \
-        out = ts_[7];                                                                \
-    } while (0)
 
 /* A 2-D geometry: square input, kernel, stride, pads (begin, end per axis); out computed
  * (floor, or ceil as ONNX's ceil_mode). */

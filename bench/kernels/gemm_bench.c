@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "onnxcc_conv_small.h"
 #include "onnxcc_rt.h"
 
@@ -70,34 +71,8 @@ static const Shape shapes[] = {
     {"gemm 32x512x128", STRIDED, 32, 512, 128, 0},
 };
 
-/* The thread's CPU time, not the wall clock: on a shared machine the time this thread
- * waits for a core is not the kernel's (the benchmark is single-threaded). */
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static float *xalloc(size_t floats) {
-    void *p = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    return p;
-}
-
-static void fill(float *p, size_t n, unsigned seed) {
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        p[i] = (float)(seed >> 9) / (float)(1u << 23) - 0.5f;
-    }
-}
+/* Floats of 64-byte aligned memory. */
+static float *falloc(size_t floats) { return xalloc(floats * sizeof(float)); }
 
 static void run(const Shape *s, const float *a, const float *ap, const float *b,
                 const float *bp, float *c, const OnnxccEpilogue *ep) {
@@ -230,10 +205,10 @@ static void conv_bench(const ConvShape *s, double peak) {
     onnxcc_geom3(&r.g, &G);
     size_t out_pix = (size_t)(r.g.out[0] * r.g.out[1]);
     size_t kdim = onnxcc_conv_small_kdim(&G, s->cin);
-    float *x = xalloc(s->cin * (size_t)(s->in * s->in)), *w = xalloc(s->cout * kdim);
-    float *wa = xalloc(onnxcc_conv_packed_floats(s->cout, 1, kdim));
-    float *wb = xalloc(onnxcc_packed_b_floats(kdim, s->cout));
-    float *y = xalloc(s->cout * out_pix), *bias = xalloc(s->cout);
+    float *x = falloc(s->cin * (size_t)(s->in * s->in)), *w = falloc(s->cout * kdim);
+    float *wa = falloc(onnxcc_conv_packed_floats(s->cout, 1, kdim));
+    float *wb = falloc(onnxcc_packed_b_floats(kdim, s->cout));
+    float *y = falloc(s->cout * out_pix), *bias = falloc(s->cout);
     fill(x, s->cin * (size_t)(s->in * s->in), 1), fill(w, s->cout * kdim, 2);
     fill(bias, s->cout, 3);
     memset(wa, 0, onnxcc_conv_packed_floats(s->cout, 1, kdim) * sizeof(float));
@@ -245,7 +220,7 @@ static void conv_bench(const ConvShape *s, double peak) {
         }
     size_t sa = onnxcc_f32_conv_scratch_bytes(&r.g, s->cin, s->cout, 1);
     size_t sb = onnxcc_f32_conv_small_scratch_bytes(&r.g, s->cin);
-    r.scratch = xalloc((sa > sb ? sa : sb) / sizeof(float) + 1);
+    r.scratch = falloc((sa > sb ? sa : sb) / sizeof(float) + 1);
     OnnxccEpilogue ep = {.bias = {bias, 1, 0}, .bias_scale = 1.0f, .act = ONNXCC_ACT_RELU};
     r.x = x, r.wa = wa, r.wb = wb, r.y = y, r.ep = &ep;
     double t[2];
@@ -271,10 +246,10 @@ int main(int argc, char **argv) {
         const Shape *s = &shapes[si];
         if (filter && !strstr(s->name, filter)) continue;
         size_t M = s->m, N = s->n, K = s->k;
-        float *a = xalloc(M * K), *b = xalloc(K * N), *c = xalloc(M * N);
-        float *ap = xalloc(onnxcc_packed_a_floats(M, K));
-        float *bp = xalloc(onnxcc_packed_b_floats(K, N));
-        float *bias = xalloc(M > N ? M : N);
+        float *a = falloc(M * K), *b = falloc(K * N), *c = falloc(M * N);
+        float *ap = falloc(onnxcc_packed_a_floats(M, K));
+        float *bp = falloc(onnxcc_packed_b_floats(K, N));
+        float *bias = falloc(M > N ? M : N);
         fill(a, M * K, 1), fill(b, K * N, 2), fill(bias, M > N ? M : N, 3);
         memset(ap, 0, onnxcc_packed_a_floats(M, K) * sizeof(float));
         memset(bp, 0, onnxcc_packed_b_floats(K, N) * sizeof(float));
