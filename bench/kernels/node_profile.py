@@ -58,7 +58,7 @@ def instrument(path):
         h = HEADER.match(line)
         if h:
             ops[int(h.group(1))] = h.group(2)
-        if line.startswith("int m_run("):
+        if line.startswith("int m_run(") or line.startswith("int m_run_pool("):
             in_run = True
         elif in_run and line == "}":
             in_run = False
