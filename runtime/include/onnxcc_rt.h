@@ -1,12 +1,14 @@
 /* onnxcc_rt.h: the runtime kernels that generated code calls.
  *
- * Plain C11, no allocation, no global state: every buffer comes from the caller (the
+ * Plain C11, no global state, no allocation in the kernels: every buffer comes from the caller (the
  * generated code passes slices of its workspace).  Sizes are size_t, strides are in
  * elements (ptrdiff_t).  Kernels are named by their contract: onnxcc_<type>_<op>.
  *
- * One GEMM (onnxcc_f32_gemm, or onnxcc_f32_gemm_packed_b when B is packed already) does
- * all matrix products: Gemm, MatMul and the convolutions call it, so tuning its
- * micro-kernel speeds up every one of them.
+ * One GEMM (onnxcc_gemm.h: strided, or with A and/or B in the packed layouts that onnxcc
+ * writes weights in at compile time) does all matrix products: Gemm, MatMul and the dense
+ * convolutions call it, so tuning its micro-kernels speeds up every one of them.  The
+ * only allocation is onnxcc_pool_create (onnxcc_threads.h), the optional thread pool that
+ * every kernel takes as its last parameter (NULL: the caller's thread alone).
  */
 #ifndef ONNXCC_RT_H
 #define ONNXCC_RT_H
