@@ -131,12 +131,7 @@ static bool cmp_fold(Graph *g, Node *n, Diag *d) {
 }
 
 static bool cmp_emit(Emitter *e, const Node *n, Diag *d) {
-    if (ir_numel(n->outputs[0]) == 0) {
-        emit_line(e, "/* %s: empty output, nothing to do */", n->op_type);
-        emit_line(e, "(void)x0;");
-        emit_line(e, "(void)y0;");
-        return true;
-    }
+    if (ou_emit_if_empty(e, n)) return true;
     const Value *a = n->inputs[0], *b = n->inputs[1], *y = n->outputs[0];
     (void)d;
     DType t = a->dtype;
@@ -196,12 +191,7 @@ static bool not_fold(Graph *g, Node *n, Diag *d) {
 }
 
 static bool not_emit(Emitter *e, const Node *n, Diag *d) {
-    if (ir_numel(n->outputs[0]) == 0) {
-        emit_line(e, "/* %s: empty output, nothing to do */", n->op_type);
-        emit_line(e, "(void)x0;");
-        emit_line(e, "(void)y0;");
-        return true;
-    }
+    if (ou_emit_if_empty(e, n)) return true;
     (void)d;
     char sx[128];
     emit_line(e, "/* Not: %s, in place allowed */", ou_shape(sx, sizeof sx, n->inputs[0]));
@@ -256,12 +246,7 @@ static bool where_fold(Graph *g, Node *n, Diag *d) {
 }
 
 static bool where_emit(Emitter *e, const Node *n, Diag *d) {
-    if (ir_numel(n->outputs[0]) == 0) {
-        emit_line(e, "/* %s: empty output, nothing to do */", n->op_type);
-        emit_line(e, "(void)x0;");
-        emit_line(e, "(void)y0;");
-        return true;
-    }
+    if (ou_emit_if_empty(e, n)) return true;
     (void)d;
     char sc[128], sx[128], sy[128], so[128];
     emit_line(e, "/* Where: %s ? %s : %s -> %s */", ou_shape(sc, sizeof sc, n->inputs[0]),

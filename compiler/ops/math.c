@@ -152,12 +152,7 @@ static void pow_emit_int(Emitter *e, DType t, DType tb, const OuLoop *l) {
 }
 
 static bool pow_emit(Emitter *e, const Node *n, Diag *d) {
-    if (ir_numel(n->outputs[0]) == 0) {
-        emit_line(e, "/* %s: empty output, nothing to do */", n->op_type);
-        emit_line(e, "(void)x0;");
-        emit_line(e, "(void)y0;");
-        return true;
-    }
+    if (ou_emit_if_empty(e, n)) return true;
     const Value *a = n->inputs[0], *b = n->inputs[1], *y = n->outputs[0];
     (void)d;
     DType t = y->dtype, tb = b->dtype;
@@ -257,12 +252,7 @@ static bool expand_fold(Graph *g, Node *n, Diag *d) {
 }
 
 static bool expand_emit(Emitter *e, const Node *n, Diag *d) {
-    if (ir_numel(n->outputs[0]) == 0) {
-        emit_line(e, "/* %s: empty output, nothing to do */", n->op_type);
-        emit_line(e, "(void)x0;");
-        emit_line(e, "(void)y0;");
-        return true;
-    }
+    if (ou_emit_if_empty(e, n)) return true;
     const Value *x = n->inputs[0], *y = n->outputs[0];
     (void)d;
     char sx[128], sy[128];

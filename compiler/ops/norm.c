@@ -99,12 +99,7 @@ static bool ln_fold(Graph *g, Node *n, Diag *d) {
 }
 
 static bool ln_emit(Emitter *e, const Node *n, Diag *d) {
-    if (ir_numel(n->outputs[0]) == 0) {
-        emit_line(e, "/* %s: empty output, nothing to do */", n->op_type);
-        emit_line(e, "(void)x0;");
-        emit_line(e, "(void)y0;");
-        return true;
-    }
+    if (ou_emit_if_empty(e, n)) return true;
     const Value *x = n->inputs[0], *sc = n->inputs[1], *b = op_input(n, 2);
     int axis;
     int64_t outer, count;

@@ -393,3 +393,11 @@ bool ou_emit_alias(Emitter *e, const Node *n, Diag *d) {
     ou_emit_alias_copy(e, n);
     return true;
 }
+
+bool ou_emit_if_empty(Emitter *e, const Node *n) {
+    if (ir_numel(n->outputs[0]) != 0) return false;
+    emit_line(e, "/* %s: empty output, nothing to do */", n->op_type);
+    emit_line(e, "(void)x0;");
+    emit_line(e, "(void)y0;");
+    return true;
+}

@@ -104,4 +104,8 @@ const char *ou_shape(char *buf, size_t size, const Value *v);
 /* A C literal for value x of dtype t (float, double, integers, bool, half bits). */
 const char *ou_literal(char *buf, DType t, double x, int64_t xi);
 
+/* An elementwise-style emitter's prologue: when n's first output has no elements, emits
+ * a body that only marks x0 and y0 used and returns true (the emitter is then done). */
+bool ou_emit_if_empty(Emitter *e, const Node *n);
+
 #endif

@@ -298,12 +298,7 @@ static const char *int_limit(DType t, bool highest) {
 }
 
 static bool red_emit(Emitter *e, const Node *n, Diag *d) {
-    if (ir_numel(n->outputs[0]) == 0) {
-        emit_line(e, "/* %s: empty output, nothing to do */", n->op_type);
-        emit_line(e, "(void)x0;");
-        emit_line(e, "(void)y0;");
-        return true;
-    }
+    if (ou_emit_if_empty(e, n)) return true;
     const Value *x = n->inputs[0], *y = n->outputs[0];
     RedKind kind = red_info(n)->kind;
     RedPlan p;
@@ -559,12 +554,7 @@ static bool arg_emit(Emitter *e, const Node *n, Diag *d) {
     int axis;
     int64_t outer, dim, inner;
     if (!arg_geom(n, &axis, &outer, &dim, &inner, d)) return false;
-    if (ir_numel(n->outputs[0]) == 0) {
-        emit_line(e, "/* %s: empty output, nothing to do */", n->op_type);
-        emit_line(e, "(void)x0;");
-        emit_line(e, "(void)y0;");
-        return true;
-    }
+    if (ou_emit_if_empty(e, n)) return true;
     bool last = ir_attr_int(n, "select_last_index", 0) != 0;
     const char *cmp = arg_is_max(n) ? (last ? ">=" : ">") : (last ? "<=" : "<");
     const char *T = dtype_ctype(x->dtype);

@@ -436,12 +436,7 @@ static void un_expr(char *buf, size_t size, const Node *n, DType t, const ClipBo
 }
 
 static bool un_emit(Emitter *e, const Node *n, Diag *d) {
-    if (ir_numel(n->outputs[0]) == 0) {
-        emit_line(e, "/* %s: empty output, nothing to do */", n->op_type);
-        emit_line(e, "(void)x0;");
-        emit_line(e, "(void)y0;");
-        return true;
-    }
+    if (ou_emit_if_empty(e, n)) return true;
     const Value *x = n->inputs[0];
     DType t = x->dtype;
     bool half = ou_is_half(t);

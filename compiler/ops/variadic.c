@@ -108,12 +108,7 @@ static bool var_fold(Graph *g, Node *n, Diag *d) {
 }
 
 static bool var_emit(Emitter *e, const Node *n, Diag *d) {
-    if (ir_numel(n->outputs[0]) == 0) {
-        emit_line(e, "/* %s: empty output, nothing to do */", n->op_type);
-        emit_line(e, "(void)x0;");
-        emit_line(e, "(void)y0;");
-        return true;
-    }
+    if (ou_emit_if_empty(e, n)) return true;
     const Value *y = n->outputs[0];
     VarKind kind = var_kind(n);
     DType t = y->dtype;
