@@ -33,6 +33,23 @@ static inline size_t prod(const int64_t *v, int n) {
     return p;
 }
 
+/* The geometry of ns spatial axes with explicit pads; a stride or dilation of 0 means 1
+ * (so that test tables may leave them out); out computed with floor as ONNX does. */
+static inline OnnxccConvGeom conv_geom(int ns, const int64_t in[3], const int64_t kernel[3],
+                                       const int64_t stride[3], const int64_t dilation[3],
+                                       const int64_t pb[3], const int64_t pe[3]) {
+    OnnxccConvGeom g = {.n_spatial = ns};
+    for (int a = 0; a < ns; a++) {
+        g.in[a] = in[a], g.kernel[a] = kernel[a];
+        g.stride[a] = stride[a] ? stride[a] : 1;
+        g.dilation[a] = dilation[a] ? dilation[a] : 1;
+        g.pad_begin[a] = pb[a], g.pad_end[a] = pe[a];
+        int64_t span = (g.kernel[a] - 1) * g.dilation[a] + 1;
+        g.out[a] = (g.in[a] + pb[a] + pe[a] - span) / g.stride[a] + 1;
+    }
+    return g;
+}
+
 /* y = conv(x, w) + bias (bias may be NULL), any rank 1..3, groups, one output element at
  * a time, summed in double.  x[N][C][in...], w[M][C / groups][kernel...]. */
 static inline void naive_conv(const OnnxccConvGeom *g, size_t N, size_t C, size_t M,

@@ -26,16 +26,7 @@ typedef struct Case {
 } Case;
 
 static OnnxccConvGeom geom_of(const Case *cc) {
-    OnnxccConvGeom g = {.n_spatial = cc->ns};
-    for (int a = 0; a < cc->ns; a++) {
-        g.in[a] = cc->in[a], g.kernel[a] = cc->kernel[a];
-        g.stride[a] = cc->stride[a] ? cc->stride[a] : 1;
-        g.dilation[a] = cc->dilation[a] ? cc->dilation[a] : 1;
-        g.pad_begin[a] = cc->pb[a], g.pad_end[a] = cc->pe[a];
-        int64_t span = (g.kernel[a] - 1) * g.dilation[a] + 1;
-        g.out[a] = (g.in[a] + cc->pb[a] + cc->pe[a] - span) / g.stride[a] + 1;
-    }
-    return g;
+    return conv_geom(cc->ns, cc->in, cc->kernel, cc->stride, cc->dilation, cc->pb, cc->pe);
 }
 
 /* w as packed B: B(k, oc) = w[oc][k] at [(oc / 32) * K * 32 + k * 32 + oc % 32], zero

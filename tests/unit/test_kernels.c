@@ -25,11 +25,6 @@ static void expect_close(const float *got, const float *want, size_t n, const ch
 
 /* ---- convolution ---------------------------------------------------------------------- */
 
-/* Output size of one axis (explicit pads). */
-static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t dl, int64_t pb, int64_t pe) {
-    return (in + pb + pe - ((k - 1) * dl + 1)) / s + 1;
-}
-
 typedef struct ConvCase {
     int ns;
     int64_t in[3], kernel[3], stride[3], dilation[3], pb[3], pe[3];
@@ -37,14 +32,7 @@ typedef struct ConvCase {
 } ConvCase;
 
 static void check_conv(const ConvCase *cc) {
-    OnnxccConvGeom g = {.n_spatial = cc->ns};
-    for (int a = 0; a < cc->ns; a++) {
-        g.in[a] = cc->in[a], g.kernel[a] = cc->kernel[a];
-        g.stride[a] = cc->stride[a] ? cc->stride[a] : 1;
-        g.dilation[a] = cc->dilation[a] ? cc->dilation[a] : 1;
-        g.pad_begin[a] = cc->pb[a], g.pad_end[a] = cc->pe[a];
-        g.out[a] = out_size(g.in[a], g.kernel[a], g.stride[a], g.dilation[a], cc->pb[a], cc->pe[a]);
-    }
+    OnnxccConvGeom g = conv_geom(cc->ns, cc->in, cc->kernel, cc->stride, cc->dilation, cc->pb, cc->pe);
     size_t in_pix = prod(g.in, cc->ns), out_pix = prod(g.out, cc->ns), ks = prod(g.kernel, cc->ns);
     float *x = frand(cc->N * cc->C * in_pix, 11);
     float *w = frand(cc->M * (cc->C / cc->groups) * ks, 12), *bias = frand(cc->M, 13);
