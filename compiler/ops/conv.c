@@ -192,8 +192,9 @@ static bool conv_emit(Emitter *e, const Node *n, Diag *d) {
                   "packed at");
         emit_line(e, " * compile time: B(k, oc) = W[oc][k] at onnxcc_packed_b_index(K, k, "
                   "oc). */");
-        emit_line(e, "onnxcc_f32_conv_small(&geom, %lld, %lld, %lld, x0, x1, y0, &ep, scratch, "
-                  "pool);", (long long)ci.N, (long long)ci.C, (long long)ci.M);
+        emit_line(e, "onnxcc_f32_conv_small(&geom, %lld /* batch */, %lld /* in channels */, "
+                  "%lld /* out channels */,", (long long)ci.N, (long long)ci.C, (long long)ci.M);
+        emit_line(e, "                      x0, x1, y0, &ep, scratch, pool);");
         return true;
     }
     if (kern_is_packed(n)) {
@@ -208,8 +209,9 @@ static bool conv_emit(Emitter *e, const Node *n, Diag *d) {
         emit_line(e, " * of the [out channels][in channels x kernel] matrix. */");
         entry = "onnxcc_f32_conv_packed";
     }
-    emit_line(e, "%s(&geom, %lld, %lld, %lld, %lld, x0, x1, y0, &ep, scratch, pool);", entry,
-              (long long)ci.N, (long long)ci.C, (long long)ci.M, (long long)ci.group);
+    emit_line(e, "%s(&geom, %lld /* batch */, %lld /* in channels */, %lld /* out channels */,",
+              entry, (long long)ci.N, (long long)ci.C, (long long)ci.M);
+    emit_line(e, "    %lld /* groups */, x0, x1, y0, &ep, scratch, pool);", (long long)ci.group);
     return true;
 }
 

@@ -20,6 +20,21 @@
 #include "onnxcc_gemm.h"
 
 
+/* The enumerator of an activation code, so that the generated C names it. */
+static const char *act_name(int act) {
+    static const char *const names[] = {
+        [ONNXCC_ACT_NONE] = "ONNXCC_ACT_NONE", [ONNXCC_ACT_RELU] = "ONNXCC_ACT_RELU",
+        [ONNXCC_ACT_LEAKY_RELU] = "ONNXCC_ACT_LEAKY_RELU", [ONNXCC_ACT_ELU] = "ONNXCC_ACT_ELU",
+        [ONNXCC_ACT_PRELU] = "ONNXCC_ACT_PRELU", [ONNXCC_ACT_CLIP] = "ONNXCC_ACT_CLIP",
+        [ONNXCC_ACT_SIGMOID] = "ONNXCC_ACT_SIGMOID", [ONNXCC_ACT_TANH] = "ONNXCC_ACT_TANH",
+        [ONNXCC_ACT_HARD_SIGMOID] = "ONNXCC_ACT_HARD_SIGMOID",
+        [ONNXCC_ACT_HARD_SWISH] = "ONNXCC_ACT_HARD_SWISH", [ONNXCC_ACT_SILU] = "ONNXCC_ACT_SILU",
+    };
+    if (act < 0 || act >= (int)(sizeof names / sizeof names[0]) || !names[act])
+        BUG("activation code %d has no name", act);
+    return names[act];
+}
+
 void kern_emit_epilogue(Emitter *e, const Node *n, const char *name, const char *bias,
                         float bias_scale, const char *residual, const char *slope) {
     char fa[32], fb[32], fs[32];
@@ -30,7 +45,7 @@ void kern_emit_epilogue(Emitter *e, const Node *n, const char *name, const char 
     emit_line(e, ".bias = %s, .bias_scale = %s,", bias ? bias : none, c_float(fs, bias_scale));
     emit_line(e, ".residual = %s,", residual ? residual : none);
     emit_line(e, ".slope = %s,", act == ONNXCC_ACT_PRELU && slope ? slope : none);
-    emit_line(e, ".act = %d, .act_alpha = %s, .act_beta = %s,", act,
+    emit_line(e, ".act = %s, .act_alpha = %s, .act_beta = %s,", act_name(act),
               c_float(fa, n->epi.alpha), c_float(fb, n->epi.beta));
     e->indent--;
     emit_line(e, "};");
