@@ -18,6 +18,11 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 JOBS=$(nproc 2>/dev/null || echo 2)
 CASES=build/model-cases
+# `onnxcc run` and `onnxcc test` keep the runtime's objects in a cache (one entry per
+# compiler and flags, compiler/driver/rt_cache.c): here a fresh one inside build/, so that
+# every test run builds them anew and nothing is written outside the project.
+export ONNXCC_CACHE_DIR="$ROOT/build/rt-cache"
+rm -rf "$ONNXCC_CACHE_DIR"
 SAN_FLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
 
 stage() { printf '\n==== %s\n' "$*"; }

@@ -34,4 +34,19 @@ bool drv_emit_files(const Graph *g, const DriverOptions *o, const char *model_pa
 /* Writes the embedded runtime's files into dir. */
 bool drv_write_runtime(const char *dir, Diag *d);
 
+/* Starts argv[0] with argv (no shell), stdout and stderr to log_path (if not NULL): its
+ * pid, or -1 with an error in d. */
+int drv_spawn(char *const argv[], const char *log_path, Diag *d);
+/* Waits for a drv_spawn'ed process: its exit status, or -1 (killed; error in d). */
+int drv_wait(int pid, const char *what, Diag *d);
+/* Removes a folder and the files in it (one level: the build folders have no subfolders). */
+void drv_remove_tree(const char *dir);
+
+/* rt_cache.c: the folder of the runtime's objects built with o->cc and o->cflags, built
+ * now if absent; false when the cache is off or cannot be used (the caller then builds the
+ * runtime's sources itself).  See rt_cache.c for the folder and the key. */
+bool drv_runtime_objects(const DriverOptions *o, char *dir_out, size_t size);
+/* The paths of the object files in such a folder; their number. */
+int drv_runtime_object_paths(const char *dir, char paths[][512], int cap);
+
 #endif

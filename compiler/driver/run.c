@@ -88,9 +88,7 @@ static const char harness_c[] =
     "    onnxcc_pool_destroy(pool);\n"
     "    return 0;\n}\n";
 
-/* Runs argv[0] with argv, stdout+stderr to log_path (if not NULL); returns the exit status,
- * or -1 if it could not start or was killed (errors in d). */
-static int run_process(char *const argv[], const char *log_path, Diag *d) {
+int drv_spawn(char *const argv[], const char *log_path, Diag *d) {
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -106,18 +104,29 @@ static int run_process(char *const argv[], const char *log_path, Diag *d) {
         fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    return (int)pid;
+}
+
+int drv_wait(int pid, const char *what, Diag *d) {
     int status;
-    while (waitpid(pid, &status, 0) < 0) {
+    while (waitpid((pid_t)pid, &status, 0) < 0) {
         if (errno != EINTR) {
-            diag_error(d, NULL, "waiting for %s: %s", argv[0], strerror(errno));
+            diag_error(d, NULL, "waiting for %s: %s", what, strerror(errno));
             return -1;
         }
     }
     if (WIFSIGNALED(status)) {
-        diag_error(d, NULL, "%s was killed by signal %d", argv[0], WTERMSIG(status));
+        diag_error(d, NULL, "%s was killed by signal %d", what, WTERMSIG(status));
         return -1;
     }
     return WEXITSTATUS(status);
+}
+
+/* Runs argv[0] with argv, stdout+stderr to log_path (if not NULL); returns the exit status,
+ * or -1 if it could not start or was killed (errors in d). */
+static int run_process(char *const argv[], const char *log_path, Diag *d) {
+    int pid = drv_spawn(argv, log_path, d);
+    return pid < 0 ? -1 : drv_wait(pid, argv[0], d);
 }
 
 /* The first lines of a log, for an error message. */
@@ -129,7 +138,7 @@ static void log_excerpt(const char *path, char *out, size_t size) {
         if (*p == '\n') *p = ' ';
 }
 
-static void remove_tree(const char *dir) {
+void drv_remove_tree(const char *dir) {
     DIR *dh = opendir(dir);
     if (!dh) return;
     struct dirent *e;
@@ -153,7 +162,7 @@ typedef struct Build {
 static void build_cleanup(Build *b) {
     if (!b->dir[0]) return;
     if (b->keep) fprintf(stderr, "onnxcc: kept the build folder %s\n", b->dir);
-    else remove_tree(b->dir);
+    else drv_remove_tree(b->dir);
     b->dir[0] = '\0';
 }
 
@@ -201,7 +210,9 @@ static bool build_model(const Graph *g, const DriverOptions *o, const char *mode
     }
     if (!ok) return false;
 
-    /* cc CFLAGS... -std=c11 -Wall -Wextra -Werror -I DIR SOURCES... -o PROG -lm -pthread */
+    /* cc CFLAGS... -std=c11 -Wall -Wextra -Werror -I DIR SOURCES... -o PROG -lm -pthread,
+     * where SOURCES are the model's, then the runtime's cached objects (rt_cache.c) or,
+     * without a cache, the runtime's sources. */
     char *argv[MAX_ARGS];
     int argc = 0;
     char *flags = strdup(o->cflags ? o->cflags : "");
@@ -217,10 +228,15 @@ static bool build_model(const Graph *g, const DriverOptions *o, const char *mode
     argv[argc++] = "-Werror";
     argv[argc++] = "-I";
     argv[argc++] = b->dir;
+    char rt_dir[512], objects[64][512];
+    int n_objects = drv_runtime_objects(o, rt_dir, sizeof rt_dir)
+                        ? drv_runtime_object_paths(rt_dir, objects, 64)
+                        : 0;
     /* model_weights.S only with --weights incbin (it finds model.weights through -I DIR). */
     const char *fixed[] = {"model.c", "harness.c",
                            o->weights == WEIGHTS_INCBIN ? "model_weights.S" : ""};
-    for (int i = 0; i < 3 + rt_n_files && n_sources < 60; i++) {
+    int n_rt = n_objects ? 0 : rt_n_files;
+    for (int i = 0; i < 3 + n_rt && n_sources < 60; i++) {
         const char *f = i < 3 ? fixed[i] : rt_files[i - 3].path;
         size_t len = strlen(f);
         if (len < 2 || (strcmp(f + len - 2, ".c") != 0 && strcmp(f + len - 2, ".S") != 0))
@@ -231,6 +247,7 @@ static bool build_model(const Graph *g, const DriverOptions *o, const char *mode
         snprintf(sources[n_sources], n, "%s/%s", b->dir, f);
         argv[argc++] = sources[n_sources++];
     }
+    for (int i = 0; i < n_objects && argc < MAX_ARGS - 8; i++) argv[argc++] = objects[i];
     snprintf(b->prog, sizeof b->prog, "%s/model_harness", b->dir);
     argv[argc++] = "-o";
     argv[argc++] = b->prog;

@@ -110,6 +110,31 @@ open(sys.argv[1], 'wb').write(nh.from_array(x, 'image').SerializeToString())" "$
     check "run" 0 "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/r1"
     check "run --threads 3" 0 "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/r3" --threads 3
     check "run --threads 3 writes the same bytes" 0 cmp "$T/r1/output_0.pb" "$T/r3/output_0.pb"
+
+    # The cache of the runtime's objects (compiler/driver/rt_cache.c): built on first use,
+    # one entry per compiler and flags, the same results, ignored when others can write it.
+    C="$T/cache"
+    check "run with a new cache folder" 0 env ONNXCC_CACHE_DIR="$C" \
+        "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/c1"
+    check "the cache holds one entry of objects" 0 sh -c "test \$(ls -d '$C'/rt-* | wc -l) = 1 \
+        && ls '$C'/rt-*/rt_gemm.o"
+    check "run from the cache" 0 env ONNXCC_CACHE_DIR="$C" \
+        "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/c2"
+    check "a run from the cache writes the same bytes" 0 cmp "$T/r1/output_0.pb" \
+        "$T/c2/output_0.pb"
+    check "run with other flags" 0 env ONNXCC_CACHE_DIR="$C" \
+        "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/c3" --cflags "-O1"
+    check "other flags get their own entry" 0 sh -c "test \$(ls -d '$C'/rt-* | wc -l) = 2"
+    check "no temporary folder is left in the cache" 0 sh -c "test -z \"\$(ls -d '$C'/tmp-* 2>/dev/null)\""
+    mkdir -p "$T/open" && chmod 777 "$T/open"
+    check "run with a cache folder that others can write" 0 env ONNXCC_CACHE_DIR="$T/open" \
+        "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/c4"
+    check "such a folder is not used" 0 sh -c "test -z \"\$(ls -d '$T/open'/rt-* 2>/dev/null)\""
+    mkdir -p "$T/home"
+    check "run with an empty ONNXCC_CACHE_DIR" 0 env ONNXCC_CACHE_DIR= HOME="$T/home" \
+        XDG_CACHE_HOME= "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/c5"
+    check "an empty ONNXCC_CACHE_DIR turns the cache off" 1 test -e "$T/home/.cache"
+    check "the uncached run writes the same bytes" 0 cmp "$T/r1/output_0.pb" "$T/c5/output_0.pb"
 fi
 check "--threads 0 is a usage error" 2 "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/r0" \
     --threads 0
