@@ -1,6 +1,8 @@
 /* dw_pool.c: the depthwise convolution and pooling kernels (rt_dwconv.c, rt_pool.c) on the
  * layer shapes of mobilenet_v2, mobilenet_v3_small, efficientnet_b0, squeezenet1_1 and
  * resnet18, timed (median GFLOP/s or GB/s, one thread), or checked against naive loops.
+ * The depthwise layers are timed with Relu and with SiLU (efficientnet's activation, in
+ * the kernel's registers): the difference is what the activation costs.
  *
  *   clang -O3 -march=native -Iruntime/include bench/kernels/dw_pool.c \
  *       runtime/src/rt_dwconv.c runtime/src/rt_pool.c runtime/src/rt_threads.c -lm -lpthread \
@@ -208,6 +210,9 @@ static int check_all(void) {
         {8, 8, 3, 1, 1, 1, 1, 1, 3, 6},     {13, 11, 5, 2, 1, 2, 2, 1, 2, 4},
         {17, 19, 3, 1, 2, 0, 0, 2, 2, 2},   {20, 18, 3, 1, 1, 1, 1, 1, 2, 2},
         {9, 9, 4, 1, 1, 1, 2, 2, 2, 2},     {9, 9, 3, 3, 1, 1, 1, 1, 2, 2},
+        /* two rows per vector (rows of at most 8): several tiles, pads on one side */
+        {20, 6, 5, 1, 2, 2, 2, 2, 2, 2},    {6, 5, 3, 1, 0, 2, 2, 0, 2, 2},
+        {8, 8, 5, 1, 2, 2, 2, 2, 2, 2},     {5, 3, 5, 1, 1, 4, 3, 0, 2, 2},
     };
     for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++) {
         OnnxccConvGeom g = geom2(dw[i].h, dw[i].w, dw[i].k, dw[i].s, dw[i].pt, dw[i].pl,
@@ -304,7 +309,7 @@ static const size_t global_layers[][2] = {{1280, 49}, {1152, 49}, {1000, 169}, {
                                           {144, 3136}};
 
 static void time_all(const char *filter) {
-    printf("%-32s %10s %10s\n", "layer", "us", "GFLOP/s");
+    printf("%-32s %10s %10s %10s\n", "layer", "us", "GFLOP/s", "SiLU us");
     for (size_t li = 0; li < sizeof dw_layers / sizeof dw_layers[0]; li++) {
         const DwLayer *L = &dw_layers[li];
         if (filter && !strstr(L->name, filter)) continue;
@@ -319,10 +324,12 @@ static void time_all(const char *filter) {
         size_t sb = onnxcc_f32_conv_dw_scratch_bytes(&G, C, C);
         void *scratch = xalloc(sb ? sb : 64);
         OnnxccEpilogue ep = {.bias = {b, 1, 0}, .act = ONNXCC_ACT_RELU, .bias_scale = 1.0f};
-        double t;
+        double t, t_silu;
         TIME_MEDIAN(t, onnxcc_f32_conv_dw(&G, 1, C, C, x, w, y, &ep, scratch, NULL));
-        printf("%-32s %10.1f %10.1f\n", L->name, t * 1e6,
-               2.0 * (double)ny * (double)(L->k * L->k) / t * 1e-9);
+        ep.act = ONNXCC_ACT_SILU;
+        TIME_MEDIAN(t_silu, onnxcc_f32_conv_dw(&G, 1, C, C, x, w, y, &ep, scratch, NULL));
+        printf("%-32s %10.1f %10.1f %10.1f\n", L->name, t * 1e6,
+               2.0 * (double)ny * (double)(L->k * L->k) / t * 1e-9, t_silu * 1e6);
         free(x), free(y), free(w), free(b), free(scratch);
     }
     printf("%-32s %10s %10s\n", "pooling", "us", "GB/s");

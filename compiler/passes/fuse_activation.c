@@ -13,9 +13,8 @@
  *    also across a Reshape-like view between the two (the view then follows the product).
  *  - gated activation: Mul(y, Sigmoid(y)) (SiLU, EfficientNet) and Mul(y, HardSigmoid(y))
  *    with alpha 1/6 and beta 0.5 (HardSwish), either operand order, become epi.act when
- *    y's producer can take it, y has no other reader and the epilogue is faster (not
- *    SiLU for now, see epilogue_is_faster); otherwise the Mul becomes one ONNX Swish or
- *    HardSwish node reading y (one pass over the tensor instead of two).
+ *    y's producer can take it and y has no other reader; otherwise the Mul becomes one
+ *    ONNX Swish or HardSwish node reading y (one pass over the tensor instead of two).
  * PRelu is fused only when its slope is constant and is one value, or one value per
  * output channel (Conv: axis 1 of NCHW) or per column (Gemm/MatMul: the last axis); the
  * slope then becomes an extra input (a new constant of shape [C], or the scalar as is).
@@ -201,25 +200,18 @@ static int gated_act(const Node *gate) {
     return ONNXCC_ACT_NONE;
 }
 
-/* Does the producer's epilogue compute this gated activation at least as fast as a
- * separate elementwise pass?  Not SiLU for now: the GEMM epilogue evaluates it per row of
- * 32 columns through onnxcc_act_array, and efficientnet_b0 ran 7.5% faster with SiLU as
- * its own Swish loop after each Conv than inside the Conv (9 alternated rounds, the
- * kernels of 2026-11-25).  Once the epilogue computes it in vector registers, SiLU
- * belongs there too: return true. */
-static bool epilogue_is_faster(int code) {
-    return code != ONNXCC_ACT_SILU;
-}
-
 /* Mul(y, gate(y)) (code: see gated_act) into y's producer, when it is a Conv, Gemm or
- * MatMul with no activation yet, y has no reader but the two and the epilogue is the
- * faster place; otherwise into one elementwise node (ONNX Swish or HardSwish: the Mul
- * turns into it and reads y), one pass over the tensor instead of two.  Both compute
- * y * gate(y) with the same float operations as the pair, so results are bit for bit
- * the same. */
+ * MatMul with no activation yet and y has no reader but the two: the epilogues compute
+ * SiLU and HardSwish in vector registers before their one store (onnxcc_simd.h's v_silu:
+ * efficientnet_b0 took 12.5 ms of CPU time instead of 14.9 with a Swish pass after each
+ * Conv, medians of 5 alternated rounds, 2026-11-25).  Otherwise into one elementwise
+ * node (ONNX Swish or HardSwish: the Mul turns into it and reads y), one pass over the
+ * tensor instead of two, with the same float operations as the pair, so bit for bit the
+ * same results.  The epilogue's vector SiLU may differ from them in the last bits
+ * (onnxcc_simd.h). */
 static bool fuse_gate(Graph *g, Node *mul, Node *gate, Value *y, int code, Diag *d) {
     Node *p = y->producer;
-    if (epilogue_is_faster(code) && p && !p->dead && is_matmul_like(p) && p->outputs[0] == y &&
+    if (p && !p->dead && is_matmul_like(p) && p->outputs[0] == y &&
         p->epi.act == ONNXCC_ACT_NONE && p->epi.slope_input < 0 && !y->is_output &&
         ir_value_use_count(g, y) == 2) {
         p->epi.act = code;

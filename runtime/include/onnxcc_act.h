@@ -2,8 +2,9 @@
  *
  * These static inline functions are used by the compiler's constant folder, by emitted
  * elementwise loops and by the GEMM/convolution epilogues, so a fused and an unfused
- * activation compute exactly the same thing.  Codes are stable: the compiler stores them
- * in its IR and emits them as literals.
+ * activation compute the same thing: exactly, but for Sigmoid, SiLU and Elu, which the
+ * epilogues compute with onnxcc_simd.h's vector math (within an ulp or two of these).
+ * Codes are stable: the compiler stores them in its IR and emits them as literals.
  */
 #ifndef ONNXCC_ACT_H
 #define ONNXCC_ACT_H

@@ -8,6 +8,7 @@
 #ifndef ONNXCC_SIMD_H
 #define ONNXCC_SIMD_H
 
+#include <stdint.h>
 #include <string.h>
 
 #include "onnxcc_gemm.h"
@@ -16,7 +17,12 @@
 
 /* ---- vector primitives, one set per ISA ---------------------------------------------
  * V holds VL floats; v_fma(a, b, c) = a * b + c; v_gt_sel(x, y, t, f) = x > y ? t : f and
- * v_ge_sel the same with >=, lane by lane (false for NaN, as the scalar compares). */
+ * v_ge_sel the same with >=, lane by lane (false for NaN, as the scalar compares);
+ * v_min(a, b) = a < b ? a : b and v_max(a, b) = a > b ? a : b (b if either is NaN, as
+ * x86's minps/maxps); v_neg_abs(x) = -|x| (the sign bit set); v_ldexp(y, n) = y * 2^n
+ * for integral n in [-150, 128] (AVX-512's scalef; elsewhere two normal powers of two,
+ * 2^(n/2) and 2^(n - n/2), so that results reach the denormals and overflow to inf; NaN
+ * in y gives NaN); v_recip(d) = 1 / d within an ulp, for finite d >= 1. */
 #if defined(ONNXCC_GEMM_ISA_AVX512)
 #include <immintrin.h>
 typedef __m512 V;
@@ -44,6 +50,21 @@ ONNXCC_INLINE V v_ge_sel(V x, V y, V t, V f) {
 ONNXCC_INLINE __m256 v_high256(V v) {
     return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
 }
+ONNXCC_INLINE V v_sub(V a, V b) { return _mm512_sub_ps(a, b); }
+ONNXCC_INLINE V v_min(V a, V b) { return _mm512_min_ps(a, b); }
+ONNXCC_INLINE V v_max(V a, V b) { return _mm512_max_ps(a, b); }
+ONNXCC_INLINE V v_neg_abs(V x) {
+    return _mm512_castsi512_ps(
+        _mm512_or_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN)));
+}
+ONNXCC_INLINE V v_ldexp(V y, V n) { return _mm512_scalef_ps(y, n); }
+/* 1 / d from the 14-bit estimate and one Newton step, r + r * (1 - d * r): the error
+ * squares to below 2^-28, under one ulp after rounding (a vdivps costs about five
+ * times as much).  For finite d >= 1 only (v_sigmoid's denominators). */
+ONNXCC_INLINE V v_recip(V d) {
+    V r = _mm512_rcp14_ps(d);
+    return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0f)), r);
+}
 #elif defined(ONNXCC_GEMM_ISA_AVX2)
 #include <immintrin.h>
 typedef __m256 V;
@@ -62,6 +83,21 @@ ONNXCC_INLINE V v_gt_sel(V x, V y, V t, V f) {
 ONNXCC_INLINE V v_ge_sel(V x, V y, V t, V f) {
     return _mm256_blendv_ps(f, t, _mm256_cmp_ps(x, y, _CMP_GE_OQ));
 }
+ONNXCC_INLINE V v_sub(V a, V b) { return _mm256_sub_ps(a, b); }
+ONNXCC_INLINE V v_min(V a, V b) { return _mm256_min_ps(a, b); }
+ONNXCC_INLINE V v_max(V a, V b) { return _mm256_max_ps(a, b); }
+ONNXCC_INLINE V v_neg_abs(V x) {
+    return _mm256_or_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN)));
+}
+ONNXCC_INLINE V v_ldexp(V y, V n) {
+    const __m256i ni = _mm256_cvtps_epi32(n), bias = _mm256_set1_epi32(127);
+    const __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+    V s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    V s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(y, s1), s2);
+}
+/* The 12-bit estimate would need two Newton steps: a division is as cheap here. */
+ONNXCC_INLINE V v_recip(V d) { return _mm256_div_ps(_mm256_set1_ps(1.0f), d); }
 #elif defined(ONNXCC_GEMM_ISA_NEON)
 #include <arm_neon.h>
 typedef float32x4_t V;
@@ -76,11 +112,25 @@ ONNXCC_INLINE V v_add(V a, V b) { return vaddq_f32(a, b); }
 ONNXCC_INLINE V v_mul(V a, V b) { return vmulq_f32(a, b); }
 ONNXCC_INLINE V v_gt_sel(V x, V y, V t, V f) { return vbslq_f32(vcgtq_f32(x, y), t, f); }
 ONNXCC_INLINE V v_ge_sel(V x, V y, V t, V f) { return vbslq_f32(vcgeq_f32(x, y), t, f); }
+ONNXCC_INLINE V v_sub(V a, V b) { return vsubq_f32(a, b); }
+/* Not vminq/vmaxq, which return NaN for a NaN in either operand. */
+ONNXCC_INLINE V v_min(V a, V b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
+ONNXCC_INLINE V v_max(V a, V b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
+ONNXCC_INLINE V v_neg_abs(V x) { return vnegq_f32(vabsq_f32(x)); }
+ONNXCC_INLINE V v_ldexp(V y, V n) {
+    const int32x4_t ni = vcvtq_s32_f32(n), n1 = vshrq_n_s32(ni, 1), bias = vdupq_n_s32(127);
+    V s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, bias), 23));
+    V s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vsubq_s32(ni, n1), bias), 23));
+    return vmulq_f32(vmulq_f32(y, s1), s2);
+}
+/* The 8-bit estimate would need two Newton steps: AArch64 divides in one instruction. */
+ONNXCC_INLINE V v_recip(V d) { return vdivq_f32(vdupq_n_f32(1.0f), d); }
 #else
 /* GCC/clang vector extensions: the compiler picks the instructions (SSE2 on a plain
  * x86-64, whatever another target has). */
 typedef float V __attribute__((vector_size(16)));
 typedef int VI __attribute__((vector_size(16)));
+typedef unsigned VU __attribute__((vector_size(16)));     /* wraps, unlike VI */
 enum { VL = 4 };
 #define ONNXCC_WIDE
 ONNXCC_INLINE V v_load(const float *p) {
@@ -98,6 +148,102 @@ ONNXCC_INLINE V v_mul(V a, V b) { return a * b; }
 ONNXCC_INLINE V v_sel(VI m, V t, V f) { return (V)((m & (VI)t) | (~m & (VI)f)); }
 ONNXCC_INLINE V v_gt_sel(V x, V y, V t, V f) { return v_sel(x > y, t, f); }
 ONNXCC_INLINE V v_ge_sel(V x, V y, V t, V f) { return v_sel(x >= y, t, f); }
+ONNXCC_INLINE V v_sub(V a, V b) { return a - b; }
+ONNXCC_INLINE V v_min(V a, V b) { return v_sel(a < b, a, b); }
+ONNXCC_INLINE V v_max(V a, V b) { return v_sel(a > b, a, b); }
+ONNXCC_INLINE V v_neg_abs(V x) { return (V)((VU)x | 0x80000000u); }
+/* n as an integer from the bits of n + 1.5 * 2^23, which holds it in its low bits: no
+ * float to int conversion, whose out-of-range (NaN) case C leaves undefined. */
+ONNXCC_INLINE V v_ldexp(V y, V n) {
+    const V magic = v_set1(12582912.0f);
+    const VI ni = (VI)((VU)(n + magic) - (VU)magic), n1 = ni >> 1;
+    V s1 = (V)((VU)(n1 + 127) << 23), s2 = (V)((VU)(ni - n1 + 127) << 23);
+    return y * s1 * s2;
+}
+ONNXCC_INLINE V v_recip(V d) { return v_set1(1.0f) / d; }
 #endif
+
+/* ---- vector math: the transcendental activations --------------------------------------
+ * The onnxcc_act.h functions over V, for the kernels' epilogues: the same formulas and
+ * the same special values (+-inf, NaN in, NaN out), the error of each measured against
+ * double precision by tests/unit/test_vmath.c on every ISA above (at most 3 ulp; 1 more
+ * than the scalar function at any x).  They need not give the scalar functions' bits
+ * (v_recip is an estimate and a Newton step with AVX-512, the polynomial is evaluated in
+ * another order, denormal results are kept), so a fused activation may differ from the
+ * unfused one in the last bit or two. */
+
+/* e^x for x already clamped to [-104, 89] (or NaN): e^x = 2^n * e^r, n = round(x / ln 2)
+ * by adding 1.5 * 2^23 (which rounds to an integer), r = x - n ln 2 with ln 2 in two
+ * parts (exact), e^r = 1 + r (1 + r p(r)) with onnxcc_expf's (Cephes') polynomial; then
+ * v_ldexp, which overflows to +inf above 88.72 and gives denormals below -87.3 (0 below
+ * -103.97).  NaN goes through every operation.  Relative error about 1e-7 (test_vmath.c). */
+ONNXCC_INLINE V v_exp_clamped(V xc) {
+    const V magic = v_set1(12582912.0f), one = v_set1(1.0f);
+    const V fn = v_sub(v_fma(xc, v_set1(1.44269504088896341f), magic), magic);
+    V r = v_fma(fn, v_set1(-0.693359375f), xc);
+    r = v_fma(fn, v_set1(2.12194440e-4f), r);
+    V p = v_fma(v_set1(1.9875691500e-4f), r, v_set1(1.3981999507e-3f));
+    p = v_fma(p, r, v_set1(8.3334519073e-3f));
+    p = v_fma(p, r, v_set1(4.1665795894e-2f));
+    p = v_fma(p, r, v_set1(1.6666665459e-1f));
+    p = v_fma(p, r, v_set1(5.0000001201e-1f));
+    p = v_fma(v_fma(p, r, one), r, one);
+    return v_ldexp(p, fn);
+}
+
+/* The lowest argument v_exp_clamped takes: e^-104 is below half the smallest denormal. */
+#define ONNXCC_EXP_LO -104.0f
+
+/* e^x (onnxcc_expf, without its flush of results below 2.4e-38 to 0).  The clamps keep n
+ * and r in range; the operand order of v_min and v_max lets NaN through. */
+ONNXCC_INLINE V v_exp(V x) {
+    return v_exp_clamped(v_min(v_set1(89.0f), v_max(v_set1(ONNXCC_EXP_LO), x)));
+}
+
+/* sigmoid(x) = 1 / (1 + e^-x), from e = e^-|x| in [0, 1]: r = 1 / (1 + e) is sigmoid(|x|)
+ * and e * r is sigmoid(-|x|).  The denominator stays in [1, 2], where v_recip is exact
+ * to an ulp and nothing overflows.  NaN: x >= 0 is false and e * r is NaN. */
+ONNXCC_INLINE V v_sigmoid(V x) {
+    const V e = v_exp_clamped(v_max(v_set1(ONNXCC_EXP_LO), v_neg_abs(x)));
+    const V r = v_recip(v_add(v_set1(1.0f), e));
+    return v_ge_sel(x, v_zero(), r, v_mul(e, r));
+}
+
+/* SiLU (swish): x * sigmoid(x), as onnxcc_silu (-inf gives NaN there too: -inf * 0). */
+ONNXCC_INLINE V v_silu(V x) { return v_mul(x, v_sigmoid(x)); }
+
+/* Elu: x >= 0 ? x : alpha * (e^x - 1), as onnxcc_elu (NaN: alpha * (NaN - 1)). */
+ONNXCC_INLINE V v_elu(V x, V alpha) {
+    return v_ge_sel(x, v_zero(), x, v_mul(alpha, v_sub(v_exp(x), v_set1(1.0f))));
+}
+
+/* The piecewise-linear activations of onnxcc_act.h (ONNXCC_ACT_*) on a vector, with
+ * their alpha and beta (PRelu: slope), NaN included: v_max(x, 0) is x > 0 ? x : 0 and
+ * v_min(hi, v_max(lo, x)) is onnxcc_clip.  Any other code: x as it is. */
+ONNXCC_INLINE V v_act_linear(V x, int act, float alpha, float beta, float slope) {
+    const V zero = v_zero(), one = v_set1(1.0f);
+    switch (act) {
+    case ONNXCC_ACT_RELU: return v_max(x, zero);
+    case ONNXCC_ACT_LEAKY_RELU: return v_ge_sel(x, zero, x, v_mul(v_set1(alpha), x));
+    case ONNXCC_ACT_PRELU: return v_ge_sel(x, zero, x, v_mul(v_set1(slope), x));
+    case ONNXCC_ACT_CLIP: return v_min(v_set1(beta), v_max(v_set1(alpha), x));
+    case ONNXCC_ACT_HARD_SIGMOID:
+        return v_min(one, v_max(zero, v_fma(v_set1(alpha), x, v_set1(beta))));
+    case ONNXCC_ACT_HARD_SWISH:
+        return v_mul(x, v_min(one, v_max(zero, v_fma(v_set1(1.0f / 6.0f), x, v_set1(0.5f)))));
+    default: return x;
+    }
+}
+
+/* Activation `act` on a vector: v_act_linear's, Sigmoid, SiLU and Elu.  Not Tanh, which
+ * has no vector form here (libm's tanhf): x as it is, as for ONNXCC_ACT_NONE. */
+ONNXCC_INLINE V v_act(V x, int act, float alpha, float beta, float slope) {
+    switch (act) {
+    case ONNXCC_ACT_SIGMOID: return v_sigmoid(x);
+    case ONNXCC_ACT_SILU: return v_silu(x);
+    case ONNXCC_ACT_ELU: return v_elu(x, v_set1(alpha));
+    default: return v_act_linear(x, act, alpha, beta, slope);
+    }
+}
 
 #endif

@@ -13,29 +13,31 @@
  *    once for all the output rows that use it.  Every load is masked: its zeroed lanes
  *    are the padding (columns or whole rows outside the input), so the borders need no
  *    code of their own.  Stride 2 loads 32 consecutive inputs and deinterleaves them with
- *    a permute.  Rows narrower than a vector (7x7 planes) waste lanes but still gain
- *    from the tile: a flat run over the whole plane was tried and was slower;
+ *    a permute.  Stride-1 rows of at most 8 outputs (7x7 planes) go two to a vector
+ *    instead (dw_pairs_avx512), which fills 14 of its 16 lanes where a row fills 7;
  *  - elsewhere (dw_row_portable), each output row accumulates in place one kernel row at
  *    a time, in loops over the interior columns that compilers vectorise, the few border
  *    columns taking a loop with bounds tests.
  * Other geometries (dilations, 3-D, other kernel sizes or strides) take a general loop
  * (conv_direct_channel).
+ *
+ * The activation is applied in vector registers (onnxcc_simd.h's v_act, SiLU and Sigmoid
+ * included): before the stores on the AVX-512 path, over each finished row elsewhere.
+ * Tanh alone goes through onnxcc_tanh (libm's tanhf) after the stores.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 #include "onnxcc_rt.h"
 
 /* gcc in ISO C mode does not contract a * b + c into an FMA (clang does); a fused
- * multiply-add is never less accurate. */
+ * multiply-add is never less accurate (onnxcc_simd.h's v_fma included). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=fast")
 #endif
+
+#include "onnxcc_simd.h"
 
 #if defined(__GNUC__)
 #define DW_INLINE __attribute__((always_inline)) inline
@@ -65,37 +67,27 @@ typedef struct DwChannel {
     float bias, slope;
 } DwChannel;
 
-/* The activation over y[0..n); the common ones as loops that vectorise (the switch of
- * onnxcc_act per element does not). */
+/* The activation of ep on a vector (v_act: all but Tanh, passed through). */
+static inline V act_v(V x, const OnnxccEpilogue *ep, float slope) {
+    return v_act(x, ep->act, ep->act_alpha, ep->act_beta, slope);
+}
+
+/* The activation over y[0..n): act_v a vector at a time, the last partial vector through
+ * a buffer so that every element gets the same arithmetic wherever it lies; Tanh by
+ * onnxcc_tanh. */
 static void act_run(float *y, int64_t n, const OnnxccEpilogue *ep, float slope) {
-    const float a = ep->act_alpha, b = ep->act_beta;
-    switch (ep->act) {
-    case ONNXCC_ACT_NONE:
+    if (ep->act == ONNXCC_ACT_NONE) return;
+    if (ep->act == ONNXCC_ACT_TANH) {
+        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_tanh(y[i]);
         return;
-    case ONNXCC_ACT_RELU:
-        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_relu(y[i]);
-        return;
-    case ONNXCC_ACT_CLIP:
-        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_clip(y[i], a, b);
-        return;
-    case ONNXCC_ACT_LEAKY_RELU:
-        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_leaky_relu(y[i], a);
-        return;
-    case ONNXCC_ACT_PRELU:
-        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_prelu(y[i], slope);
-        return;
-    case ONNXCC_ACT_HARD_SWISH:
-        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_hard_swish(y[i]);
-        return;
-    case ONNXCC_ACT_SIGMOID:
-        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_sigmoid(y[i]);
-        return;
-    case ONNXCC_ACT_SILU:
-        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_silu(y[i]);
-        return;
-    default:
-        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_act(ep->act, y[i], a, b, slope);
-        return;
+    }
+    int64_t i = 0;
+    for (; i + VL <= n; i += VL) v_store(y + i, act_v(v_load(y + i), ep, slope));
+    if (i < n) {
+        float tmp[VL] = {0};
+        memcpy(tmp, y + i, (size_t)(n - i) * sizeof(float));
+        v_store(tmp, act_v(v_load(tmp), ep, slope));
+        memcpy(y + i, tmp, (size_t)(n - i) * sizeof(float));
     }
 }
 
@@ -155,7 +147,7 @@ static void conv_direct_channel(const OnnxccGeom3 *G, const DwChannel *c,
     }
 }
 
-#if defined(__AVX512F__)
+#if defined(ONNXCC_GEMM_ISA_AVX512)
 
 /* ---- AVX-512 ---------------------------------------------------------------------------- */
 
@@ -172,28 +164,26 @@ static inline void store_lanes(__mmask16 m, float *row, int64_t start, __m512 v)
     _mm512_mask_storeu_ps((void *)onnxcc_float_addr(row, start), m, v);
 }
 
-/* Whether the activation is applied in registers before the store (act_vec); the others
- * go over the stored rows with act_run. */
-static bool act_in_registers(int act) {
+/* Whether the register tiles apply the activation before their stores (dw_act): those
+ * of the depthwise layers of mobilenet_v2, mobilenet_v3 and efficientnet.  The others go
+ * over each finished band of rows while it is in cache (act_run). */
+static bool dw_act_in_tile(int act) {
     return act == ONNXCC_ACT_NONE || act == ONNXCC_ACT_RELU || act == ONNXCC_ACT_CLIP ||
-           act == ONNXCC_ACT_HARD_SWISH;
+           act == ONNXCC_ACT_HARD_SWISH || act == ONNXCC_ACT_SILU;
 }
 
-/* The activations of act_in_registers, as onnxcc_act.h computes them (NaN included:
- * _mm512_max_ps(a, b) is a > b ? a : b, and min likewise). */
-static inline __m512 act_vec(int act, __m512 v, float lo, float hi) {
-    switch (act) {
-    case ONNXCC_ACT_RELU:
-        return _mm512_max_ps(v, _mm512_setzero_ps());
-    case ONNXCC_ACT_CLIP:       /* x < lo ? lo : (x > hi ? hi : x) */
-        return _mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), v));
-    case ONNXCC_ACT_HARD_SWISH: {
-        __m512 t = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 6.0f), v, _mm512_set1_ps(0.5f));
-        t = _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), t));
-        return _mm512_mul_ps(v, t);
-    }
-    default:
-        return v;
+/* The activation of a tile compiled for SiLU (SILU, a constant argument) or for the
+ * piecewise-linear ones of dw_act_in_tile, the others passing through.  SiLU has tiles of
+ * its own: with its code beside the others' at each store, the tiles ran 10-15% slower
+ * (and every activation inlined in every tile made the file take 8x longer to build). */
+static inline __m512 dw_act(__m512 x, const bool SILU, const OnnxccEpilogue *ep) {
+    if (SILU) return v_silu(x);
+    switch (ep->act) {
+    case ONNXCC_ACT_RELU: return v_act_linear(x, ONNXCC_ACT_RELU, 0.0f, 0.0f, 0.0f);
+    case ONNXCC_ACT_CLIP:
+        return v_act_linear(x, ONNXCC_ACT_CLIP, ep->act_alpha, ep->act_beta, 0.0f);
+    case ONNXCC_ACT_HARD_SWISH: return v_act_linear(x, ONNXCC_ACT_HARD_SWISH, 0.0f, 0.0f, 0.0f);
+    default: return x;
     }
 }
 
@@ -208,7 +198,7 @@ enum { DW_TILE_ROWS = 4, DW_TILE_BLOCKS = 2 };
  * row; stride 2 loads the 32 inputs at column c as two vectors, whose even lanes are tap
  * kx and odd lanes tap kx + 1 of the 16 outputs. */
 static DW_INLINE void dw_tile_avx512(const OnnxccGeom3 *G, const int K, const int S,
-                                     const int B, const DwChannel *c,
+                                     const int B, const bool SILU, const DwChannel *c,
                                      const OnnxccEpilogue *ep, int64_t o1, int64_t ox0) {
     enum { R = DW_TILE_ROWS };
     const int64_t in1 = G->in[1], in2 = G->in[2], H = G->out[1], W = G->out[2];
@@ -268,27 +258,104 @@ static DW_INLINE void dw_tile_avx512(const OnnxccGeom3 *G, const int K, const in
         DW_UNROLL
         for (int b = 0; b < B; b++)
             store_lanes(om[b], c->y + (o1 + r) * W, ox0 + 16 * b,
-                        act_vec(ep->act, acc[r][b], ep->act_alpha, ep->act_beta));
+                        dw_act(acc[r][b], SILU, ep));
     }
 }
 
-/* One channel on the fast path.  The activations of act_in_registers are applied before
- * the stores; the others go over each finished band of rows while it is in cache, act_vec
- * then passing the values through. */
-static DW_INLINE void dw_channel_fast_k(const OnnxccGeom3 *G, const int K, const int S,
-                                        const DwChannel *c, const OnnxccEpilogue *ep) {
+/* Vectors per tile of dw_pairs_avx512: 8 output rows, a whole 7x7 plane. */
+enum { DW_PAIR_VECS = 4 };
+
+/* Whether a stride-1 channel takes dw_pairs_avx512: rows of at most 8 outputs (7x7
+ * planes), as wide as the input rows, so that two output rows and the input they read
+ * are consecutive floats. */
+static bool dw_pairs_fit(const OnnxccGeom3 *G) {
+    return G->out[2] <= 8 && G->in[2] == G->out[2];
+}
+
+/* Output rows [o1, o1 + 2 * DW_PAIR_VECS) of a K x K stride-1 channel whose rows are at
+ * most 8 floats and as wide as the input's (dw_pairs_fit), two rows per vector: lanes
+ * [0, W) hold row o1 + 2v, lanes [W, 2W) row o1 + 2v + 1.  The input the two rows read
+ * at tap (ky, kx) is then 2W consecutive floats of the plane, one masked load; the
+ * column mask of kx keeps each half inside its own row (the lanes whose column falls
+ * in the padding, or in the other row, are zero), the row mask drops a half whose input
+ * row is padding.  The tile then uses most of its 16 lanes where the row tiles of
+ * dw_tile_avx512 use 7.  Even and odd kx accumulate apart (2 x DW_PAIR_VECS chains, to
+ * hide the FMA latency), summed before the activation and the store. */
+static DW_INLINE void dw_pairs_avx512(const OnnxccGeom3 *G, const int K, const bool SILU,
+                                      const DwChannel *c, const OnnxccEpilogue *ep,
+                                      int64_t o1) {
+    enum { P = DW_PAIR_VECS };
+    const int64_t in1 = G->in[1], H = G->out[1], W = G->out[2], p2 = G->pad[2];
+    const __mmask16 half0 = lanes_inside(0, W), half1 = (__mmask16)(half0 << W);
+    __mmask16 col[5], om[P];
+    DW_UNROLL
+    for (int kx = 0; kx < K; kx++) {
+        __mmask16 h = half0 & lanes_inside(kx - p2, W);     /* 0 <= column + kx - p2 < W */
+        col[kx] = (__mmask16)(h | h << W);
+    }
+    __m512 acc[2][P];
+    DW_UNROLL
+    for (int v = 0; v < P; v++) {
+        const int64_t r = o1 + 2 * v;
+        om[v] = (__mmask16)((r < H ? half0 : 0) | (r + 1 < H ? half1 : 0));
+        acc[0][v] = _mm512_set1_ps(c->bias);
+        if (c->res) acc[0][v] = _mm512_add_ps(acc[0][v], load_lanes(om[v], c->res, r * W));
+        acc[1][v] = _mm512_setzero_ps();
+    }
+    DW_UNROLL
+    for (int t = 0; t < 2 * (P - 1) + K; t++) {
+        const int64_t ir = o1 - G->pad[1] + t;    /* input row of half 0 */
+        const __mmask16 rows = (__mmask16)((ir >= 0 && ir < in1 ? half0 : 0) |
+                                           (ir + 1 >= 0 && ir + 1 < in1 ? half1 : 0));
+        DW_UNROLL
+        for (int kx = 0; kx < K; kx++) {
+            const __m512 x = load_lanes(rows & col[kx], c->x, ir * W + kx - p2);
+            DW_UNROLL
+            for (int v = 0; v < P; v++) {
+                const int ky = t - 2 * v;
+                if (ky >= 0 && ky < K)
+                    acc[kx % 2][v] = _mm512_fmadd_ps(_mm512_set1_ps(c->w[ky * K + kx]), x,
+                                                     acc[kx % 2][v]);
+            }
+        }
+    }
+    DW_UNROLL
+    for (int v = 0; v < P; v++) {
+        store_lanes(om[v], c->y, (o1 + 2 * v) * W,
+                    dw_act(_mm512_add_ps(acc[0][v], acc[1][v]), SILU, ep));
+    }
+}
+
+/* One channel on the fast path, with the tiles compiled for SiLU or not (dw_act). */
+static DW_INLINE void dw_channel_fast_ka(const OnnxccGeom3 *G, const int K, const int S,
+                                         const bool SILU, const DwChannel *c,
+                                         const OnnxccEpilogue *ep) {
     const int64_t H = G->out[1], W = G->out[2];
-    const bool later = !act_in_registers(ep->act);
+    const bool later = !dw_act_in_tile(ep->act);
+    if (S == 1 && dw_pairs_fit(G)) {
+        for (int64_t o1 = 0; o1 < H; o1 += 2 * DW_PAIR_VECS) {
+            dw_pairs_avx512(G, K, SILU, c, ep, o1);
+            int64_t rows = H - o1 < 2 * DW_PAIR_VECS ? H - o1 : 2 * DW_PAIR_VECS;
+            if (later) act_run(c->y + o1 * W, rows * W, ep, c->slope);
+        }
+        return;
+    }
     for (int64_t o1 = 0; o1 < H; o1 += DW_TILE_ROWS) {
         int64_t ox0 = 0;
-        for (; ox0 + 16 < W; ox0 += 32) dw_tile_avx512(G, K, S, 2, c, ep, o1, ox0);
-        if (ox0 < W) dw_tile_avx512(G, K, S, 1, c, ep, o1, ox0);
+        for (; ox0 + 16 < W; ox0 += 32) dw_tile_avx512(G, K, S, 2, SILU, c, ep, o1, ox0);
+        if (ox0 < W) dw_tile_avx512(G, K, S, 1, SILU, c, ep, o1, ox0);
         int64_t rows = H - o1 < DW_TILE_ROWS ? H - o1 : DW_TILE_ROWS;
         if (later) act_run(c->y + o1 * W, rows * W, ep, c->slope);
     }
 }
 
-#else /* !__AVX512F__ */
+static DW_INLINE void dw_channel_fast_k(const OnnxccGeom3 *G, const int K, const int S,
+                                        const DwChannel *c, const OnnxccEpilogue *ep) {
+    if (ep->act == ONNXCC_ACT_SILU) dw_channel_fast_ka(G, K, S, true, c, ep);
+    else dw_channel_fast_ka(G, K, S, false, c, ep);
+}
+
+#else /* !ONNXCC_GEMM_ISA_AVX512 */
 
 /* ---- portable ----------------------------------------------------------------------------- */
 
@@ -348,11 +415,20 @@ static DW_INLINE void dw_row_portable(const OnnxccGeom3 *G, const int K, const i
     }
 }
 
+/* One channel on the fast path: the activation goes over each band of DW_ACT_ROWS
+ * finished rows while they are in cache (a band rather than a row: fewer partial
+ * vectors on narrow planes). */
+enum { DW_ACT_ROWS = 8 };
+
 static DW_INLINE void dw_channel_fast_k(const OnnxccGeom3 *G, const int K, const int S,
                                         const DwChannel *c, const OnnxccEpilogue *ep) {
-    for (int64_t o1 = 0; o1 < G->out[1]; o1++) {
+    const int64_t H = G->out[1], W = G->out[2];
+    for (int64_t o1 = 0; o1 < H; o1++) {
         dw_row_portable(G, K, S, c, o1);
-        act_run(c->y + o1 * G->out[2], G->out[2], ep, c->slope);
+        if ((o1 + 1) % DW_ACT_ROWS == 0 || o1 + 1 == H) {
+            int64_t first = o1 / DW_ACT_ROWS * DW_ACT_ROWS;
+            act_run(c->y + first * W, (o1 + 1 - first) * W, ep, c->slope);
+        }
     }
 }
 
