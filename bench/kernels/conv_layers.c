@@ -3,7 +3,9 @@
  * and prints GFLOP/s per layer, median of several repetitions, one thread, in CPU time of
  * the thread (see now()).  Dense convs are timed with the weights as the model has them
  * (onnxcc_f32_conv) and packed as the compiler emits them (onnxcc_f32_conv_packed, what
- * generated code calls), one after the other.
+ * generated code calls), one after the other; convolutions of few input channels
+ * (onnxcc_conv_first_use: the first layers) also through onnxcc_f32_conv_first, the
+ * kernel that the compiler picks for them (the `first` column).
  *
  *   clang -O3 -march=native -Iruntime/include bench/kernels/conv_layers.c \
  *       runtime/src/rt_*.c -lm -lpthread -o /tmp/conv_layers && /tmp/conv_layers [filter]
@@ -20,36 +22,39 @@
 typedef struct Layer {
     const char *name;
     int c, h, m, k, s, group;   /* in channels, in size (square), out channels, kernel, stride */
+    int unpadded;               /* 1: no padding (else kernel / 2 on each side) */
 } Layer;
 
 static const Layer layers[] = {
-    {"r18 conv1 7x7/2 3->64 @224", 3, 224, 64, 7, 2, 1},
-    {"r18 3x3 64->64 @56", 64, 56, 64, 3, 1, 1},
-    {"r18 3x3/2 64->128 @56", 64, 56, 128, 3, 2, 1},
-    {"r18 3x3 128->128 @28", 128, 28, 128, 3, 1, 1},
-    {"r18 3x3/2 128->256 @28", 128, 28, 256, 3, 2, 1},
-    {"r18 3x3 256->256 @14", 256, 14, 256, 3, 1, 1},
-    {"r18 3x3/2 256->512 @14", 256, 14, 512, 3, 2, 1},
-    {"r18 3x3 512->512 @7", 512, 7, 512, 3, 1, 1},
-    {"r18 1x1/2 64->128 @56", 64, 56, 128, 1, 2, 1},
-    {"mv2 conv1 3x3/2 3->32 @224", 3, 224, 32, 3, 2, 1},
-    {"mv2 dw3x3 32 @112", 32, 112, 32, 3, 1, 32},
-    {"mv2 dw3x3/2 96 @112", 96, 112, 96, 3, 2, 96},
-    {"mv2 dw3x3 144 @56", 144, 56, 144, 3, 1, 144},
-    {"mv2 dw3x3/2 144 @56", 144, 56, 144, 3, 2, 144},
-    {"mv2 dw3x3 192 @28", 192, 28, 192, 3, 1, 192},
-    {"mv2 dw3x3 384 @14", 384, 14, 384, 3, 1, 384},
-    {"mv2 dw3x3/2 576 @14", 576, 14, 576, 3, 2, 576},
-    {"mv2 dw3x3 960 @7", 960, 7, 960, 3, 1, 960},
-    {"mv2 1x1 32->16 @112", 32, 112, 16, 1, 1, 1},
-    {"mv2 1x1 16->96 @112", 16, 112, 96, 1, 1, 1},
-    {"mv2 1x1 144->24 @56", 144, 56, 24, 1, 1, 1},
-    {"mv2 1x1 24->144 @56", 24, 56, 144, 1, 1, 1},
-    {"mv2 1x1 192->32 @28", 192, 28, 32, 1, 1, 1},
-    {"mv2 1x1 384->64 @14", 384, 14, 64, 1, 1, 1},
-    {"mv2 1x1 576->96 @14", 576, 14, 96, 1, 1, 1},
-    {"mv2 1x1 960->160 @7", 960, 7, 160, 1, 1, 1},
-    {"mv2 1x1 320->1280 @7", 320, 7, 1280, 1, 1, 1},
+    {"r18 conv1 7x7/2 3->64 @224", 3, 224, 64, 7, 2, 1, 0},
+    {"r18 3x3 64->64 @56", 64, 56, 64, 3, 1, 1, 0},
+    {"r18 3x3/2 64->128 @56", 64, 56, 128, 3, 2, 1, 0},
+    {"r18 3x3 128->128 @28", 128, 28, 128, 3, 1, 1, 0},
+    {"r18 3x3/2 128->256 @28", 128, 28, 256, 3, 2, 1, 0},
+    {"r18 3x3 256->256 @14", 256, 14, 256, 3, 1, 1, 0},
+    {"r18 3x3/2 256->512 @14", 256, 14, 512, 3, 2, 1, 0},
+    {"r18 3x3 512->512 @7", 512, 7, 512, 3, 1, 1, 0},
+    {"r18 1x1/2 64->128 @56", 64, 56, 128, 1, 2, 1, 0},
+    {"mv2 conv1 3x3/2 3->32 @224", 3, 224, 32, 3, 2, 1, 0},
+    {"mv3 conv1 3x3/2 3->16 @224", 3, 224, 16, 3, 2, 1, 0},
+    {"sq conv1 3x3/2 3->64 @224 unpadded", 3, 224, 64, 3, 2, 1, 1},
+    {"mv2 dw3x3 32 @112", 32, 112, 32, 3, 1, 32, 0},
+    {"mv2 dw3x3/2 96 @112", 96, 112, 96, 3, 2, 96, 0},
+    {"mv2 dw3x3 144 @56", 144, 56, 144, 3, 1, 144, 0},
+    {"mv2 dw3x3/2 144 @56", 144, 56, 144, 3, 2, 144, 0},
+    {"mv2 dw3x3 192 @28", 192, 28, 192, 3, 1, 192, 0},
+    {"mv2 dw3x3 384 @14", 384, 14, 384, 3, 1, 384, 0},
+    {"mv2 dw3x3/2 576 @14", 576, 14, 576, 3, 2, 576, 0},
+    {"mv2 dw3x3 960 @7", 960, 7, 960, 3, 1, 960, 0},
+    {"mv2 1x1 32->16 @112", 32, 112, 16, 1, 1, 1, 0},
+    {"mv2 1x1 16->96 @112", 16, 112, 96, 1, 1, 1, 0},
+    {"mv2 1x1 144->24 @56", 144, 56, 24, 1, 1, 1, 0},
+    {"mv2 1x1 24->144 @56", 24, 56, 144, 1, 1, 1, 0},
+    {"mv2 1x1 192->32 @28", 192, 28, 32, 1, 1, 1, 0},
+    {"mv2 1x1 384->64 @14", 384, 14, 64, 1, 1, 1, 0},
+    {"mv2 1x1 576->96 @14", 576, 14, 96, 1, 1, 1, 0},
+    {"mv2 1x1 960->160 @7", 960, 7, 160, 1, 1, 1, 0},
+    {"mv2 1x1 320->1280 @7", 320, 7, 1280, 1, 1, 1, 0},
 };
 
 typedef struct GemmShape {
@@ -69,11 +74,11 @@ static const GemmShape gemms[] = {
 int main(int argc, char **argv) {
     const char *filter = argc > 1 ? argv[1] : NULL;
     double total_flops = 0, total_t = 0;
-    printf("%-32s %10s %10s %10s\n", "layer", "us", "GFLOP/s", "packed");
+    printf("%-36s %10s %10s %10s %10s\n", "layer", "us", "GFLOP/s", "packed", "first");
     for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
         const Layer *L = &layers[li];
         if (filter && !strstr(L->name, filter)) continue;
-        int pad = L->k / 2;
+        int pad = L->unpadded ? 0 : L->k / 2;
         int oh = (L->h + 2 * pad - L->k) / L->s + 1;
         OnnxccConvGeom g = {.n_spatial = 2, .in = {L->h, L->h, 1}, .out = {oh, oh, 1},
                             .kernel = {L->k, L->k, 1}, .stride = {L->s, L->s, 1},
@@ -96,7 +101,7 @@ int main(int argc, char **argv) {
         if (onnxcc_conv_direct((size_t)L->c, (size_t)L->group)) {
             /* Depthwise weights stay unpacked: the generated code calls onnxcc_f32_conv. */
             total_flops += flops, total_t += t;
-            printf("%-32s %10.1f %10.1f %10s\n", L->name, t * 1e6, flops / t * 1e-9, "-");
+            printf("%-36s %10.1f %10.1f %10s\n", L->name, t * 1e6, flops / t * 1e-9, "-");
         } else {
             size_t kdim = cin_g * (size_t)(L->k * L->k), M = (size_t)L->m, G = (size_t)L->group;
             float *wp = xalloc(onnxcc_conv_packed_floats(M, G, kdim) * 4);
@@ -112,9 +117,34 @@ int main(int argc, char **argv) {
             TIME_MEDIAN(t2, onnxcc_f32_conv(&g, 1, (size_t)L->c, M, G, x, w, y, &ep, scratch,
                                             NULL));
             if (t2 < t) t = t2;
+            OnnxccGeom3 G3;
+            onnxcc_geom3(&g, &G3);
+            char first[32] = "-";
+            if (onnxcc_conv_first_use(&G3, (size_t)L->c, M, G)) {
+                /* The first-layer kernel, then the packed GEMM path again beside it. */
+                size_t taps = onnxcc_conv_first_taps(&G3, (size_t)L->c);
+                float *wf = xalloc(onnxcc_conv_first_floats(M, taps) * 4);
+                memset(wf, 0, onnxcc_conv_first_floats(M, taps) * 4);
+                for (size_t oc = 0; oc < M; oc++)
+                    for (size_t k = 0; k < taps; k++)
+                        wf[onnxcc_conv_first_index(taps, oc, k)] = w[oc * taps + k];
+                void *sf = xalloc(onnxcc_f32_conv_first_scratch_bytes(&g, (size_t)L->c));
+                double tf, tp2;
+                TIME_MEDIAN(tf, onnxcc_f32_conv_first(&g, 1, (size_t)L->c, M, x, wf, y, &ep,
+                                                      sf, NULL));
+                TIME_MEDIAN(tp2, onnxcc_f32_conv_packed(&g, 1, (size_t)L->c, M, G, x, wp, y,
+                                                        &ep, scratch, NULL));
+                if (tp2 < tp) tp = tp2;
+                snprintf(first, sizeof first, "%.1f", flops / tf * 1e-9);
+                printf("%-36s %10.1f %10.1f %10.1f %10s (us: %.1f)\n", L->name, tp * 1e6,
+                       flops / t * 1e-9, flops / tp * 1e-9, first, tf * 1e6);
+                tp = tf;    /* the total counts what generated code runs */
+                free(wf), free(sf);
+            } else {
+                printf("%-36s %10.1f %10.1f %10.1f %10s\n", L->name, tp * 1e6,
+                       flops / t * 1e-9, flops / tp * 1e-9, first);
+            }
             total_flops += flops, total_t += tp;
-            printf("%-32s %10.1f %10.1f %10.1f\n", L->name, tp * 1e6, flops / t * 1e-9,
-                   flops / tp * 1e-9);
             free(wp);
         }
         free(x), free(y), free(w), free(b), free(scratch);
@@ -131,10 +161,10 @@ int main(int argc, char **argv) {
         TIME_MEDIAN(t, onnxcc_f32_gemm(M, N, K, 1.0f, a, (ptrdiff_t)K, 1, bm, (ptrdiff_t)N, 1,
                                        c, (ptrdiff_t)N, &ep, NULL));
         double flops = 2.0 * (double)M * (double)N * (double)K;
-        printf("%-32s %10.1f %10.1f\n", G->name, t * 1e6, flops / t * 1e-9);
+        printf("%-36s %10.1f %10.1f\n", G->name, t * 1e6, flops / t * 1e-9);
         free(a), free(bm), free(c), free(bias);
     }
-    if (total_t > 0) printf("%-32s %10.1f %10.1f\n", "all conv layers", total_t * 1e6,
+    if (total_t > 0) printf("%-36s %10.1f %10.1f\n", "all conv layers", total_t * 1e6,
                             total_flops / total_t * 1e-9);
     return 0;
 }

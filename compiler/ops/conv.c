@@ -1,8 +1,9 @@
 /* conv.c: Conv (1-D to 3-D, groups, depthwise, dilations, pads, auto_pad), emitted as
  * one call to the runtime's onnxcc_f32_conv with the geometry baked in; when the
- * pack_weights pass packed W (kern_is_packed), to onnxcc_f32_conv_packed, or for small
- * planes (onnxcc_conv_use_small) to onnxcc_f32_conv_small, whose weights are packed as
- * its GEMM's B instead (kern_conv_packs_as_b).
+ * pack_weights pass packed W (kern_is_packed), to the kernel that kern_conv_path names:
+ * onnxcc_f32_conv_packed, for small planes (onnxcc_conv_use_small) onnxcc_f32_conv_small,
+ * whose weights are packed as its GEMM's B instead, or for few input channels
+ * (onnxcc_conv_first_use: first layers) the direct onnxcc_f32_conv_first.
  *
  * Inputs: X [N, C, spatial...], W [M, C / group, kernel...], optional B [M].  The fusion
  * pass may append a PRelu slope (one value, or one per output channel) and a residual of
@@ -105,6 +106,8 @@ static bool scratch_of(const ConvInfo *ci, bool packed, size_t *out);
 static bool conv_packed_floats(const ConvInfo *ci, size_t *out);
 static bool conv_kdim(const ConvInfo *ci, size_t *kdim);
 static bool conv_small(const ConvInfo *ci);
+static bool conv_first(const ConvInfo *ci);
+static bool conv_first_floats(const ConvInfo *ci, size_t *out);
 
 static bool conv_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
@@ -180,6 +183,22 @@ static bool conv_emit(Emitter *e, const Node *n, Diag *d) {
     kern_emit_epilogue(e, n, "ep", bias[0] ? bias : NULL, 1.0f, res[0] ? res : NULL,
                        slope[0] ? slope : NULL);
     const char *entry = "onnxcc_f32_conv";
+    if (kern_is_packed(n) && conv_first(&ci)) {
+        size_t floats = 0;
+        if (!conv_first_floats(&ci, &floats) || (int64_t)floats != ir_numel(n->inputs[1])) {
+            diag_error(d, n, "internal error: packed weights '%s' have %lld values, expected "
+                       "%zu", n->inputs[1]->name, (long long)ir_numel(n->inputs[1]), floats);
+            return false;
+        }
+        emit_line(e, "/* Few input channels: a direct convolution (onnxcc_conv_first.h) whose "
+                  "W is packed at");
+        emit_line(e, " * compile time in blocks of %d output channels "
+                  "(onnxcc_conv_first_index). */", ONNXCC_CONV_FIRST_OC);
+        emit_line(e, "onnxcc_f32_conv_first(&geom, %lld /* batch */, %lld /* in channels */, "
+                  "%lld /* out channels */,", (long long)ci.N, (long long)ci.C, (long long)ci.M);
+        emit_line(e, "                      x0, x1, y0, &ep, scratch, pool);");
+        return true;
+    }
     if (kern_is_packed(n) && conv_small(&ci)) {
         size_t kdim = 0, cols = 0, floats = 0;
         if (!conv_kdim(&ci, &kdim) || !size_align_up((size_t)ci.M, ONNXCC_PACK_NR, &cols) ||
@@ -243,29 +262,47 @@ static void conv_geom3(const ConvInfo *ci, OnnxccGeom3 *G) {
     onnxcc_geom3(&rg, G);
 }
 
-/* Whether a Conv whose weights are packed runs onnxcc_f32_conv_small (the runtime's rule,
- * onnxcc_conv_use_small; never a direct case). */
-static bool conv_small(const ConvInfo *ci) {
+/* Whether a Conv whose weights are packed runs onnxcc_f32_conv_first (the runtime's rule,
+ * onnxcc_conv_first_use; never a direct case). */
+static bool conv_first(const ConvInfo *ci) {
     OnnxccGeom3 G;
     conv_geom3(ci, &G);
     return !onnxcc_conv_direct((size_t)ci->C, (size_t)ci->group) &&
+           onnxcc_conv_first_use(&G, (size_t)ci->C, (size_t)ci->M, (size_t)ci->group);
+}
+
+/* Floats of its packed weights (onnxcc_conv_first_floats, overflow-checked). */
+static bool conv_first_floats(const ConvInfo *ci, size_t *out) {
+    size_t taps, rows;          /* output channels rounded up to whole blocks */
+    return conv_kdim(ci, &taps) && size_align_up((size_t)ci->M, ONNXCC_CONV_FIRST_OC, &rows) &&
+           size_mul(rows, taps, out);
+}
+
+/* Whether a Conv whose weights are packed runs onnxcc_f32_conv_small (the runtime's rule,
+ * onnxcc_conv_use_small; never a direct case, nor one for onnxcc_f32_conv_first). */
+static bool conv_small(const ConvInfo *ci) {
+    OnnxccGeom3 G;
+    conv_geom3(ci, &G);
+    return !onnxcc_conv_direct((size_t)ci->C, (size_t)ci->group) && !conv_first(ci) &&
            onnxcc_conv_use_small(&G, (size_t)ci->C, (size_t)ci->M, (size_t)ci->group);
 }
 
-bool kern_conv_packs_as_b(const Node *n) {
+KernConvPath kern_conv_path(const Node *n) {
     ConvInfo ci;
     Diag d;
     diag_init(&d);
     bool ok = conv_info(n, &ci, &d);   /* already checked by infer */
     diag_free(&d);
-    return ok && conv_small(&ci);
+    if (!ok) return KERN_CONV_GEMM;
+    return conv_first(&ci) ? KERN_CONV_FIRST : conv_small(&ci) ? KERN_CONV_SMALL : KERN_CONV_GEMM;
 }
 
 /* The same rule as onnxcc_f32_conv_scratch_bytes() in runtime/src/rt_conv.c: the phase
  * planes and B panels of one chunk of output pixels, the padded plane of the fast
  * depthwise path, or nothing for a pointwise conv and the other direct cases; for a
  * packed small-plane conv, onnxcc_f32_conv_small_scratch_bytes()'s transposed im2col
- * matrix.  false when the size overflows. */
+ * matrix; for a packed conv of few input channels, the phase planes of
+ * onnxcc_f32_conv_first_scratch_bytes().  false when the size overflows. */
 static bool scratch_of(const ConvInfo *ci, bool packed, size_t *out) {
     const SpatialGeom *sg = &ci->geom;
     bool pointwise = true;
@@ -276,6 +313,14 @@ static bool scratch_of(const ConvInfo *ci, bool packed, size_t *out) {
     *out = 0;
     OnnxccGeom3 G;
     conv_geom3(ci, &G);
+    if (packed && conv_first(ci)) {
+        /* in channels * stride[1] * stride[2] planes of rows x cols floats. */
+        size_t rows, cols;
+        onnxcc_conv_first_plane(&G, &rows, &cols);
+        return size_mul((size_t)ci->C, (size_t)(G.stride[1] * G.stride[2]), out) &&
+               size_mul(*out, rows, out) && size_mul(*out, cols, out) &&
+               size_mul(*out, sizeof(float), out);
+    }
     if (packed && conv_small(ci)) {
         /* onnxcc_packed_a_floats(output pixels, kdim) floats. */
         size_t kdim, rows = 1;

@@ -22,10 +22,16 @@ void kern_emit_geom(Emitter *e, const SpatialGeom *sg);
  * rejects a model node that carries it, so only the pass can set it. */
 #define KERN_ATTR_PACKED "onnxcc.packed_weight_dims"
 
-/* Whether the pack_weights pass packs this Conv's W as the right operand of its GEMM
- * (B(k, oc) = W[oc][k], onnxcc_packed_b_index: the small-plane kernel of
- * onnxcc_conv_small.h) rather than as the left one (onnxcc_conv_packed_index) (conv.c). */
-bool kern_conv_packs_as_b(const Node *n);
+/* The kernel a Conv with constant weights runs, hence the layout the pack_weights pass
+ * writes its W in (conv.c decides, from the runtime's predicates):
+ *  - KERN_CONV_GEMM: the left operand of its GEMM (onnxcc_conv_packed_index);
+ *  - KERN_CONV_SMALL: the right one, B(k, oc) = W[oc][k] (onnxcc_packed_b_index), for the
+ *    small-plane kernel of onnxcc_conv_small.h;
+ *  - KERN_CONV_FIRST: blocks of output channels (onnxcc_conv_first_index), for the direct
+ *    kernel of few input channels of onnxcc_conv_first.h.
+ * Not for the depthwise case (onnxcc_conv_direct), whose weights are not packed. */
+typedef enum KernConvPath { KERN_CONV_GEMM, KERN_CONV_SMALL, KERN_CONV_FIRST } KernConvPath;
+KernConvPath kern_conv_path(const Node *n);
 
 /* Whether n's weight input is packed. */
 static inline bool kern_is_packed(const Node *n) { return ir_attr(n, KERN_ATTR_PACKED) != NULL; }

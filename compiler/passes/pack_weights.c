@@ -8,8 +8,9 @@
  *    whose W is a constant reads, as input 1, a new 1-D constant holding W in the layout
  *    of onnxcc_conv_packed_index (runtime/include/onnxcc_conv.h: per group, the packed-A
  *    layout of onnxcc_gemm.h), or, for the small planes of onnxcc_conv_use_small
- *    (kern_conv_packs_as_b), as the K x out_channels matrix B(k, oc) = W[oc][k] in the
- *    packed-B layout;
+ *    (kern_conv_path KERN_CONV_SMALL), as the K x out_channels matrix B(k, oc) = W[oc][k]
+ *    in the packed-B layout, or, for few input channels (KERN_CONV_FIRST), in the blocks
+ *    of output channels of onnxcc_conv_first_index (runtime/include/onnxcc_conv_first.h);
  *  - a float Gemm or MatMul whose B is a constant 2-D matrix reads B (transB applied) in
  *    the packed-B layout of onnxcc_packed_b_index;
  *  - such a node carries the attribute KERN_ATTR_PACKED (ops/kernel_emit.h) holding the
@@ -26,6 +27,7 @@
 
 #include "base/checked.h"
 #include "onnxcc_conv.h"
+#include "onnxcc_conv_first.h"
 #include "ops/kernel_emit.h"
 #include "ops/op.h"
 #include "passes/pass.h"
@@ -34,9 +36,10 @@ static bool is_op(const Node *n, const char *type) {
     return n->domain[0] == '\0' && strcmp(n->op_type, type) == 0;
 }
 
-/* How a weight is packed: as a convolution's A with `groups` groups, or as B (K x N)
- * stored [K][N] or, with transB, [N][K]. */
-typedef enum Layout { LAYOUT_CONV_A, LAYOUT_B, LAYOUT_B_TRANSPOSED } Layout;
+/* How a weight is packed: as a convolution's A with `groups` groups, as B (K x N)
+ * stored [K][N] or, with transB, [N][K], or for the direct kernel of few input
+ * channels. */
+typedef enum Layout { LAYOUT_CONV_A, LAYOUT_B, LAYOUT_B_TRANSPOSED, LAYOUT_CONV_FIRST } Layout;
 
 typedef struct Packed {
     const Value *orig;
@@ -132,6 +135,25 @@ static Value *pack_b(Graph *g, const Node *n, const Value *b, size_t K, size_t N
     return v;
 }
 
+/* W[M][taps] (a convolution's weights, one group) in the layout of
+ * onnxcc_conv_first_index. */
+static Value *pack_conv_first(Graph *g, const Node *n, const Value *w, size_t M, size_t taps,
+                              Diag *d) {
+    size_t rows, floats;
+    if (!size_align_up(M, ONNXCC_CONV_FIRST_OC, &rows) || !size_mul(rows, taps, &floats)) {
+        diag_error(d, n, "packed weights of '%s' are too large", w->name);
+        return NULL;
+    }
+    Value *v = packed_value(g, n, w, floats, d);
+    if (!v) return NULL;
+    const float *src = w->data;
+    float *dst = v->data;
+    for (size_t oc = 0; oc < M; oc++)
+        for (size_t t = 0; t < taps; t++)
+            dst[onnxcc_conv_first_index(taps, oc, t)] = src[oc * taps + t];
+    return v;
+}
+
 /* Whether input i of n is a constant float tensor of known shape. */
 static bool const_float(const Node *n, int i) {
     const Value *v = op_input(n, i);
@@ -144,9 +166,10 @@ static bool pack_node(Graph *g, Node *n, PackList *l, Layout layout, int64_t gro
     Value *w = n->inputs[1];
     Value *p = find_packed(l, w, layout, groups);
     if (!p) {
-        p = layout == LAYOUT_CONV_A
-                ? pack_conv(g, n, w, rows, (size_t)groups, cols, d)
-                : pack_b(g, n, w, rows, cols, layout == LAYOUT_B_TRANSPOSED, d);
+        p = layout == LAYOUT_CONV_A       ? pack_conv(g, n, w, rows, (size_t)groups, cols, d)
+            : layout == LAYOUT_CONV_FIRST ? pack_conv_first(g, n, w, rows, cols, d)
+                                          : pack_b(g, n, w, rows, cols,
+                                                   layout == LAYOUT_B_TRANSPOSED, d);
         Packed entry = {w, layout, groups, p};
         if (!p || !remember(g, l, &entry, d)) return false;
     }
@@ -163,8 +186,14 @@ static bool try_pack(Graph *g, Node *n, PackList *l, Diag *d) {
         int64_t groups = ir_attr_int(n, "group", 1);
         if (x->rank < 3 || onnxcc_conv_direct((size_t)x->dims[1], (size_t)groups)) return true;
         size_t M = (size_t)w->dims[0], kdim = (size_t)ir_numel(w) / M;
-        if (kern_conv_packs_as_b(n))    /* W [M][kdim] is B stored transposed */
+        switch (kern_conv_path(n)) {
+        case KERN_CONV_SMALL:           /* W [M][kdim] is B stored transposed */
             return pack_node(g, n, l, LAYOUT_B_TRANSPOSED, 0, kdim, M, d);
+        case KERN_CONV_FIRST:
+            return pack_node(g, n, l, LAYOUT_CONV_FIRST, 0, M, kdim, d);
+        case KERN_CONV_GEMM:
+            break;
+        }
         return pack_node(g, n, l, LAYOUT_CONV_A, groups, M, kdim, d);
     }
     if (w->rank != 2) return true;

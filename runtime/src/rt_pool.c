@@ -10,8 +10,11 @@
  * output then reduces kernel-width entries of that buffer.  Both loops are contiguous or
  * of constant stride, without bounds tests, and vectorise; every input row is read once
  * per output row instead of once per kernel tap.  Windows wider than the buffer take
- * per-tap passes (pool_row_by_taps).  The Indices output takes a plain loop over each
- * window.  With a pool, planes are split across its threads.
+ * per-tap passes (pool_row_by_taps).  With AVX-512, max pools of width 2 or 3 and stride
+ * 2 (those of CNNs) keep a row's windows in registers instead (pool_row_max_s2_avx512).
+ * The window rows of an output row are the same in every plane: a task computes them
+ * for a chunk of rows, then runs the chunk over its planes.  The Indices output takes a
+ * plain loop over each window.  With a pool, planes are split across its threads.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -82,6 +85,7 @@ typedef struct PoolJob {
     const float *x;
     float *y;
     bool is_max, include_pad;
+    int64_t full_lo, full_hi;   /* outputs of axis 2 whose every tap is counted (average) */
 } PoolJob;
 
 /* Kernel taps [a, b) of axes 0 and 1 inside the input for output row (o0, o1), and for
@@ -110,17 +114,36 @@ static const float *pool_input_row(const OnnxccGeom3 *G, const float *xp, int64_
     return xp + (i0 * G->in[1] + i1) * G->in[2];
 }
 
-/* Average pooling's divisor for the outputs of a row: count01 times the taps of axis 2
- * inside the input (or the input and its explicit padding); 0 taps give 0. */
-static void pool_divide(const PoolJob *job, const PoolRow *r, float *yrow) {
+/* The taps of axis 2 that average pooling counts for output o2: inside the input, or
+ * the input and its explicit padding. */
+static int64_t count2(const PoolJob *job, int64_t o2) {
     const OnnxccGeom3 *G = &job->G;
-    for (int64_t o2 = 0; o2 < G->out[2]; o2++) {
-        int64_t a2, b2;
-        if (job->include_pad) taps(G, 2, o2, -G->pad[2], G->in[2] + G->pad_end[2], &a2, &b2);
-        else taps(G, 2, o2, 0, G->in[2], &a2, &b2);
-        int64_t cnt = r->count01 * (b2 - a2);
+    int64_t a2, b2;
+    if (job->include_pad) taps(G, 2, o2, -G->pad[2], G->in[2] + G->pad_end[2], &a2, &b2);
+    else taps(G, 2, o2, 0, G->in[2], &a2, &b2);
+    return b2 - a2;
+}
+
+/* Outputs [lo, hi) of a row divided by count01 * count2 (0 taps give 0). */
+static void divide_edge(const PoolJob *job, const PoolRow *r, int64_t lo, int64_t hi,
+                        float *yrow) {
+    for (int64_t o2 = lo; o2 < hi; o2++) {
+        int64_t cnt = r->count01 * count2(job, o2);
         yrow[o2] = cnt > 0 ? yrow[o2] / (float)cnt : 0.0f;
     }
+}
+
+/* Average pooling's divisor for the outputs of a row: count01 times count2; 0 taps give
+ * 0.  The outputs [job->full_lo, job->full_hi) count every tap of axis 2: one divisor
+ * for all of them (a loop that vectorises), count2 for the few at the edges (count2
+ * per output was most of an average pool's time). */
+static void pool_divide(const PoolJob *job, const PoolRow *r, float *restrict yrow) {
+    const OnnxccGeom3 *G = &job->G;
+    divide_edge(job, r, 0, job->full_lo, yrow);
+    const float div = (float)(r->count01 * G->kernel[2]);
+    for (int64_t o2 = job->full_lo; o2 < job->full_hi; o2++)
+        yrow[o2] = r->count01 > 0 ? yrow[o2] / div : 0.0f;
+    divide_edge(job, r, job->full_hi, G->out[2], yrow);
 }
 
 /* One output row by kernel tap: each tap reduces into the range of outputs for which it
@@ -196,12 +219,16 @@ static void pool_row_separable(const PoolJob *job, const float *xp, int64_t o0, 
 }
 
 #if defined(__AVX512F__)
+/* Window rows (kernel[0] x kernel[1]) that pool_row_max_s2_avx512 takes. */
+enum { S2_MAX_ROWS = 16 };
+
 /* Whether pool_row_max_s2_avx512 takes the row: max pooling, kernel width 2 or 3,
  * stride 2, no dilation on the last axis (the 3x3/2 and 2x2/2 pools of CNNs). */
 static bool pool_max_s2(const PoolJob *job) {
     const OnnxccGeom3 *G = &job->G;
     return job->is_max && G->stride[2] == 2 && G->dilation[2] == 1 &&
-           (G->kernel[2] == 2 || G->kernel[2] == 3);
+           (G->kernel[2] == 2 || G->kernel[2] == 3) &&
+           G->kernel[0] * G->kernel[1] <= S2_MAX_ROWS;
 }
 
 /* The 16 floats at row + start, the lanes outside `m` -inf and not read. */
@@ -211,35 +238,50 @@ static inline __m512 max_load(__mmask16 m, const float *row, int64_t start) {
 }
 
 /* One output row of pool_max_s2, 16 outputs at a time.  Their windows span the 33 input
- * columns from c = 2 * ox0 - pad2: three masked loads per kernel row (lanes outside the
- * row read as -inf, like the padding), the max over the kernel rows in registers, then
- * the even lanes of the first two vectors are tap 0, the odd lanes tap 1, and the even
- * lanes of the same pair shifted by two columns tap 2. */
+ * columns from c = 2 * ox0 - pad2 (32 for a kernel width of 2): three loads per window
+ * row, the max over the window rows in registers, then the even lanes of the first two
+ * vectors are tap 0, the odd lanes tap 1, and the even lanes of the same pair shifted by
+ * two columns tap 2 (of the third vector, only lane 0 is used).  Blocks whose columns
+ * all lie inside the row load whole vectors; at the row's ends, masked loads read the
+ * lanes inside it only, the others being -inf like the padding.  The window rows'
+ * addresses are computed once per row. */
 static void pool_row_max_s2_avx512(const PoolJob *job, const float *xp, int64_t o0,
                                    int64_t o1, const PoolRow *r, float *yrow) {
     const OnnxccGeom3 *G = &job->G;
     const int64_t in2 = G->in[2], W = G->out[2];
-    const __m512 ninf = _mm512_set1_ps(-ONNXCC_INF);
+    const bool k3 = G->kernel[2] == 3;
+    const float *rows[S2_MAX_ROWS];
+    int nrows = 0;
+    for (int64_t k0 = r->a0; k0 < r->b0; k0++)
+    for (int64_t k1 = r->a1; k1 < r->b1; k1++)
+        rows[nrows++] = pool_input_row(G, xp, o0, o1, k0, k1);
+    if (nrows == 0) {   /* every window row in the padding: the max of nothing */
+        for (int64_t o2 = 0; o2 < W; o2++) yrow[o2] = -ONNXCC_INF;
+        return;
+    }
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6,
                                           4, 2, 0);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     for (int64_t ox0 = 0; ox0 < W; ox0 += 16) {
         const int64_t col = 2 * ox0 - G->pad[2];
-        const __mmask16 m0 = (__mmask16)onnxcc_lanes16_inside(col, in2);
-        const __mmask16 m1 = (__mmask16)onnxcc_lanes16_inside(col + 16, in2);
-        const __mmask16 m2 = (__mmask16)onnxcc_lanes16_inside(col + 32, in2);
-        __m512 a = ninf, b = ninf, c = ninf;
-        for (int64_t k0 = r->a0; k0 < r->b0; k0++)
-        for (int64_t k1 = r->a1; k1 < r->b1; k1++) {
-            const float *row = pool_input_row(G, xp, o0, o1, k0, k1);
+        /* Lanes read of the three vectors (all, all, lane 0 for a kernel width of 3). */
+        __mmask16 m0 = 0xffff, m1 = 0xffff, m2 = k3 ? 1 : 0;
+        if (col < 0 || col + (k3 ? 33 : 32) > in2) {
+            m0 = (__mmask16)onnxcc_lanes16_inside(col, in2);
+            m1 = (__mmask16)onnxcc_lanes16_inside(col + 16, in2);
+            m2 &= (__mmask16)onnxcc_lanes16_inside(col + 32, in2);
+        }
+        __m512 a = max_load(m0, rows[0], col), b = max_load(m1, rows[0], col + 16);
+        __m512 c = max_load(m2, rows[0], col + 32);
+        for (int i = 1; i < nrows; i++) {
             /* _mm512_max_ps(x, y) is x > y ? x : y: a NaN input is dropped, as elsewhere. */
-            a = _mm512_max_ps(max_load(m0, row, col), a);
-            b = _mm512_max_ps(max_load(m1, row, col + 16), b);
-            if (G->kernel[2] == 3) c = _mm512_max_ps(max_load(m2, row, col + 32), c);
+            a = _mm512_max_ps(max_load(m0, rows[i], col), a);
+            b = _mm512_max_ps(max_load(m1, rows[i], col + 16), b);
+            if (k3) c = _mm512_max_ps(max_load(m2, rows[i], col + 32), c);
         }
         __m512 y = _mm512_max_ps(_mm512_permutex2var_ps(a, odd, b),
                                  _mm512_permutex2var_ps(a, even, b));
-        if (G->kernel[2] == 3) {
+        if (k3) {
             __m512 a2 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b),
                                                                 _mm512_castps_si512(a), 2));
             __m512 b2 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(c),
@@ -252,30 +294,42 @@ static void pool_row_max_s2_avx512(const PoolJob *job, const float *xp, int64_t 
 }
 #endif
 
+/* Output rows whose window rows (PoolRow) a task computes at once, then runs over each
+ * of its planes: the windows' row ranges are the same for every plane, and computing
+ * them per plane and row cost more than the row itself on small planes. */
+enum { POOL_ROW_CHUNK = 64 };
+
 static void pool_task(void *ctx, size_t task, size_t thread) {
     (void)thread;
     const PoolJob *job = ctx;
     const OnnxccGeom3 *G = &job->G;
     const int64_t in_pix = G->in[0] * G->in[1] * G->in[2];
     const int64_t out_pix = G->out[0] * G->out[1] * G->out[2];
+    const int64_t out_rows = G->out[0] * G->out[1];
     const bool separable = (G->kernel[2] - 1) * G->dilation[2] + 1 <= POOL_ROW;
     size_t end = (task + 1) * job->per_task < job->planes ? (task + 1) * job->per_task
                                                            : job->planes;
-    for (size_t p = task * job->per_task; p < end; p++) {
-        const float *xp = job->x + (int64_t)p * in_pix;
-        for (int64_t o0 = 0; o0 < G->out[0]; o0++)
-        for (int64_t o1 = 0; o1 < G->out[1]; o1++) {
-            float *yrow = job->y + (int64_t)p * out_pix + (o0 * G->out[1] + o1) * G->out[2];
-            PoolRow r = pool_row(job, o0, o1);
+    PoolRow rows[POOL_ROW_CHUNK];
+    for (int64_t r0 = 0; r0 < out_rows; r0 += POOL_ROW_CHUNK) {
+        const int64_t n = out_rows - r0 < POOL_ROW_CHUNK ? out_rows - r0 : POOL_ROW_CHUNK;
+        for (int64_t i = 0; i < n; i++)
+            rows[i] = pool_row(job, (r0 + i) / G->out[1], (r0 + i) % G->out[1]);
+        for (size_t p = task * job->per_task; p < end; p++) {
+            const float *xp = job->x + (int64_t)p * in_pix;
+            for (int64_t i = 0; i < n; i++) {
+                const int64_t o0 = (r0 + i) / G->out[1], o1 = (r0 + i) % G->out[1];
+                float *yrow = job->y + (int64_t)p * out_pix + (r0 + i) * G->out[2];
+                const PoolRow *r = &rows[i];
 #if defined(__AVX512F__)
-            if (pool_max_s2(job)) {
-                pool_row_max_s2_avx512(job, xp, o0, o1, &r, yrow);
-                continue;
-            }
+                if (pool_max_s2(job)) {
+                    pool_row_max_s2_avx512(job, xp, o0, o1, r, yrow);
+                    continue;
+                }
 #endif
-            if (separable) pool_row_separable(job, xp, o0, o1, &r, yrow);
-            else pool_row_by_taps(job, xp, o0, o1, &r, yrow);
-            if (!job->is_max) pool_divide(job, &r, yrow);
+                if (separable) pool_row_separable(job, xp, o0, o1, r, yrow);
+                else pool_row_by_taps(job, xp, o0, o1, r, yrow);
+                if (!job->is_max) pool_divide(job, r, yrow);
+            }
         }
     }
 }
@@ -287,6 +341,15 @@ static void pool_windows(const OnnxccConvGeom *g, size_t planes, const float *x,
                    .include_pad = include_pad};
     onnxcc_geom3(g, &job.G);
     job.per_task = plane_tasks(planes, pool);
+    /* The outputs of axis 2 whose every tap is counted: a range, since the counted taps
+     * of o2 only grow then shrink with o2. */
+    job.full_lo = job.G.out[2], job.full_hi = job.G.out[2];
+    if (!is_max)
+        for (int64_t o2 = 0; o2 < job.G.out[2]; o2++)
+            if (count2(&job, o2) == job.G.kernel[2]) {
+                if (job.full_lo == job.G.out[2]) job.full_lo = o2;
+                job.full_hi = o2 + 1;
+            }
     onnxcc_parallel_for(pool, (planes + job.per_task - 1) / job.per_task, pool_task, &job);
 }
 

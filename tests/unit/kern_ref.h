@@ -1,6 +1,6 @@
 /* kern_ref.h: what the kernel tests share: deterministic inputs and a naive convolution
  * to compare against.  Static inline so that each test program (unit_tests, and the
- * per-ISA gemm_tests_* built from a few test files alone) takes only what it uses.
+ * per-ISA kern_tests_* built from a few test files alone) takes only what it uses.
  * Include after <criterion/criterion.h> and onnxcc_rt.h (or the kernel header tested). */
 #ifndef ONNXCC_TEST_KERN_REF_H
 #define ONNXCC_TEST_KERN_REF_H
@@ -81,6 +81,29 @@ static inline void naive_conv(const OnnxccConvGeom *g, size_t N, size_t C, size_
                  w[(m * cg + c) * ks + kp];
         }
         y[(n * M + m) * out_pix + op] = (float)s;
+    }
+}
+
+/* The epilogue the convolution-kernel tests run with every activation: the bias every
+ * other float (row_stride 2) scaled by 0.5, a per-channel PRelu slope, alpha 0.3 and
+ * beta 0.9, and with `with_res` a residual that aliases the output y.  want[i] gets the
+ * expected result from raw (the naive convolution without bias) and res (y's contents
+ * before the call), for ny outputs of M channels of out_pix pixels each. */
+static inline OnnxccEpilogue ref_epilogue(int act, bool with_res, const float *bias,
+                                          const float *slope, float *y) {
+    OnnxccEpilogue ep = {.bias = {bias, 2, 0}, .bias_scale = 0.5f, .slope = {slope, 1, 0},
+                         .act = act, .act_alpha = 0.3f, .act_beta = 0.9f};
+    if (with_res) ep.residual = (OnnxccOperand){y, 0, 0};
+    return ep;
+}
+static inline void ref_epilogue_want(const OnnxccEpilogue *ep, const float *raw,
+                                     const float *res, size_t ny, size_t out_pix, size_t M,
+                                     float *want) {
+    for (size_t i = 0; i < ny; i++) {
+        size_t m = i / out_pix % M;
+        float v = raw[i] + ep->bias_scale * ep->bias.ptr[2 * m] +
+                  (ep->residual.ptr ? res[i] : 0.0f);
+        want[i] = onnxcc_act(ep->act, v, ep->act_alpha, ep->act_beta, ep->slope.ptr[m]);
     }
 }
 

@@ -58,16 +58,8 @@ static void check_case(const Case *cc, OnnxccPool *pool) {
     naive_conv(&g, cc->N, cc->C, cc->M, 1, x, w, NULL, raw);
     for (int act = ONNXCC_ACT_NONE; act <= ONNXCC_ACT_SILU; act++)
         for (int with_res = 0; with_res < 2; with_res++) {
-            /* The bias every other float (row_stride 2), scaled by 0.5. */
-            OnnxccEpilogue ep = {.bias = {bias, 2, 0}, .bias_scale = 0.5f,
-                                 .slope = {slope, 1, 0}, .act = act, .act_alpha = 0.3f,
-                                 .act_beta = 0.9f};
-            if (with_res) ep.residual = (OnnxccOperand){y, 0, 0};
-            for (size_t i = 0; i < ny; i++) {
-                size_t m = i / out_pix % cc->M;
-                float v = raw[i] + 0.5f * bias[2 * m] + (with_res ? res[i] : 0.0f);
-                want[i] = onnxcc_act(act, v, 0.3f, 0.9f, slope[m]);
-            }
+            OnnxccEpilogue ep = ref_epilogue(act, with_res, bias, slope, y);
+            ref_epilogue_want(&ep, raw, res, ny, out_pix, cc->M, want);
             memcpy(y, res, ny * sizeof(float));
             onnxcc_f32_conv_small(&g, cc->N, cc->C, cc->M, x, wp, y, &ep, scratch, pool);
             for (size_t i = 0; i < ny; i++) {
