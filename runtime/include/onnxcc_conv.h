@@ -62,10 +62,20 @@ static inline size_t onnxcc_conv_chunk(size_t kdim, size_t out_pix) {
     size_t chunk = (65536 / (kdim ? kdim : 1) + 63) / 64 * 64;
     return chunk < out_pix ? chunk : out_pix;
 }
-/* The chunk's columns as stored in the scratch: whole packed-B panels (a multiple of
- * ONNXCC_PACK_NR). */
+/* Output pixels of the chunk that starts at pixel p0: onnxcc_conv_chunk's, except that
+ * the last chunk also takes a remainder of less than one panel (ONNXCC_PACK_NR pixels).
+ * Run as a GEMM of its own, such a remainder would stream all the weights again for a
+ * few columns: resnet's 14 x 14 layers (196 = 3 x 64 + 4 pixels) spent 11 % of their
+ * time on the 4 (bench/kernels/gemm_bench.c, "last/4"). */
+static inline size_t onnxcc_conv_chunk_at(size_t kdim, size_t out_pix, size_t p0) {
+    size_t chunk = onnxcc_conv_chunk(kdim, out_pix), left = out_pix - p0;
+    return left < chunk + ONNXCC_PACK_NR ? left : chunk;
+}
+/* The columns of the largest chunk as stored in the scratch: whole packed-B panels (a
+ * multiple of ONNXCC_PACK_NR). */
 static inline size_t onnxcc_conv_chunk_cols(size_t kdim, size_t out_pix) {
-    size_t c = onnxcc_conv_chunk(kdim, out_pix);
+    size_t c = onnxcc_conv_chunk(kdim, out_pix), rest = out_pix % (c ? c : 1);
+    if (rest < ONNXCC_PACK_NR) c += rest;   /* the last chunk, with the remainder */
     return (c + ONNXCC_PACK_NR - 1) / ONNXCC_PACK_NR * ONNXCC_PACK_NR;
 }
 /* Bytes of scratch onnxcc_f32_conv and onnxcc_f32_conv_packed need: the phase planes of

@@ -148,17 +148,22 @@ Test(kern_conv_packed, strided_and_other_shapes) {
     check_cases(cases, sizeof cases / sizeof cases[0]);
 }
 
-/* More output pixels than one chunk (onnxcc_conv_chunk), on both builders. */
+/* More output pixels than one chunk (onnxcc_conv_chunk), on both builders; the last
+ * case's remainder (61 x 80 = 2 x 2432 + 16 pixels) joins the last chunk
+ * (onnxcc_conv_chunk_at), which the scratch must hold (onnxcc_conv_chunk_cols). */
 Test(kern_conv_packed, several_chunks) {
     const Case cases[] = {
         {2, {72, 72}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 3, 4, 1},
         {2, {143, 143}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, 1, 3, 2, 1},
         {2, {144, 144}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, 1, 3, 2, 1},
+        {2, {61, 80}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 3, 2, 1},
     };
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         OnnxccConvGeom g = geom_of(&cases[i]);
         cr_assert_gt(prod(g.out, 2), onnxcc_conv_chunk(27, prod(g.out, 2)) + 32);
     }
+    cr_assert_eq(onnxcc_conv_chunk_at(27, 61 * 80, 2432), 2448u);
+    cr_assert_eq(onnxcc_conv_chunk_cols(27, 61 * 80), 2464u);
     check_cases(cases, sizeof cases / sizeof cases[0]);
 }
 

@@ -292,6 +292,30 @@ Test(kern_gemm, every_epilogue) {
             }
 }
 
+/* The last sliver of a product with packed A, when it is at most half a tile wide
+ * (tile_mr_half_panel) or at most 4 columns (AVX-512's tile_narrow_panel, which turns
+ * the tile around): every width from 1 to 5 and 16, 17 past whole slivers, whole and
+ * ragged row panels, an odd K (the narrow tile's last k), several K blocks, and the
+ * epilogue operands by row, by column and whole, with a residual aliasing C. */
+Test(kern_gemm, narrow_last_sliver) {
+    const size_t ns[] = {1, 2, 3, 4, 5, NR + 3, NR + 4, NR + 16, NR + 17};
+    const size_t ms[] = {8, 16, 19};
+    const size_t ks[] = {1, 7, KC + 1, 2 * KC + 3};
+    const EpSpec specs[] = {
+        {.bias = BIAS_COL, .residual = RES_ALIAS, .slope_per_col = true,
+         .act = ONNXCC_ACT_PRELU},
+        {.bias = BIAS_ROW, .residual = RES_SEPARATE, .act = ONNXCC_ACT_RELU},
+        {.bias = BIAS_FULL, .act = ONNXCC_ACT_CLIP, .act_alpha = -0.2f, .act_beta = 0.3f},
+    };
+    const Entry entries[] = {E_PA, E_PAB};
+    for (size_t e = 0; e < 2; e++)
+        for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+            for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++)
+                for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++)
+                    for (size_t t = 0; t < sizeof specs / sizeof specs[0]; t++)
+                        check(entries[e], ms[i], ns[j], ks[k], 0.5f, &specs[t], NULL);
+}
+
 Test(kern_gemm, residual_aliasing_c_every_entry) {
     const EpSpec s = {.residual = RES_ALIAS, .act = ONNXCC_ACT_RELU};
     for (int e = 0; e < E_COUNT; e++) {
