@@ -96,13 +96,47 @@ static Value *packed_value(Graph *g, const Node *n, const Value *w, size_t float
     return ir_value_alloc_data(g, v, d) ? v : NULL;
 }
 
-/* W[M][kdim] (a convolution's weights, groups of M / groups rows) in the layout of
- * onnxcc_conv_packed_index. */
-static Value *pack_conv(Graph *g, const Node *n, const Value *w, size_t M, size_t groups,
-                        size_t kdim, Diag *d) {
-    size_t rows, floats;
-    if (!size_align_up(M / groups, ONNXCC_PACK_MR, &rows) || !size_mul(rows, kdim, &floats) ||
-        !size_mul(floats, groups, &floats)) {
+/* W as stored (rows x cols, row-major) and the layout it is packed in. */
+typedef struct PackShape {
+    Layout layout;
+    size_t rows, cols;
+    size_t groups;              /* LAYOUT_CONV_A */
+} PackShape;
+
+/* Floats of the packed copy: whole blocks of the layout's width (8-row panels per
+ * group, 32-column panels of B, 8-channel blocks), overflow-checked. */
+static bool packed_floats(const PackShape *s, size_t *out) {
+    switch (s->layout) {
+    case LAYOUT_CONV_A:         /* W[M][kdim], rows M / groups per group */
+        return size_align_up(s->rows / s->groups, ONNXCC_PACK_MR, out) &&
+               size_mul(*out, s->cols, out) && size_mul(*out, s->groups, out);
+    case LAYOUT_B:              /* B[K][N] */
+        return size_align_up(s->cols, ONNXCC_PACK_NR, out) && size_mul(*out, s->rows, out);
+    case LAYOUT_B_TRANSPOSED:   /* B stored [N][K] */
+        return size_align_up(s->rows, ONNXCC_PACK_NR, out) && size_mul(*out, s->cols, out);
+    case LAYOUT_CONV_FIRST:     /* W[M][taps] */
+        return size_align_up(s->rows, ONNXCC_CONV_FIRST_OC, out) && size_mul(*out, s->cols, out);
+    }
+    return false;
+}
+
+/* Where element (r, c) of W as stored goes: the runtime's index function of the layout
+ * (onnxcc_conv_packed_index, onnxcc_packed_b_index, onnxcc_conv_first_index). */
+static size_t packed_index(const PackShape *s, size_t r, size_t c) {
+    switch (s->layout) {
+    case LAYOUT_CONV_A: return onnxcc_conv_packed_index(s->rows, s->groups, s->cols, r, c);
+    case LAYOUT_B: return onnxcc_packed_b_index(s->rows, r, c);
+    case LAYOUT_B_TRANSPOSED: return onnxcc_packed_b_index(s->cols, c, r);
+    case LAYOUT_CONV_FIRST: return onnxcc_conv_first_index(s->cols, r, c);
+    }
+    return 0;
+}
+
+/* A copy of w in the layout of s (zeros in the padding of partial blocks). */
+static Value *pack_weight(Graph *g, const Node *n, const Value *w, const PackShape *s,
+                          Diag *d) {
+    size_t floats;
+    if (!packed_floats(s, &floats)) {
         diag_error(d, n, "packed weights of '%s' are too large", w->name);
         return NULL;
     }
@@ -110,47 +144,8 @@ static Value *pack_conv(Graph *g, const Node *n, const Value *w, size_t M, size_
     if (!v) return NULL;
     const float *src = w->data;
     float *dst = v->data;
-    for (size_t oc = 0; oc < M; oc++)
-        for (size_t k = 0; k < kdim; k++)
-            dst[onnxcc_conv_packed_index(M, groups, kdim, oc, k)] = src[oc * kdim + k];
-    return v;
-}
-
-/* B (K x N; stored [K][N], or [N][K] when transposed) in the layout of
- * onnxcc_packed_b_index. */
-static Value *pack_b(Graph *g, const Node *n, const Value *b, size_t K, size_t N,
-                     bool transposed, Diag *d) {
-    size_t cols, floats;
-    if (!size_align_up(N, ONNXCC_PACK_NR, &cols) || !size_mul(cols, K, &floats)) {
-        diag_error(d, n, "packed weights of '%s' are too large", b->name);
-        return NULL;
-    }
-    Value *v = packed_value(g, n, b, floats, d);
-    if (!v) return NULL;
-    const float *src = b->data;
-    float *dst = v->data;
-    for (size_t k = 0; k < K; k++)
-        for (size_t j = 0; j < N; j++)
-            dst[onnxcc_packed_b_index(K, k, j)] = src[transposed ? j * K + k : k * N + j];
-    return v;
-}
-
-/* W[M][taps] (a convolution's weights, one group) in the layout of
- * onnxcc_conv_first_index. */
-static Value *pack_conv_first(Graph *g, const Node *n, const Value *w, size_t M, size_t taps,
-                              Diag *d) {
-    size_t rows, floats;
-    if (!size_align_up(M, ONNXCC_CONV_FIRST_OC, &rows) || !size_mul(rows, taps, &floats)) {
-        diag_error(d, n, "packed weights of '%s' are too large", w->name);
-        return NULL;
-    }
-    Value *v = packed_value(g, n, w, floats, d);
-    if (!v) return NULL;
-    const float *src = w->data;
-    float *dst = v->data;
-    for (size_t oc = 0; oc < M; oc++)
-        for (size_t t = 0; t < taps; t++)
-            dst[onnxcc_conv_first_index(taps, oc, t)] = src[oc * taps + t];
+    for (size_t r = 0; r < s->rows; r++)
+        for (size_t c = 0; c < s->cols; c++) dst[packed_index(s, r, c)] = src[r * s->cols + c];
     return v;
 }
 
@@ -160,16 +155,15 @@ static bool const_float(const Node *n, int i) {
     return v && v->data && v->dtype == DT_FLOAT && ir_value_shape_known(v) && ir_numel(v) > 0;
 }
 
-/* Packs input 1 of n (unless a copy with that layout exists) and marks n. */
+/* Packs input 1 of n, W stored as rows x cols (unless a copy with that layout exists),
+ * and marks n. */
 static bool pack_node(Graph *g, Node *n, PackList *l, Layout layout, int64_t groups,
                       size_t rows, size_t cols, Diag *d) {
     Value *w = n->inputs[1];
     Value *p = find_packed(l, w, layout, groups);
     if (!p) {
-        p = layout == LAYOUT_CONV_A       ? pack_conv(g, n, w, rows, (size_t)groups, cols, d)
-            : layout == LAYOUT_CONV_FIRST ? pack_conv_first(g, n, w, rows, cols, d)
-                                          : pack_b(g, n, w, rows, cols,
-                                                   layout == LAYOUT_B_TRANSPOSED, d);
+        PackShape shape = {layout, rows, cols, (size_t)groups};
+        p = pack_weight(g, n, w, &shape, d);
         Packed entry = {w, layout, groups, p};
         if (!p || !remember(g, l, &entry, d)) return false;
     }
@@ -187,8 +181,8 @@ static bool try_pack(Graph *g, Node *n, PackList *l, Diag *d) {
         if (x->rank < 3 || onnxcc_conv_direct((size_t)x->dims[1], (size_t)groups)) return true;
         size_t M = (size_t)w->dims[0], kdim = (size_t)ir_numel(w) / M;
         switch (kern_conv_path(n)) {
-        case KERN_CONV_SMALL:           /* W [M][kdim] is B stored transposed */
-            return pack_node(g, n, l, LAYOUT_B_TRANSPOSED, 0, kdim, M, d);
+        case KERN_CONV_SMALL:           /* W [M][kdim] is B (K = kdim) stored transposed */
+            return pack_node(g, n, l, LAYOUT_B_TRANSPOSED, 0, M, kdim, d);
         case KERN_CONV_FIRST:
             return pack_node(g, n, l, LAYOUT_CONV_FIRST, 0, M, kdim, d);
         case KERN_CONV_GEMM:
@@ -198,9 +192,9 @@ static bool try_pack(Graph *g, Node *n, PackList *l, Diag *d) {
     }
     if (w->rank != 2) return true;
     if (is_op(n, "Gemm")) {
-        bool trans = ir_attr_int(n, "transB", 0) != 0;
-        size_t K = (size_t)w->dims[trans ? 1 : 0], N = (size_t)w->dims[trans ? 0 : 1];
-        return pack_node(g, n, l, trans ? LAYOUT_B_TRANSPOSED : LAYOUT_B, 0, K, N, d);
+        bool trans = ir_attr_int(n, "transB", 0) != 0;    /* W [N][K], else [K][N] */
+        return pack_node(g, n, l, trans ? LAYOUT_B_TRANSPOSED : LAYOUT_B, 0,
+                         (size_t)w->dims[0], (size_t)w->dims[1], d);
     }
     if (is_op(n, "MatMul"))
         return pack_node(g, n, l, LAYOUT_B, 0, (size_t)w->dims[0], (size_t)w->dims[1], d);

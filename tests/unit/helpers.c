@@ -219,3 +219,34 @@ bool tb_run(const Graph *g, unsigned seed, float **out, int64_t *out_n, int n_ou
     }
     return ok;
 }
+
+#ifdef ONNXCC_TEST_CFLAGS
+#define TB_PROGRAM_CFLAGS ONNXCC_TEST_CFLAGS
+#else
+#define TB_PROGRAM_CFLAGS "-O2"
+#endif
+
+void tb_build_and_run(const char *flags, const char *sources, const char *args) {
+    char dir[] = "/tmp/onnxcc-prog-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    /* Each source as an absolute path: ONNXCC_SOURCE_DIR/<source>. */
+    char srcs[1024] = "", cmd[4096];
+    char *list = strdup(sources);
+    cr_assert(list);
+    for (char *tok = strtok(list, " "); tok; tok = strtok(NULL, " ")) {
+        size_t len = strlen(srcs);
+        int n = snprintf(srcs + len, sizeof srcs - len, " %s/%s", ONNXCC_SOURCE_DIR, tok);
+        cr_assert(n > 0 && (size_t)n < sizeof srcs - len, "source list too long");
+    }
+    free(list);
+    snprintf(cmd, sizeof cmd,
+             "clang -std=c11 -Wall -Wextra -Werror %s %s -I%s/runtime/include%s -o %s/prog "
+             "-lm -pthread > %s/cc.log 2>&1",
+             TB_PROGRAM_CFLAGS, flags, ONNXCC_SOURCE_DIR, srcs, dir, dir);
+    cr_assert_eq(system(cmd), 0, "building%s with %s failed (see %s/cc.log)", srcs, flags, dir);
+    snprintf(cmd, sizeof cmd, "%s/prog %s > %s/run.log 2>&1", dir, args, dir);
+    cr_assert_eq(system(cmd), 0, "the program built from%s with %s failed (see %s/run.log)",
+                 srcs, flags, dir);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}

@@ -46,5 +46,11 @@ void tb_fill(float *x, int64_t n, unsigned seed);
  * by tb_fill(seed + input index); out[k] gets output k (malloc'ed, caller frees) with
  * out_n[k] elements. */
 bool tb_run(const Graph *g, unsigned seed, float **out, int64_t *out_n, int n_out);
+/* Builds a program with clang from repository files (`sources`: paths relative to the
+ * source tree, separated by spaces) with `flags` and the test build's C flags
+ * (ONNXCC_TEST_CFLAGS: the sanitizers in a sanitizer build; else -O2), runs it with
+ * `args`, and fails the test if either step fails, naming the log to read (the
+ * temporary folder is removed only on success). */
+void tb_build_and_run(const char *flags, const char *sources, const char *args);
 
 #endif

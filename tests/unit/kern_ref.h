@@ -50,6 +50,31 @@ static inline OnnxccConvGeom conv_geom(int ns, const int64_t in[3], const int64_
     return g;
 }
 
+/* A convolution case of the kernel tests: ns spatial axes, explicit pads (pb, pe), batch
+ * N, C input and M output channels, and groups where the kernel takes them. */
+typedef struct ConvCase {
+    int ns;
+    int64_t in[3], kernel[3], stride[3], dilation[3], pb[3], pe[3];
+    size_t N, C, M, groups;
+} ConvCase;
+
+static inline OnnxccConvGeom conv_case_geom(const ConvCase *cc) {
+    return conv_geom(cc->ns, cc->in, cc->kernel, cc->stride, cc->dilation, cc->pb, cc->pe);
+}
+
+/* w[M][K] in blocks of `block` rows, element (m, k) at (m / block * K + k) * block +
+ * m % block, zeros past M: the packed-B panels (block 32, B(k, m) = w[m][k]) and the
+ * first-layer kernel's channel blocks (block 8), spelled out here independently of the
+ * runtime's index functions. */
+static inline float *pack_blocked(const float *w, size_t M, size_t K, size_t block) {
+    size_t blocks = (M + block - 1) / block;
+    float *wp = calloc(blocks * block * K, sizeof(float));
+    cr_assert(wp);
+    for (size_t m = 0; m < M; m++)
+        for (size_t k = 0; k < K; k++) wp[(m / block * K + k) * block + m % block] = w[m * K + k];
+    return wp;
+}
+
 /* y = conv(x, w) + bias (bias may be NULL), any rank 1..3, groups, one output element at
  * a time, summed in double.  x[N][C][in...], w[M][C / groups][kernel...]. */
 static inline void naive_conv(const OnnxccConvGeom *g, size_t N, size_t C, size_t M,

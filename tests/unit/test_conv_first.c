@@ -20,35 +20,23 @@
 #include "onnxcc_conv_first.h"
 #include "kern_ref.h"
 
-typedef struct Case {
-    int ns;                                  /* spatial axes */
-    int64_t in[3], kernel[3], stride[3], dilation[3], pb[3], pe[3];
-    size_t N, C, M;                          /* batch, in and out channels */
-} Case;
+typedef ConvCase Case;
 
-static OnnxccConvGeom geom_of(const Case *cc) {
-    return conv_geom(cc->ns, cc->in, cc->kernel, cc->stride, cc->dilation, cc->pb, cc->pe);
-}
-
-/* w[M][taps] in blocks of 8 output channels: [(oc / 8) * taps * 8 + t * 8 + oc % 8], zero
- * past M, spelled out rather than through onnxcc_conv_first_index. */
+/* w[M][taps] in blocks of 8 output channels (kern_ref.h's pack_blocked), after checking
+ * that the runtime's size and index functions describe the same layout. */
 static float *pack_weights(const Case *cc, const float *w, size_t taps) {
     size_t blocks = (cc->M + 7) / 8;
     cr_assert_eq(onnxcc_conv_first_floats(cc->M, taps), blocks * 8 * taps);
-    float *wf = calloc(blocks * 8 * taps, sizeof(float));
-    cr_assert(wf);
     for (size_t oc = 0; oc < cc->M; oc++)
-        for (size_t t = 0; t < taps; t++) {
+        for (size_t t = 0; t < taps; t++)
             cr_assert_eq(onnxcc_conv_first_index(taps, oc, t), oc / 8 * taps * 8 + t * 8 + oc % 8);
-            wf[oc / 8 * taps * 8 + t * 8 + oc % 8] = w[oc * taps + t];
-        }
-    return wf;
+    return pack_blocked(w, cc->M, taps, ONNXCC_CONV_FIRST_OC);
 }
 
 /* One case with every activation, each with and without a residual aliasing y; with a
  * pool, the output must also equal the one-thread output bit for bit. */
 static void check_case(const Case *cc, OnnxccPool *pool) {
-    OnnxccConvGeom g = geom_of(cc);
+    OnnxccConvGeom g = conv_case_geom(cc);
     OnnxccGeom3 G;
     onnxcc_geom3(&g, &G);
     cr_assert(onnxcc_conv_first_use(&G, cc->C, cc->M, 1));
@@ -132,7 +120,7 @@ Test(conv_first, two_threads) {
 static bool use_first(int64_t kernel, int64_t stride, int64_t depth, size_t C, size_t groups) {
     const Case cc = {depth ? 3 : 2, {depth ? depth : 64, 64, 64}, {kernel, kernel, kernel},
                      {stride, stride, stride}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, 1, C, 64};
-    OnnxccConvGeom g = geom_of(&cc);
+    OnnxccConvGeom g = conv_case_geom(&cc);
     OnnxccGeom3 G;
     onnxcc_geom3(&g, &G);
     return onnxcc_conv_first_use(&G, C, 64, groups);

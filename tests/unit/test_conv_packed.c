@@ -27,15 +27,7 @@
 
 /* ---- the kernel ------------------------------------------------------------------- */
 
-typedef struct Case {
-    int ns;                                  /* spatial axes */
-    int64_t in[3], kernel[3], stride[3], dilation[3], pb[3], pe[3];
-    size_t N, C, M, groups;
-} Case;
-
-static OnnxccConvGeom geom_of(const Case *cc) {
-    return conv_geom(cc->ns, cc->in, cc->kernel, cc->stride, cc->dilation, cc->pb, cc->pe);
-}
+typedef ConvCase Case;
 
 /* w in the packed layout of onnxcc_conv_packed_index, as the compiler writes it. */
 static float *pack_weights(const Case *cc, const float *w, size_t kdim) {
@@ -58,7 +50,7 @@ static void expect_close(const float *got, const float *want, size_t n, const ch
 /* Runs one case through both entry points, with every activation (PRelu with a slope
  * per channel), each once with and once without a residual that aliases y. */
 static void check_case(const Case *cc, size_t index, OnnxccPool *pool) {
-    OnnxccConvGeom g = geom_of(cc);
+    OnnxccConvGeom g = conv_case_geom(cc);
     const size_t in_pix = prod(g.in, cc->ns), out_pix = prod(g.out, cc->ns);
     const size_t kdim = cc->C / cc->groups * prod(g.kernel, cc->ns);
     const size_t ny = cc->N * cc->M * out_pix;
@@ -159,7 +151,7 @@ Test(kern_conv_packed, several_chunks) {
         {2, {61, 80}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 3, 2, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        OnnxccConvGeom g = geom_of(&cases[i]);
+        OnnxccConvGeom g = conv_case_geom(&cases[i]);
         cr_assert_gt(prod(g.out, 2), onnxcc_conv_chunk(27, prod(g.out, 2)) + 32);
     }
     cr_assert_eq(onnxcc_conv_chunk_at(27, 61 * 80, 2432), 2448u);

@@ -19,31 +19,16 @@
 #include "onnxcc_conv_small.h"
 #include "kern_ref.h"
 
-typedef struct Case {
-    int ns;                                  /* spatial axes */
-    int64_t in[3], kernel[3], stride[3], dilation[3], pb[3], pe[3];
-    size_t N, C, M;                          /* batch, in and out channels */
-} Case;
+typedef ConvCase Case;
 
-static OnnxccConvGeom geom_of(const Case *cc) {
-    return conv_geom(cc->ns, cc->in, cc->kernel, cc->stride, cc->dilation, cc->pb, cc->pe);
-}
-
-/* w as packed B: B(k, oc) = w[oc][k] at [(oc / 32) * K * 32 + k * 32 + oc % 32], zero
- * past M, spelled out rather than through onnxcc_packed_b_index. */
+/* w as packed B, B(k, oc) = w[oc][k] in 32-column panels (kern_ref.h's pack_blocked). */
 static float *pack_weights(const Case *cc, const float *w, size_t kdim) {
-    size_t panels = (cc->M + 31) / 32;
-    float *wp = calloc(panels * 32 * kdim, sizeof(float));
-    cr_assert(wp);
-    for (size_t oc = 0; oc < cc->M; oc++)
-        for (size_t k = 0; k < kdim; k++)
-            wp[oc / 32 * kdim * 32 + k * 32 + oc % 32] = w[oc * kdim + k];
-    return wp;
+    return pack_blocked(w, cc->M, kdim, 32);
 }
 
 /* One case with every activation, each with and without a residual aliasing y. */
 static void check_case(const Case *cc, OnnxccPool *pool) {
-    OnnxccConvGeom g = geom_of(cc);
+    OnnxccConvGeom g = conv_case_geom(cc);
     OnnxccGeom3 G;
     onnxcc_geom3(&g, &G);
     const size_t in_pix = prod(g.in, cc->ns), out_pix = prod(g.out, cc->ns);
@@ -114,7 +99,7 @@ Test(conv_small, two_threads) {
 static bool use_small(int64_t plane, int64_t kernel, size_t C, size_t M, size_t groups) {
     const Case cc = {2, {plane, plane}, {kernel, kernel}, {1, 1}, {1, 1},
                      {kernel / 2, kernel / 2}, {kernel / 2, kernel / 2}, 1, C, M};
-    OnnxccConvGeom g = geom_of(&cc);
+    OnnxccConvGeom g = conv_case_geom(&cc);
     OnnxccGeom3 G;
     onnxcc_geom3(&g, &G);
     return onnxcc_conv_use_small(&G, C, M, groups);

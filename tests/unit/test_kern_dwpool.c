@@ -26,29 +26,10 @@
 #include "onnxcc_rt.h"
 #include "passes/pass.h"
 
-#ifdef ONNXCC_TEST_CFLAGS
-#define DWPOOL_CFLAGS ONNXCC_TEST_CFLAGS
-#else
-#define DWPOOL_CFLAGS "-O2"
-#endif
-
 /* Builds dw_pool.c with the runtime's kernels and `march`, runs its --check. */
 static void run_check_program(const char *march) {
-    char dir[] = "/tmp/onnxcc-dwpool-XXXXXX";
-    cr_assert(mkdtemp(dir));
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "clang -std=c11 -Wall -Wextra -Werror %s %s -I%s/runtime/include "
-             "%s/bench/kernels/dw_pool.c %s/runtime/src/rt_dwconv.c %s/runtime/src/rt_pool.c "
-             "%s/runtime/src/rt_threads.c -o %s/check -lm -pthread > %s/cc.log 2>&1",
-             DWPOOL_CFLAGS, march, ONNXCC_SOURCE_DIR, ONNXCC_SOURCE_DIR, ONNXCC_SOURCE_DIR,
-             ONNXCC_SOURCE_DIR, ONNXCC_SOURCE_DIR, dir, dir);
-    cr_assert_eq(system(cmd), 0, "building dw_pool.c %s failed (see %s/cc.log)", march, dir);
-    snprintf(cmd, sizeof cmd, "%s/check --check > %s/check.log 2>&1", dir, dir);
-    cr_assert_eq(system(cmd), 0, "dw_pool --check (%s) found mismatches (see %s/check.log)",
-                 march, dir);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    tb_build_and_run(march, "bench/kernels/dw_pool.c runtime/src/rt_dwconv.c "
+                     "runtime/src/rt_pool.c runtime/src/rt_threads.c", "--check");
 }
 
 Test(kern_dwpool, naive_references_baseline_target, .timeout = 300) {

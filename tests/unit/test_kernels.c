@@ -25,14 +25,8 @@ static void expect_close(const float *got, const float *want, size_t n, const ch
 
 /* ---- convolution ---------------------------------------------------------------------- */
 
-typedef struct ConvCase {
-    int ns;
-    int64_t in[3], kernel[3], stride[3], dilation[3], pb[3], pe[3];
-    size_t N, C, M, groups;
-} ConvCase;
-
 static void check_conv(const ConvCase *cc) {
-    OnnxccConvGeom g = conv_geom(cc->ns, cc->in, cc->kernel, cc->stride, cc->dilation, cc->pb, cc->pe);
+    OnnxccConvGeom g = conv_case_geom(cc);
     size_t in_pix = prod(g.in, cc->ns), out_pix = prod(g.out, cc->ns), ks = prod(g.kernel, cc->ns);
     float *x = frand(cc->N * cc->C * in_pix, 11);
     float *w = frand(cc->M * (cc->C / cc->groups) * ks, 12), *bias = frand(cc->M, 13);

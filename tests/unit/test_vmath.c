@@ -170,31 +170,17 @@ int main(void) {
 
 #include <criterion/criterion.h>
 
-#ifdef ONNXCC_TEST_CFLAGS
-#define VMATH_CFLAGS ONNXCC_TEST_CFLAGS
-#else
-#define VMATH_CFLAGS "-O2"
-#endif
+#include "helpers.h"
 
 Test(vmath, this_build) {
     cr_assert_eq(vmath_check(stdout), 0, "vector math differs from onnxcc_act.h (see above)");
 }
 
-/* Builds this file as a program with `flags` and runs it. */
+/* Builds this file as a program of its own (VMATH_MAIN) with `flags` and runs it. */
 static void run_vmath_program(const char *flags) {
-    char dir[] = "/tmp/onnxcc-vmath-XXXXXX";
-    cr_assert(mkdtemp(dir));
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "clang -std=c11 -Wall -Wextra -Werror %s %s -DVMATH_MAIN -I%s/runtime/include "
-             "%s/tests/unit/test_vmath.c -o %s/vmath -lm > %s/cc.log 2>&1",
-             VMATH_CFLAGS, flags, ONNXCC_SOURCE_DIR, ONNXCC_SOURCE_DIR, dir, dir);
-    cr_assert_eq(system(cmd), 0, "building test_vmath.c %s failed (see %s/cc.log)", flags, dir);
-    snprintf(cmd, sizeof cmd, "%s/vmath > %s/check.log 2>&1", dir, dir);
-    cr_assert_eq(system(cmd), 0, "vector math (%s) differs from onnxcc_act.h (see %s/check.log)",
-                 flags, dir);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    char all[256];
+    snprintf(all, sizeof all, "%s -DVMATH_MAIN", flags);
+    tb_build_and_run(all, "tests/unit/test_vmath.c", "");
 }
 
 Test(vmath, portable) { run_vmath_program("-DONNXCC_PORTABLE"); }
