@@ -30,6 +30,8 @@ static void usage(FILE *f) {
         "options:\n"
         "  --shape NAME=DIMS     give an input's shape, e.g. --shape input=1x3x224x224\n"
         "  --no-fuse             no activation fusion\n"
+        "  --no-winograd         3x3 stride-1 convolutions without Winograd's transform\n"
+        "                        (the direct kernels' rounding, a little slower)\n"
         "  --weights MODE        auto (default: C arrays for small tensors, byte strings\n"
         "                        for large), literal (C arrays), blob (byte strings),\n"
         "                        incbin (NAME.weights linked in by NAME_weights.S) or\n"
@@ -123,6 +125,7 @@ int main(int argc, char **argv) {
         } else {
             takes_value = false;
             if (strcmp(a, "--no-fuse") == 0) o.fuse = false;
+            else if (strcmp(a, "--no-winograd") == 0) o.winograd = false;
             else if (strcmp(a, "--emit-runtime") == 0) o.emit_runtime = true;
             else if (strcmp(a, "--keep") == 0) o.keep = true;
             else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) o.verbose = true;

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "bench_util.h"
+#include "onnxcc_conv_wino.h"
 #include "onnxcc_rt.h"
 
 typedef struct Layer {
@@ -74,7 +75,8 @@ static const GemmShape gemms[] = {
 int main(int argc, char **argv) {
     const char *filter = argc > 1 ? argv[1] : NULL;
     double total_flops = 0, total_t = 0;
-    printf("%-36s %10s %10s %10s %10s\n", "layer", "us", "GFLOP/s", "packed", "first");
+    printf("%-36s %10s %10s %10s %10s %10s\n", "layer", "us", "GFLOP/s", "packed", "first",
+           "wino");
     for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
         const Layer *L = &layers[li];
         if (filter && !strstr(L->name, filter)) continue;
@@ -140,6 +142,30 @@ int main(int argc, char **argv) {
                        flops / t * 1e-9, flops / tp * 1e-9, first, tf * 1e6);
                 tp = tf;    /* the total counts what generated code runs */
                 free(wf), free(sf);
+            } else if (onnxcc_conv_wino_use(&G3, (size_t)L->c, M, G)) {
+                /* Winograd, then the packed GEMM path again beside it; GFLOP/s counts the
+                 * direct convolution's operations (the `wino` column is an effective rate),
+                 * and the largest difference from the packed path's output is printed. */
+                float *wu = xalloc(onnxcc_conv_wino_floats(M, (size_t)L->c) * 4);
+                onnxcc_conv_wino_pack(w, M, (size_t)L->c, wu);
+                void *sw = xalloc(onnxcc_f32_conv_wino_scratch_bytes(&G3, (size_t)L->c, M));
+                float *yw = xalloc(ny * 4);
+                double tw, tp2, err = 0, big = 0;
+                TIME_MEDIAN(tw, onnxcc_f32_conv_wino(&g, 1, (size_t)L->c, M, x, wu, yw, &ep,
+                                                     sw, NULL));
+                TIME_MEDIAN(tp2, onnxcc_f32_conv_packed(&g, 1, (size_t)L->c, M, G, x, wp, y,
+                                                        &ep, scratch, NULL));
+                if (tp2 < tp) tp = tp2;
+                for (size_t i = 0; i < ny; i++) {
+                    double e = y[i] > yw[i] ? y[i] - yw[i] : yw[i] - y[i];
+                    err = e > err ? e : err;
+                    big = y[i] > big ? y[i] : big;
+                }
+                printf("%-36s %10.1f %10.1f %10.1f %10s %10.1f (us: %.1f, max diff %.2g of "
+                       "%.3g)\n", L->name, tp * 1e6, flops / t * 1e-9, flops / tp * 1e-9,
+                       first, flops / tw * 1e-9, tw * 1e6, err, big);
+                tp = tw;
+                free(wu), free(sw), free(yw);
             } else {
                 printf("%-36s %10.1f %10.1f %10.1f %10s\n", L->name, tp * 1e6,
                        flops / t * 1e-9, flops / tp * 1e-9, first);

@@ -12,6 +12,7 @@
 void driver_options_default(DriverOptions *o) {
     memset(o, 0, sizeof *o);
     o->fuse = true;
+    o->winograd = true;
     o->cc = "clang";
     o->cflags = "-O3 -march=native";
     o->rtol = -1;   /* test: from tolerance.txt or the ONNX defaults */
@@ -131,7 +132,8 @@ bool drv_bind_input_shapes(Graph *g, const HostTensor *inputs, int n, Diag *d) {
 }
 
 bool drv_pipeline(Graph *g, const DriverOptions *o, StrBuf *dump, Diag *d) {
-    PassOptions po = {.fuse = o->fuse, .verify = true, .dump_after = o->dump_after,
+    PassOptions po = {.fuse = o->fuse, .winograd = o->winograd, .verify = true,
+                      .dump_after = o->dump_after,
                       .dump_out = dump};
     if (o->dump_after) {
         bool known = false;

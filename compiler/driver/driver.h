@@ -18,6 +18,7 @@ typedef struct DriverOptions {
     const char *shapes[DRIVER_MAX_SHAPES];   /* --shape NAME=1x3x224x224 */
     int n_shapes;
     bool fuse;                  /* !--no-fuse */
+    bool winograd;              /* !--no-winograd */
     bool emit_runtime;
     const char *dump_after;
     bool report;

@@ -2,8 +2,9 @@
  * one call to the runtime's onnxcc_f32_conv with the geometry baked in; when the
  * pack_weights pass packed W (kern_is_packed), to the kernel that kern_conv_path names:
  * onnxcc_f32_conv_packed, for small planes (onnxcc_conv_use_small) onnxcc_f32_conv_small,
- * whose weights are packed as its GEMM's B instead, or for few input channels
- * (onnxcc_conv_first_use: first layers) the direct onnxcc_f32_conv_first.
+ * whose weights are packed as its GEMM's B instead, for few input channels
+ * (onnxcc_conv_first_use: first layers) the direct onnxcc_f32_conv_first, or for 3x3
+ * stride-1 convolutions (onnxcc_conv_wino_use) Winograd's onnxcc_f32_conv_wino.
  *
  * Inputs: X [N, C, spatial...], W [M, C / group, kernel...], optional B [M].  The fusion
  * pass may append a PRelu slope (one value, or one per output channel) and a residual of
@@ -102,17 +103,21 @@ static bool conv_info(const Node *n, ConvInfo *ci, Diag *d) {
     return shape_spatial_geom(n, ns, x->dims + 2, w->dims + 2, false, &ci->geom, d);
 }
 
-static bool scratch_of(const ConvInfo *ci, bool packed, size_t *out);
+/* The path of a Conv whose weights are not packed (onnxcc_f32_conv). */
+#define CONV_UNPACKED (-1)
+static bool scratch_of(const ConvInfo *ci, int path, size_t *out);
 static bool conv_packed_floats(const ConvInfo *ci, size_t *out);
 static bool conv_kdim(const ConvInfo *ci, size_t *kdim);
 static bool conv_small(const ConvInfo *ci);
 static bool conv_first(const ConvInfo *ci);
 static bool conv_first_floats(const ConvInfo *ci, size_t *out);
+static bool conv_wino(const ConvInfo *ci);
 
 static bool conv_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
-    if (kern_is_packed(n)) {
-        diag_error(d, n, "attribute '%s' is reserved for onnxcc's own use", KERN_ATTR_PACKED);
+    if (kern_is_packed(n) || ir_attr(n, KERN_ATTR_PATH)) {
+        diag_error(d, n, "attributes '%s' and '%s' are reserved for onnxcc's own use",
+                   KERN_ATTR_PACKED, KERN_ATTR_PATH);
         return false;
     }
     if (!op_require_shape(n, 0, d) || !op_require_shape(n, 1, d)) return false;
@@ -126,7 +131,7 @@ static bool conv_infer(Graph *g, Node *n, Diag *d) {
         return false;
     }
     size_t scratch;
-    if (!scratch_of(&ci, false, &scratch) || scratch > ((size_t)1 << 40)) {
+    if (!scratch_of(&ci, CONV_UNPACKED, &scratch) || scratch > ((size_t)1 << 40)) {
         diag_error(d, n, "the im2col buffer of this convolution is too large");
         return false;
     }
@@ -183,7 +188,24 @@ static bool conv_emit(Emitter *e, const Node *n, Diag *d) {
     kern_emit_epilogue(e, n, "ep", bias[0] ? bias : NULL, 1.0f, res[0] ? res : NULL,
                        slope[0] ? slope : NULL);
     const char *entry = "onnxcc_f32_conv";
-    if (kern_is_packed(n) && conv_first(&ci)) {
+    const int path = kern_is_packed(n) ? (int)kern_conv_path(n) : CONV_UNPACKED;
+    if (path == KERN_CONV_WINO) {
+        if (!conv_wino(&ci) || (int64_t)onnxcc_conv_wino_floats((size_t)ci.M, (size_t)ci.C) !=
+                                   ir_numel(n->inputs[1])) {
+            diag_error(d, n, "internal error: packed weights '%s' do not fit the Winograd "
+                       "kernel", n->inputs[1]->name);
+            return false;
+        }
+        emit_line(e, "/* A 3x3 stride-1 convolution by Winograd's F(2x2, 3x3) "
+                  "(onnxcc_conv_wino.h): W was");
+        emit_line(e, " * transformed at compile time into 16 packed %lld x %lld matrices "
+                  "(onnxcc_conv_wino_pack). */", (long long)ci.M, (long long)ci.C);
+        emit_line(e, "onnxcc_f32_conv_wino(&geom, %lld /* batch */, %lld /* in channels */, "
+                  "%lld /* out channels */,", (long long)ci.N, (long long)ci.C, (long long)ci.M);
+        emit_line(e, "                     x0, x1, y0, &ep, scratch, pool);");
+        return true;
+    }
+    if (path == KERN_CONV_FIRST) {
         size_t floats = 0;
         if (!conv_first_floats(&ci, &floats) || (int64_t)floats != ir_numel(n->inputs[1])) {
             diag_error(d, n, "internal error: packed weights '%s' have %lld values, expected "
@@ -199,7 +221,7 @@ static bool conv_emit(Emitter *e, const Node *n, Diag *d) {
         emit_line(e, "                      x0, x1, y0, &ep, scratch, pool);");
         return true;
     }
-    if (kern_is_packed(n) && conv_small(&ci)) {
+    if (path == KERN_CONV_SMALL) {
         size_t kdim = 0, cols = 0, floats = 0;
         if (!conv_kdim(&ci, &kdim) || !size_align_up((size_t)ci.M, ONNXCC_PACK_NR, &cols) ||
             !size_mul(cols, kdim, &floats) || (int64_t)floats != ir_numel(n->inputs[1])) {
@@ -287,14 +309,36 @@ static bool conv_small(const ConvInfo *ci) {
            onnxcc_conv_use_small(&G, (size_t)ci->C, (size_t)ci->M, (size_t)ci->group);
 }
 
-KernConvPath kern_conv_path(const Node *n) {
+/* Whether a Conv whose weights are packed may run onnxcc_f32_conv_wino (the runtime's
+ * rule, onnxcc_conv_wino_use, never a direct case), its weights and scratch sizes
+ * representable (onnxcc_conv_wino_plan reports an overflow as 0 floats) and bounded like
+ * the other paths' buffers. */
+static bool conv_wino(const ConvInfo *ci) {
+    OnnxccGeom3 G;
+    conv_geom3(ci, &G);
+    if (onnxcc_conv_direct((size_t)ci->C, (size_t)ci->group) ||
+        !onnxcc_conv_wino_use(&G, (size_t)ci->C, (size_t)ci->M, (size_t)ci->group))
+        return false;
+    const size_t limit = (size_t)1 << 36;       /* floats */
+    size_t rows, floats;
+    OnnxccWinoPlan pl;
+    onnxcc_conv_wino_plan(&G, (size_t)ci->C, (size_t)ci->M, &pl);
+    return size_align_up((size_t)ci->M, ONNXCC_PACK_MR, &rows) &&
+           size_mul(rows, (size_t)ci->C, &floats) &&
+           size_mul(floats, ONNXCC_WINO_POS, &floats) && floats <= limit &&
+           pl.floats > 0 && pl.floats <= limit;
+}
+
+KernConvPath kern_conv_choose(const Node *n, bool winograd) {
     ConvInfo ci;
     Diag d;
     diag_init(&d);
     bool ok = conv_info(n, &ci, &d);   /* already checked by infer */
     diag_free(&d);
     if (!ok) return KERN_CONV_GEMM;
-    return conv_first(&ci) ? KERN_CONV_FIRST : conv_small(&ci) ? KERN_CONV_SMALL : KERN_CONV_GEMM;
+    if (conv_first(&ci)) return KERN_CONV_FIRST;
+    if (winograd && conv_wino(&ci)) return KERN_CONV_WINO;
+    return conv_small(&ci) ? KERN_CONV_SMALL : KERN_CONV_GEMM;
 }
 
 /* The same rule as onnxcc_f32_conv_scratch_bytes() in runtime/src/rt_conv.c: the phase
@@ -302,8 +346,10 @@ KernConvPath kern_conv_path(const Node *n) {
  * depthwise path, or nothing for a pointwise conv and the other direct cases; for a
  * packed small-plane conv, onnxcc_f32_conv_small_scratch_bytes()'s transposed im2col
  * matrix; for a packed conv of few input channels, the phase planes of
- * onnxcc_f32_conv_first_scratch_bytes().  false when the size overflows. */
-static bool scratch_of(const ConvInfo *ci, bool packed, size_t *out) {
+ * onnxcc_f32_conv_first_scratch_bytes(); for Winograd's, the transformed inputs and
+ * products of onnxcc_conv_wino_plan.  path is the node's kern_conv_path, or
+ * CONV_UNPACKED.  false when the size overflows. */
+static bool scratch_of(const ConvInfo *ci, int path, size_t *out) {
     const SpatialGeom *sg = &ci->geom;
     bool pointwise = true;
     for (int i = 0; i < sg->n_spatial; i++)
@@ -313,7 +359,12 @@ static bool scratch_of(const ConvInfo *ci, bool packed, size_t *out) {
     *out = 0;
     OnnxccGeom3 G;
     conv_geom3(ci, &G);
-    if (packed && conv_first(ci)) {
+    if (path == KERN_CONV_WINO) {
+        OnnxccWinoPlan pl;
+        onnxcc_conv_wino_plan(&G, (size_t)ci->C, (size_t)ci->M, &pl);
+        return pl.floats > 0 && size_mul(pl.floats, sizeof(float), out);
+    }
+    if (path == KERN_CONV_FIRST) {
         /* in channels * stride[1] * stride[2] planes of rows x cols floats. */
         size_t rows, cols;
         onnxcc_conv_first_plane(&G, &rows, &cols);
@@ -321,7 +372,7 @@ static bool scratch_of(const ConvInfo *ci, bool packed, size_t *out) {
                size_mul(*out, rows, out) && size_mul(*out, cols, out) &&
                size_mul(*out, sizeof(float), out);
     }
-    if (packed && conv_small(ci)) {
+    if (path == KERN_CONV_SMALL) {
         /* onnxcc_packed_a_floats(output pixels, kdim) floats. */
         size_t kdim, rows = 1;
         for (int i = 0; i < sg->n_spatial; i++)
@@ -356,7 +407,8 @@ static size_t conv_scratch(const Node *n) {
     bool ok = conv_info(n, &ci, &d);   /* already checked by infer: cannot fail here */
     diag_free(&d);
     size_t bytes = 0;
-    if (!ok || !scratch_of(&ci, kern_is_packed(n), &bytes)) return 0;
+    int path = kern_is_packed(n) ? (int)kern_conv_path(n) : CONV_UNPACKED;
+    if (!ok || !scratch_of(&ci, path, &bytes)) return 0;
     return bytes;
 }
 

@@ -28,10 +28,23 @@ void kern_emit_geom(Emitter *e, const SpatialGeom *sg);
  *  - KERN_CONV_SMALL: the right one, B(k, oc) = W[oc][k] (onnxcc_packed_b_index), for the
  *    small-plane kernel of onnxcc_conv_small.h;
  *  - KERN_CONV_FIRST: blocks of output channels (onnxcc_conv_first_index), for the direct
- *    kernel of few input channels of onnxcc_conv_first.h.
- * Not for the depthwise case (onnxcc_conv_direct), whose weights are not packed. */
-typedef enum KernConvPath { KERN_CONV_GEMM, KERN_CONV_SMALL, KERN_CONV_FIRST } KernConvPath;
-KernConvPath kern_conv_path(const Node *n);
+ *    kernel of few input channels of onnxcc_conv_first.h;
+ *  - KERN_CONV_WINO: the 16 transformed kernels of Winograd's F(2x2, 3x3), each a packed
+ *    GEMM operand (onnxcc_conv_wino_pack), for the 3x3 stride-1 kernel of
+ *    onnxcc_conv_wino.h.
+ * Not for the depthwise case (onnxcc_conv_direct), whose weights are not packed.
+ * kern_conv_choose is the rule (winograd false: never KERN_CONV_WINO, the
+ * --no-winograd option); the pass records its choice in the attribute KERN_ATTR_PATH,
+ * which kern_conv_path reads back for the emitter. */
+typedef enum KernConvPath {
+    KERN_CONV_GEMM, KERN_CONV_SMALL, KERN_CONV_FIRST, KERN_CONV_WINO
+} KernConvPath;
+#define KERN_ATTR_PATH "onnxcc.conv_path"
+KernConvPath kern_conv_choose(const Node *n, bool winograd);
+static inline KernConvPath kern_conv_path(const Node *n) {
+    int64_t p = ir_attr_int(n, KERN_ATTR_PATH, KERN_CONV_GEMM);
+    return p >= KERN_CONV_GEMM && p <= KERN_CONV_WINO ? (KernConvPath)p : KERN_CONV_GEMM;
+}
 
 /* Whether n's weight input is packed. */
 static inline bool kern_is_packed(const Node *n) { return ir_attr(n, KERN_ATTR_PACKED) != NULL; }

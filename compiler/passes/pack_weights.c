@@ -10,7 +10,11 @@
  *    layout of onnxcc_gemm.h), or, for the small planes of onnxcc_conv_use_small
  *    (kern_conv_path KERN_CONV_SMALL), as the K x out_channels matrix B(k, oc) = W[oc][k]
  *    in the packed-B layout, or, for few input channels (KERN_CONV_FIRST), in the blocks
- *    of output channels of onnxcc_conv_first_index (runtime/include/onnxcc_conv_first.h);
+ *    of output channels of onnxcc_conv_first_index (runtime/include/onnxcc_conv_first.h),
+ *    or, for the 3x3 stride-1 convolutions of KERN_CONV_WINO, transformed for Winograd's
+ *    F(2x2, 3x3) into 16 packed matrices (onnxcc_conv_wino_pack,
+ *    runtime/include/onnxcc_conv_wino.h; off with --no-winograd); the Conv records the
+ *    kernel chosen in the attribute KERN_ATTR_PATH;
  *  - a float Gemm or MatMul whose B is a constant 2-D matrix reads B (transB applied) in
  *    the packed-B layout of onnxcc_packed_b_index;
  *  - such a node carries the attribute KERN_ATTR_PACKED (ops/kernel_emit.h) holding the
@@ -28,6 +32,7 @@
 #include "base/checked.h"
 #include "onnxcc_conv.h"
 #include "onnxcc_conv_first.h"
+#include "onnxcc_conv_wino.h"
 #include "ops/kernel_emit.h"
 #include "ops/op.h"
 #include "passes/pass.h"
@@ -37,9 +42,11 @@ static bool is_op(const Node *n, const char *type) {
 }
 
 /* How a weight is packed: as a convolution's A with `groups` groups, as B (K x N)
- * stored [K][N] or, with transB, [N][K], or for the direct kernel of few input
- * channels. */
-typedef enum Layout { LAYOUT_CONV_A, LAYOUT_B, LAYOUT_B_TRANSPOSED, LAYOUT_CONV_FIRST } Layout;
+ * stored [K][N] or, with transB, [N][K], for the direct kernel of few input channels,
+ * or transformed for Winograd's kernel. */
+typedef enum Layout {
+    LAYOUT_CONV_A, LAYOUT_B, LAYOUT_B_TRANSPOSED, LAYOUT_CONV_FIRST, LAYOUT_CONV_WINO
+} Layout;
 
 typedef struct Packed {
     const Value *orig;
@@ -116,6 +123,9 @@ static bool packed_floats(const PackShape *s, size_t *out) {
         return size_align_up(s->rows, ONNXCC_PACK_NR, out) && size_mul(*out, s->cols, out);
     case LAYOUT_CONV_FIRST:     /* W[M][taps] */
         return size_align_up(s->rows, ONNXCC_CONV_FIRST_OC, out) && size_mul(*out, s->cols, out);
+    case LAYOUT_CONV_WINO:      /* W[M][C * 9]: 16 packed-A matrices of M x C */
+        return size_align_up(s->rows, ONNXCC_PACK_MR, out) &&
+               size_mul(*out, s->cols / 9, out) && size_mul(*out, ONNXCC_WINO_POS, out);
     }
     return false;
 }
@@ -128,6 +138,7 @@ static size_t packed_index(const PackShape *s, size_t r, size_t c) {
     case LAYOUT_B: return onnxcc_packed_b_index(s->rows, r, c);
     case LAYOUT_B_TRANSPOSED: return onnxcc_packed_b_index(s->cols, c, r);
     case LAYOUT_CONV_FIRST: return onnxcc_conv_first_index(s->cols, r, c);
+    case LAYOUT_CONV_WINO: break;       /* a transform, not a permutation: pack_weight */
     }
     return 0;
 }
@@ -144,6 +155,10 @@ static Value *pack_weight(Graph *g, const Node *n, const Value *w, const PackSha
     if (!v) return NULL;
     const float *src = w->data;
     float *dst = v->data;
+    if (s->layout == LAYOUT_CONV_WINO) {
+        onnxcc_conv_wino_pack(src, s->rows, s->cols / 9, dst);
+        return v;
+    }
     for (size_t r = 0; r < s->rows; r++)
         for (size_t c = 0; c < s->cols; c++) dst[packed_index(s, r, c)] = src[r * s->cols + c];
     return v;
@@ -172,7 +187,7 @@ static bool pack_node(Graph *g, Node *n, PackList *l, Layout layout, int64_t gro
     return true;
 }
 
-static bool try_pack(Graph *g, Node *n, PackList *l, Diag *d) {
+static bool try_pack(Graph *g, Node *n, PackList *l, const PassOptions *opt, Diag *d) {
     if (!const_float(n, 1) || !n->inputs[0] || n->inputs[0]->dtype != DT_FLOAT) return true;
     const Value *x = n->inputs[0], *w = n->inputs[1];
     if (is_op(n, "Conv")) {
@@ -180,11 +195,15 @@ static bool try_pack(Graph *g, Node *n, PackList *l, Diag *d) {
         int64_t groups = ir_attr_int(n, "group", 1);
         if (x->rank < 3 || onnxcc_conv_direct((size_t)x->dims[1], (size_t)groups)) return true;
         size_t M = (size_t)w->dims[0], kdim = (size_t)ir_numel(w) / M;
-        switch (kern_conv_path(n)) {
+        KernConvPath path = kern_conv_choose(n, opt->winograd);
+        if (!ir_attr_set_int(g, n, KERN_ATTR_PATH, path, d)) return false;
+        switch (path) {
         case KERN_CONV_SMALL:           /* W [M][kdim] is B (K = kdim) stored transposed */
             return pack_node(g, n, l, LAYOUT_B_TRANSPOSED, 0, M, kdim, d);
         case KERN_CONV_FIRST:
             return pack_node(g, n, l, LAYOUT_CONV_FIRST, 0, M, kdim, d);
+        case KERN_CONV_WINO:            /* W [M][C * 3 * 3] */
+            return pack_node(g, n, l, LAYOUT_CONV_WINO, 0, M, kdim, d);
         case KERN_CONV_GEMM:
             break;
         }
@@ -202,11 +221,10 @@ static bool try_pack(Graph *g, Node *n, PackList *l, Diag *d) {
 }
 
 bool pass_pack_weights(Graph *g, const PassOptions *opt, Diag *d) {
-    (void)opt;
     PackList list = {0};
     for (int i = 0; i < g->n_nodes; i++) {
         Node *n = g->nodes[i];
-        if (!n->dead && !try_pack(g, n, &list, d)) return false;
+        if (!n->dead && !try_pack(g, n, &list, opt, d)) return false;
     }
     return true;
 }

@@ -15,6 +15,7 @@
 
 typedef struct PassOptions {
     bool fuse;                  /* activation and residual fusion (--no-fuse clears it) */
+    bool winograd;              /* Winograd 3x3 convolutions (--no-winograd clears it) */
     bool verify;                /* ir_verify after every pass */
     const char *dump_after;     /* pass name, or NULL */
     StrBuf *dump_out;           /* where --dump-after text goes */

@@ -17,6 +17,7 @@
 #include "onnxcc_conv.h"
 #include "onnxcc_conv_first.h"
 #include "onnxcc_conv_small.h"
+#include "onnxcc_conv_wino.h"
 #include "onnxcc_dwconv.h"
 #include "onnxcc_gemm.h"
 #include "onnxcc_pooling.h"

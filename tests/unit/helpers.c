@@ -159,7 +159,7 @@ void tb_output(Graph *g, Value *v) {
 
 bool tb_pipeline(Graph *g, bool fuse, Diag *d) {
     diag_init(d);
-    PassOptions opt = {.fuse = fuse, .verify = true};
+    PassOptions opt = {.fuse = fuse, .winograd = true, .verify = true};
     bool ok = pipeline_run(g, &opt, d);
     for (int i = 0; i < d->n_messages; i++) cr_log_info("%s", d->messages[i]);
     return ok;

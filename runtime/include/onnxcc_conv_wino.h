@@ -1,0 +1,159 @@
+/* onnxcc_conv_wino.h: 3x3 stride-1 convolutions by Winograd's minimal filtering,
+ * F(2x2, 3x3) (runtime/src/rt_conv_wino.c).
+ *
+ * Each 2 x 2 block of output pixels (a tile) is computed from the 4 x 4 block of input
+ * pixels it reads: with the input tile d transformed to V = B^T d B and each 3 x 3 kernel
+ * g to U = G g G^T (4 x 4 each), the output is Y = A^T (sum over input channels of
+ * U . V) A, where . multiplies element by element.  For each of the 16 positions p of a
+ * transformed tile, the sum over input channels is a matrix product: M_p[oc][tile] =
+ * sum_c U_p[oc][c] V_p[c][tile].  That is 16 products of out_channels x in_channels x
+ * tiles, or 16 / 4 = 4 multiplications per output pixel and channel pair where the
+ * direct convolution does 9: 2.25 times fewer, at the cost of the transforms (additions
+ * only, linear in the data) and slightly larger rounding errors (the transforms add
+ * and subtract at most 4 values; a test bounds the difference from a double-precision
+ * convolution).
+ *
+ *   B^T = | 1  0 -1  0 |    G = | 1    0    0  |    A^T = | 1  1  1  0 |
+ *         | 0  1  1  0 |        | 1/2  1/2  1/2 |          | 0  1 -1 -1 |
+ *         | 0 -1  1  0 |        | 1/2 -1/2  1/2 |
+ *         | 0  1  0 -1 |        | 0    0    1  |
+ *
+ * The weights are transformed and packed at compile time (onnxcc_conv_wino_pack, in
+ * double precision): U_p is the GEMM's left operand in the packed-A layout of
+ * onnxcc_gemm.h, so the products run the same micro-kernels as every other GEMM.
+ */
+#ifndef ONNXCC_ONNXCC_CONV_WINO_H
+#define ONNXCC_ONNXCC_CONV_WINO_H
+
+#include "onnxcc_gemm.h"
+#include "onnxcc_threads.h"
+#include "onnxcc_types.h"
+
+#define ONNXCC_WINO_OUT 2       /* output pixels per tile side */
+#define ONNXCC_WINO_IN 4        /* input pixels per tile side: ONNXCC_WINO_OUT + 3 - 1 */
+#define ONNXCC_WINO_POS 16      /* positions of a transformed tile: one GEMM each */
+/* Bytes of the transformed inputs and products of one block of tiles: with 2 MiB of L2
+ * per core, the block's V and M stay there while the 16 products run. */
+#define ONNXCC_WINO_BLOCK_BYTES (1u << 20)
+
+/* Whether a convolution takes this path (compiler and runtime agree through it): one
+ * group, 2-D (the outer axis of onnxcc_geom3 trivial), a 3 x 3 kernel with stride and
+ * dilation 1, any padding, at least 16 input and 16 output channels (with fewer, the
+ * products are too thin to pay for the transforms) and an output of at least 4 x 4.
+ * Measured with bench/kernels/conv_layers.c against onnxcc_f32_conv_packed. */
+static inline int onnxcc_conv_wino_use(const OnnxccGeom3 *G, size_t in_channels,
+                                       size_t out_channels, size_t groups) {
+    return groups == 1 && in_channels >= 16 && out_channels >= 16 && G->in[0] == 1 &&
+           G->out[0] == 1 && G->kernel[0] == 1 && G->kernel[1] == 3 && G->kernel[2] == 3 &&
+           G->stride[1] == 1 && G->stride[2] == 1 && G->dilation[1] == 1 &&
+           G->dilation[2] == 1 && G->out[1] >= 4 && G->out[2] >= 4;
+}
+
+/* The weights: for each position p, U_p = the out_channels x in_channels matrix of
+ * position p of G g G^T, in the packed-A layout (onnxcc_packed_a_index), at
+ * p * onnxcc_packed_a_floats(out_channels, in_channels) floats. */
+static inline size_t onnxcc_conv_wino_floats(size_t out_channels, size_t in_channels) {
+    return ONNXCC_WINO_POS * onnxcc_packed_a_floats(out_channels, in_channels);
+}
+
+/* u (onnxcc_conv_wino_floats floats) = W[out_channels][in_channels][3][3] transformed and
+ * packed as above, each value computed in double and rounded once; zeros in the padding
+ * rows of the last panel. */
+static inline void onnxcc_conv_wino_pack(const float *w, size_t out_channels,
+                                         size_t in_channels, float *u) {
+    static const double G[ONNXCC_WINO_IN][3] = {
+        {1.0, 0.0, 0.0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0.0, 0.0, 1.0}};
+    const size_t step = onnxcc_packed_a_floats(out_channels, in_channels);
+    for (size_t i = 0; i < ONNXCC_WINO_POS * step; i++) u[i] = 0.0f;
+    for (size_t oc = 0; oc < out_channels; oc++)
+        for (size_t c = 0; c < in_channels; c++) {
+            const float *g = w + (oc * in_channels + c) * 9;
+            double gt[ONNXCC_WINO_IN][3];       /* G g */
+            for (int a = 0; a < ONNXCC_WINO_IN; a++)
+                for (int l = 0; l < 3; l++)
+                    gt[a][l] = G[a][0] * g[l] + G[a][1] * g[3 + l] + G[a][2] * g[6 + l];
+            for (int a = 0; a < ONNXCC_WINO_IN; a++)
+                for (int b = 0; b < ONNXCC_WINO_IN; b++) {
+                    double v = gt[a][0] * G[b][0] + gt[a][1] * G[b][1] + gt[a][2] * G[b][2];
+                    size_t p = (size_t)(a * ONNXCC_WINO_IN + b);
+                    u[p * step + onnxcc_packed_a_index(in_channels, oc, c)] = (float)v;
+                }
+        }
+}
+
+/* How the tiles are cut into blocks, and where each block's buffers lie in the scratch
+ * (floats from its start):
+ *  - tiles: tiles_y x tiles_x tiles of 2 x 2 output pixels (the last row and column may
+ *    stick out of the output); a block is block_rows rows of tiles, at most block_tiles
+ *    tiles;
+ *  - V: 16 packed-B matrices (onnxcc_packed_b_index, K = in_channels, N = the block's
+ *    tiles), V_p at v + p * v_step;
+ *  - M: 16 row-major out_channels x tiles products, M_p at m + p * m_step, row stride
+ *    block_tiles;
+ * floats is the total, 0 if it does not fit in a size_t. */
+typedef struct OnnxccWinoPlan {
+    size_t tiles_y, tiles_x, block_rows, block_tiles;
+    size_t v, v_step, m, m_step;
+    size_t floats;
+} OnnxccWinoPlan;
+
+/* n rounded up to whole 4 KiB pages of floats, plus 256 bytes (overflow: no change, which
+ * the plan's later checks catch). */
+static inline size_t onnxcc_wino_spread(size_t n) {
+    const size_t page = 1024, skew = 64;
+    return n > (size_t)-1 - 2 * page ? n : (n + page - 1) / page * page + skew;
+}
+
+static inline void onnxcc_conv_wino_plan(const OnnxccGeom3 *G, size_t in_channels,
+                                         size_t out_channels, OnnxccWinoPlan *pl) {
+    const size_t out_y = (size_t)G->out[1], out_x = (size_t)G->out[2];
+    pl->tiles_y = (out_y + ONNXCC_WINO_OUT - 1) / ONNXCC_WINO_OUT;
+    pl->tiles_x = (out_x + ONNXCC_WINO_OUT - 1) / ONNXCC_WINO_OUT;
+    /* Bytes per tile of V and M; the block's rows: as many as fit, at least one. */
+    const size_t per_tile = ONNXCC_WINO_POS * (in_channels + out_channels) * sizeof(float);
+    size_t rows = per_tile ? ONNXCC_WINO_BLOCK_BYTES / per_tile / pl->tiles_x : 1;
+    rows = rows < 1 ? 1 : rows > pl->tiles_y ? pl->tiles_y : rows;
+    pl->block_rows = rows;
+    pl->block_tiles = rows * pl->tiles_x;
+    const size_t panels = (pl->block_tiles + ONNXCC_PACK_NR - 1) / ONNXCC_PACK_NR;
+    size_t m_room, total;
+    int over = __builtin_mul_overflow(panels * ONNXCC_PACK_NR, in_channels, &pl->v_step);
+    over |= __builtin_mul_overflow(out_channels, pl->block_tiles, &pl->m_step);
+    /* The 16 matrices of V (and of M) are written and read side by side: steps of a whole
+     * number of 4 KiB pages would put them all in the same L1 sets, 16 streams in 12
+     * ways (the input transform ran 10 times slower).  A step of whole pages plus 256
+     * bytes spreads them over the sets, 64-byte aligned. */
+    pl->v_step = onnxcc_wino_spread(pl->v_step);
+    pl->m_step = onnxcc_wino_spread(pl->m_step);
+    over |= __builtin_mul_overflow(pl->m_step, (size_t)ONNXCC_WINO_POS, &m_room);
+    over |= __builtin_mul_overflow(pl->v_step, (size_t)ONNXCC_WINO_POS, &total);
+    pl->v = 0;
+    pl->m = total;
+    over |= __builtin_add_overflow(total, m_room, &total);
+    pl->floats = over ? 0 : total;
+}
+
+/* Bytes of scratch onnxcc_f32_conv_wino needs (onnxcc_conv_wino_plan's floats); it does
+ * not depend on the thread count. */
+static inline size_t onnxcc_f32_conv_wino_scratch_bytes(const OnnxccGeom3 *G,
+                                                        size_t in_channels,
+                                                        size_t out_channels) {
+    OnnxccWinoPlan pl;
+    onnxcc_conv_wino_plan(G, in_channels, out_channels, &pl);
+    return pl.floats * sizeof(float);
+}
+
+/* y[batch][out_channels][out...] = epilogue(conv(x, w)) for a convolution of
+ * onnxcc_conv_wino_use; wu holds the weights as above (64-byte aligned for speed).  In
+ * ep (NULL: none): bias and PRelu slope are per output channel, channel oc's value at
+ * ptr[oc * row_stride] (col_stride ignored); bias_scale applies as in the GEMM;
+ * residual, if any, is a tensor of y's shape (its strides are ignored) and may alias y
+ * exactly.  scratch holds onnxcc_f32_conv_wino_scratch_bytes() bytes (64-byte aligned
+ * for speed).  x and y must not overlap.  With a pool, each step of a block (input
+ * transform, products, output transform) is split across its threads; every output is
+ * computed the same way whatever the thread count. */
+void onnxcc_f32_conv_wino(const OnnxccConvGeom *g, size_t batch, size_t in_channels,
+                          size_t out_channels, const float *x, const float *wu, float *y,
+                          const OnnxccEpilogue *ep, void *scratch, OnnxccPool *pool);
+
+#endif

@@ -1,0 +1,228 @@
+/* test_conv_wino.c: onnxcc_f32_conv_wino (onnxcc_conv_wino.h), 3x3 stride-1 convolutions
+ * by Winograd's F(2x2, 3x3), against a naive convolution in double precision: resnet's
+ * "same" layers on smaller planes, odd output sizes (tiles that stick out of the output),
+ * no padding, unequal and large pads, channel counts that fill no GEMM panel, a plane
+ * split into several blocks of tiles, a tile row longer than one input step, batch 2,
+ * every activation (PRelu's slope per channel), a scaled bias with a row stride, a
+ * residual aliasing y, and 2 threads, whose output must be bitwise the one thread's.
+ * The transformed weights are checked against G g G^T computed here independently.
+ *
+ * Like test_conv_first.c, this file needs only the runtime (rt_conv_wino.c, the GEMM and
+ * the thread pool), so that it can be built for each ISA.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnxcc_conv_wino.h"
+#include "kern_ref.h"
+
+typedef ConvCase Case;
+
+/* The bound on |y - want|: the transforms add and subtract up to 16 products' worth of
+ * rounding per input channel; relative to the size of the terms summed, not of y. */
+static float tolerance(const Case *cc, float want) {
+    return 2e-6f * (float)cc->C + 1e-5f * fabsf(want);
+}
+
+/* One case with every activation, each with and without a residual aliasing y; with a
+ * pool, the output must also equal the one-thread output bit for bit. */
+static void check_case(const Case *cc, OnnxccPool *pool) {
+    OnnxccConvGeom g = conv_case_geom(cc);
+    OnnxccGeom3 G;
+    onnxcc_geom3(&g, &G);
+    cr_assert(onnxcc_conv_wino_use(&G, cc->C, cc->M, 1));
+    const size_t in_pix = prod(g.in, 2), out_pix = prod(g.out, 2), ny = cc->N * cc->M * out_pix;
+    float *x = frand(cc->N * cc->C * in_pix, 1), *w = frand(cc->M * cc->C * 9, 2);
+    float *bias = frand(2 * cc->M, 3), *slope = frand(cc->M, 4), *res = frand(ny, 5);
+    float *raw = frand(ny, 6), *want = frand(ny, 7), *y = frand(ny, 8), *y1 = frand(ny, 9);
+    float *wu = frand(onnxcc_conv_wino_floats(cc->M, cc->C), 10);
+    onnxcc_conv_wino_pack(w, cc->M, cc->C, wu);
+    /* Scratch filled with NaN: nothing may be read from it before it is written. */
+    size_t scratch_floats = onnxcc_f32_conv_wino_scratch_bytes(&G, cc->C, cc->M) / sizeof(float);
+    cr_assert(scratch_floats > 0);
+    float *scratch = malloc(scratch_floats * sizeof(float));
+    cr_assert(scratch);
+    for (size_t i = 0; i < scratch_floats; i++) scratch[i] = NAN;
+    naive_conv(&g, cc->N, cc->C, cc->M, 1, x, w, NULL, raw);
+    for (int act = ONNXCC_ACT_NONE; act <= ONNXCC_ACT_SILU; act++)
+        for (int with_res = 0; with_res < 2; with_res++) {
+            OnnxccEpilogue ep = ref_epilogue(act, with_res, bias, slope, y);
+            ref_epilogue_want(&ep, raw, res, ny, out_pix, cc->M, want);
+            memcpy(y, res, ny * sizeof(float));
+            onnxcc_f32_conv_wino(&g, cc->N, cc->C, cc->M, x, wu, y, &ep, scratch, pool);
+            for (size_t i = 0; i < ny; i++)
+                cr_assert(fabsf(y[i] - want[i]) <= tolerance(cc, want[i]),
+                          "in %lldx%lld pads %lld,%lld/%lld,%lld C %zu M %zu N %zu act %d res "
+                          "%d: y[%zu] is %.9g, expected %.9g",
+                          (long long)cc->in[0], (long long)cc->in[1], (long long)cc->pb[0],
+                          (long long)cc->pb[1], (long long)cc->pe[0], (long long)cc->pe[1],
+                          cc->C, cc->M, cc->N, act, with_res, i, (double)y[i],
+                          (double)want[i]);
+            if (!pool) continue;
+            if (with_res) ep.residual = (OnnxccOperand){y1, 0, 0};
+            memcpy(y1, res, ny * sizeof(float));
+            onnxcc_f32_conv_wino(&g, cc->N, cc->C, cc->M, x, wu, y1, &ep, scratch, NULL);
+            cr_assert(memcmp(y, y1, ny * sizeof(float)) == 0,
+                      "act %d res %d: 2 threads differ from 1", act, with_res);
+        }
+    free(x), free(w), free(bias), free(slope), free(res), free(raw), free(want), free(y);
+    free(y1), free(wu), free(scratch);
+}
+
+static const Case cases[] = {
+    /* resnet's "same" 3x3 layers on smaller planes: even and odd outputs. */
+    {2, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 32, 32},
+    {2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 2, 64, 48},
+    /* No padding (valid): 12 -> 10; a non-square plane 9 x 20 -> 7 x 18. */
+    {2, {12, 12}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 1, 16, 16},
+    {2, {9, 20}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 1, 24, 40},
+    /* Unequal pads and pads of 2 and 3 (rows and columns wholly in the padding). */
+    {2, {10, 11}, {3, 3}, {1, 1}, {1, 1}, {2, 0}, {1, 3}, 1, 17, 33},
+    {2, {5, 6}, {3, 3}, {1, 1}, {1, 1}, {3, 2}, {3, 2}, 1, 16, 20},
+    /* Channels that fill no panel (19 in, 37 out); 4 x 4 output, the smallest taken. */
+    {2, {6, 6}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 2, 19, 37},
+    /* Several blocks of tiles (16 + 16 channels: 512 tiles a block, 35 tiles a row). */
+    {2, {70, 70}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 16, 16},
+    /* A tile row longer than one input step (300 columns: 150 tiles) and odd. */
+    {2, {5, 301}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 16, 24},
+};
+
+Test(conv_wino, every_case_and_epilogue) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i], NULL);
+}
+
+/* Two threads share the transforms and the 16 products; the output is the one thread's. */
+Test(conv_wino, two_threads) {
+    OnnxccPool *pool = onnxcc_pool_create(2);
+    cr_assert(pool);
+    check_case(&cases[1], pool);
+    check_case(&cases[4], pool);
+    check_case(&cases[7], pool);
+    onnxcc_pool_destroy(pool);
+}
+
+/* The packed weights: position (a, b) of G g G^T for each (oc, c), in the packed-A
+ * layout spelled out here (8-row panels), zeros in the padding rows. */
+Test(conv_wino, packed_weights) {
+    const size_t M = 11, C = 5;
+    static const double Gm[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    float *w = frand(M * C * 9, 3);
+    const size_t step = (M + 7) / 8 * 8 * C;
+    cr_assert_eq(onnxcc_conv_wino_floats(M, C), 16 * step);
+    float *u = frand(16 * step, 4);
+    onnxcc_conv_wino_pack(w, M, C, u);
+    for (size_t p = 0; p < 16; p++)
+        for (size_t oc = 0; oc < (M + 7) / 8 * 8; oc++)
+            for (size_t c = 0; c < C; c++) {
+                double want = 0;
+                for (int k = 0; k < 3 && oc < M; k++)
+                    for (int l = 0; l < 3; l++)
+                        want += Gm[p / 4][k] * w[(oc * C + c) * 9 + (size_t)(k * 3 + l)] *
+                                Gm[p % 4][l];
+                float got = u[p * step + (oc / 8 * C + c) * 8 + oc % 8];
+                cr_assert(fabs(got - want) <= 1e-6, "p %zu oc %zu c %zu: %g, not %g", p, oc, c,
+                          (double)got, want);
+            }
+    free(w), free(u);
+}
+
+/* Whether a 2-D (3-D when depth > 0) convolution takes the path. */
+static bool use_wino(int64_t kernel, int64_t stride, int64_t dilation, int64_t size,
+                     int64_t depth, size_t C, size_t M, size_t groups) {
+    const Case cc = {depth ? 3 : 2, {depth ? depth : size, size, size}, {kernel, kernel, kernel},
+                     {stride, stride, stride}, {dilation, dilation, dilation}, {1, 1, 1},
+                     {1, 1, 1}, 1, C, M};
+    OnnxccConvGeom g = conv_case_geom(&cc);
+    OnnxccGeom3 G;
+    onnxcc_geom3(&g, &G);
+    return onnxcc_conv_wino_use(&G, C, M, groups);
+}
+
+/* The predicate: 3x3 stride 1 with 16 or more channels each way; not strides, dilations,
+ * other kernels, groups, outputs under 4 x 4, fewer channels or 3-D. */
+Test(conv_wino, predicate) {
+    cr_assert(use_wino(3, 1, 1, 56, 0, 64, 64, 1));
+    cr_assert(use_wino(3, 1, 1, 4, 0, 16, 16, 1));
+    cr_assert(!use_wino(3, 2, 1, 56, 0, 64, 64, 1));
+    cr_assert(!use_wino(3, 1, 2, 56, 0, 64, 64, 1));
+    cr_assert(!use_wino(5, 1, 1, 56, 0, 64, 64, 1));
+    cr_assert(!use_wino(3, 1, 1, 56, 0, 64, 64, 2));
+    cr_assert(!use_wino(3, 1, 1, 3, 0, 64, 64, 1));
+    cr_assert(!use_wino(3, 1, 1, 56, 0, 15, 64, 1));
+    cr_assert(!use_wino(3, 1, 1, 56, 0, 64, 15, 1));
+    cr_assert(!use_wino(3, 1, 1, 16, 8, 64, 64, 1));
+}
+
+/* ---- the compiler's choice ------------------------------------------------------------
+ * Only in unit_tests, which links the compiler (ONNXCC_SOURCE_DIR is defined there alone):
+ * the per-ISA builds of this file take the kernel tests above. */
+#if defined(ONNXCC_SOURCE_DIR)
+#include "helpers.h"
+#include "ops/kernel_emit.h"
+#include "passes/pass.h"
+
+/* x [1][24][13][13] -> Conv 32 x 24 x 3 x 3, pads 1, bias -> Relu, compiled with or
+ * without Winograd (--no-winograd) and run (tb_run); checks which kernel the Conv runs
+ * and returns the output [1][32][13][13], W and B in w_out and b_out. */
+static float *run_wino_conv(bool winograd, float *w_out, float *b_out, int64_t *ny) {
+    Graph *g = tb_graph();
+    Value *x = tb_input(g, "x", 4, (int64_t[]){1, 24, 13, 13});
+    Value *w = tb_const_rand(g, "w", 4, (int64_t[]){32, 24, 3, 3}, 7, -1, 1);
+    Value *b = tb_const_rand(g, "b", 1, (int64_t[]){32}, 8, -1, 1);
+    Node *conv = tb_node(g, "Conv", "conv", 3, (Value *[]){x, w, b}, 1);
+    tb_attr_ints(g, conv, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    Node *relu = tb_node(g, "Relu", "relu", 1, (Value *[]){conv->outputs[0]}, 1);
+    tb_output(g, relu->outputs[0]);
+    memcpy(w_out, w->data, 32 * 24 * 9 * sizeof(float));
+    memcpy(b_out, b->data, 32 * sizeof(float));
+    Diag d;
+    diag_init(&d);
+    PassOptions opt = {.fuse = true, .winograd = winograd, .verify = true};
+    cr_assert(pipeline_run(g, &opt, &d));
+    diag_free(&d);
+    int convs = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        if (n->dead || strcmp(n->op_type, "Conv") != 0) continue;
+        cr_assert(kern_is_packed(n));
+        cr_assert_eq(kern_conv_path(n), winograd ? KERN_CONV_WINO : KERN_CONV_GEMM);
+        if (winograd)
+            cr_assert_eq(ir_numel(n->inputs[1]), (int64_t)onnxcc_conv_wino_floats(32, 24));
+        convs++;
+    }
+    cr_assert_eq(convs, 1);
+    float *y = NULL;
+    cr_assert(tb_run(g, 5, &y, ny, 1));
+    ir_graph_free(g);
+    return y;
+}
+
+/* With and without Winograd, the naive result. */
+Test(conv_wino, compiler_picks_it) {
+    static float w[32 * 24 * 9], w2[32 * 24 * 9];
+    float b[32], b2[32];
+    int64_t ny = 0, ny2 = 0;
+    float *wino = run_wino_conv(true, w, b, &ny);
+    float *direct = run_wino_conv(false, w2, b2, &ny2);
+    const int64_t in[3] = {13, 13}, k[3] = {3, 3}, one[3] = {1, 1}, pad[3] = {1, 1};
+    OnnxccConvGeom g = conv_geom(2, in, k, one, one, pad, pad);
+    const size_t out = 13 * 13;
+    cr_assert_eq(ny, (int64_t)(32 * out));
+    cr_assert_eq(ny2, ny);
+    float *x = frand(24 * 13 * 13, 0), *want = frand(32 * out, 0);
+    tb_fill(x, 24 * 13 * 13, 5);
+    naive_conv(&g, 1, 24, 32, 1, x, w, b, want);
+    for (size_t i = 0; i < 32 * out; i++) {
+        float r = onnxcc_relu(want[i]);
+        cr_assert(fabsf(wino[i] - r) <= 1e-4f * (1.0f + fabsf(r)), "winograd y[%zu] = %g, not %g",
+                  i, (double)wino[i], (double)r);
+        cr_assert(fabsf(direct[i] - r) <= 1e-5f * (1.0f + fabsf(r)), "direct y[%zu] = %g, not %g",
+                  i, (double)direct[i], (double)r);
+    }
+    free(wino), free(direct), free(x), free(want);
+}
+#endif
