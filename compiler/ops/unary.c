@@ -5,9 +5,15 @@
  * the fusion pass turns Mul(x, Sigmoid(x)) into.
  *
  * One table: for each op the dtypes it accepts, its alpha default, the C expression of one
- * element for float (the runtime's onnxcc_act.h functions, so fused and unfused
- * activations compute the same thing) and for double/integers, and one scalar evaluator
- * that folding uses.  PRelu lives in binary.c since its slope broadcasts. */
+ * element for float (the runtime's onnxcc_act.h functions) and for double/integers, and
+ * one scalar evaluator that folding uses.  The activations that convolutions and GEMMs
+ * can absorb (Relu, LeakyRelu, Elu, Sigmoid, Tanh, HardSigmoid, HardSwish, and Swish
+ * with alpha 1, which is SiLU) are emitted for float32 as one call of the runtime's
+ * onnxcc_f32_act instead of a loop: the epilogues' vector math, so that fused and
+ * unfused activations compute the same thing, a vector at a time (a loop of
+ * onnxcc_sigmoid vectorises only as far as the compiler manages; tanhf never).  Folding
+ * keeps the scalar functions, within an ulp or two of those (onnxcc_simd.h).  PRelu
+ * lives in binary.c since its slope broadcasts. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -186,7 +192,8 @@ static float un_softplus_f(float v) {
     return v > 0.0f ? v + log1pf(expf(-v)) : log1pf(expf(v));
 }
 
-/* One element, in float for float/half types (exactly what the emitted code computes). */
+/* One element, in float for float/half types: exactly what the emitted loops compute;
+ * the float32 activations emitted as onnxcc_f32_act calls are within an ulp or two. */
 static double un_eval(UnKind kind, DType t, double v, float alpha, float beta, bool tanh_approx,
                       const ClipBounds *cb) {
     const UnLibm *lm = un_libm_of(kind);
@@ -435,8 +442,55 @@ static void un_expr(char *buf, size_t size, const Node *n, DType t, const ClipBo
     }
 }
 
+/* The ONNXCC_ACT_* code under which onnxcc_f32_act computes float32 node n, and its
+ * enumerator's name for the generated C; false for the other ops, and for Swish with an
+ * alpha other than 1 (x * sigmoid(alpha x) is not SiLU). */
+static bool un_act_code(const Node *n, int *act, const char **name) {
+    static const struct { UnKind kind; int act; const char *name; } acts[] = {
+        { UN_RELU, ONNXCC_ACT_RELU, "ONNXCC_ACT_RELU" },
+        { UN_LEAKY, ONNXCC_ACT_LEAKY_RELU, "ONNXCC_ACT_LEAKY_RELU" },
+        { UN_ELU, ONNXCC_ACT_ELU, "ONNXCC_ACT_ELU" },
+        { UN_SIGMOID, ONNXCC_ACT_SIGMOID, "ONNXCC_ACT_SIGMOID" },
+        { UN_TANH, ONNXCC_ACT_TANH, "ONNXCC_ACT_TANH" },
+        { UN_HARD_SIGMOID, ONNXCC_ACT_HARD_SIGMOID, "ONNXCC_ACT_HARD_SIGMOID" },
+        { UN_HARD_SWISH, ONNXCC_ACT_HARD_SWISH, "ONNXCC_ACT_HARD_SWISH" },
+        { UN_SWISH, ONNXCC_ACT_SILU, "ONNXCC_ACT_SILU" },
+    };
+    UnKind kind = un_info(n)->kind;
+    if (n->inputs[0]->dtype != DT_FLOAT || (kind == UN_SWISH && alpha_of(n) != 1.0f))
+        return false;
+    for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++) {
+        if (acts[k].kind != kind) continue;
+        *act = acts[k].act;
+        *name = acts[k].name;
+        return true;
+    }
+    return false;
+}
+
+/* One call of onnxcc_f32_act over the whole tensor.  The output has the input's shape
+ * (un_infer) and, as every value the plan places, is contiguous: x0 and y0 are the
+ * same buffer when the planner puts the op in place, which the runtime allows. */
+static void un_emit_act_call(Emitter *e, const Node *n, int act, const char *name) {
+    char sx[128], a[32], b[32];
+    bool has_alpha = act == ONNXCC_ACT_LEAKY_RELU || act == ONNXCC_ACT_ELU ||
+                     act == ONNXCC_ACT_HARD_SIGMOID;
+    c_float(a, has_alpha ? alpha_of(n) : 0.0f);
+    c_float(b, act == ONNXCC_ACT_HARD_SIGMOID ? beta_of(n) : 0.0f);
+    emit_line(e, "/* %s: %s, in place allowed; a vector at a time (onnxcc_eltwise.h) */",
+              n->op_type, ou_shape(sx, sizeof sx, n->inputs[0]));
+    emit_line(e, "onnxcc_f32_act(%s, x0, y0, %lld, %s, %s);", name,
+              (long long)ir_numel(n->inputs[0]), a, b);
+}
+
 static bool un_emit(Emitter *e, const Node *n, Diag *d) {
     if (ou_emit_if_empty(e, n)) return true;
+    int act;
+    const char *act_name;
+    if (un_act_code(n, &act, &act_name)) {
+        un_emit_act_call(e, n, act, act_name);
+        return true;
+    }
     const Value *x = n->inputs[0];
     DType t = x->dtype;
     bool half = ou_is_half(t);

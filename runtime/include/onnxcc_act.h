@@ -1,9 +1,11 @@
 /* onnxcc_act.h: the scalar math of every activation, written once.
  *
- * These static inline functions are used by the compiler's constant folder, by emitted
- * elementwise loops and by the GEMM/convolution epilogues, so a fused and an unfused
- * activation compute the same thing: exactly, but for Sigmoid, SiLU and Elu, which the
- * epilogues compute with onnxcc_simd.h's vector math (within an ulp or two of these).
+ * These static inline functions are used by the compiler's constant folder and by
+ * emitted elementwise loops.  The GEMM/convolution epilogues and onnxcc_f32_act
+ * (onnxcc_eltwise.h: the standalone activations of float tensors) compute the same
+ * activations with onnxcc_simd.h's vector math: the piecewise-linear ones exactly (but
+ * for the rounding of HardSigmoid's and HardSwish's multiply-add, fused there), Sigmoid,
+ * SiLU, Elu and Tanh within an ulp or two (Tanh's vector form is not libm's tanhf).
  * Codes are stable: the compiler stores them in its IR and emits them as literals.
  */
 #ifndef ONNXCC_ACT_H
@@ -105,8 +107,9 @@ static inline float onnxcc_act(int act, float x, float alpha, float beta, float 
 
 /* y[i] = act(y[i], alpha, beta, slope) for i < n: the switch outside, one loop per
  * activation, so that every loop vectorises (onnxcc_act's switch inside a loop does not,
- * and SiLU or Sigmoid then cost a scalar exponential per element).  For the epilogues of
- * kernels; PRelu takes one slope for all n. */
+ * and SiLU or Sigmoid then cost a scalar exponential per element).  Written for the
+ * kernels' epilogues, which now use onnxcc_simd.h's v_act instead (Tanh included); PRelu
+ * takes one slope for all n. */
 ONNXCC_ACT_OUT_OF_LINE void onnxcc_act_array(int act, float *y, size_t n, float alpha,
                                              float beta, float slope) {
 #define ONNXCC_ACT_LOOP(expr) \

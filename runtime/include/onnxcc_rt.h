@@ -19,6 +19,7 @@
 #include "onnxcc_conv_small.h"
 #include "onnxcc_conv_wino.h"
 #include "onnxcc_dwconv.h"
+#include "onnxcc_eltwise.h"
 #include "onnxcc_gemm.h"
 #include "onnxcc_pooling.h"
 #include "onnxcc_threads.h"

@@ -163,14 +163,42 @@ ONNXCC_INLINE V v_ldexp(V y, V n) {
 ONNXCC_INLINE V v_recip(V d) { return v_set1(1.0f) / d; }
 #endif
 
+/* Part of a vector: the first n (0 <= n <= VL) floats at p with zeros after them, the
+ * lanes past n not read; the first n lanes of v stored at p, nothing past them written
+ * (masked loads and stores with AVX-512, a buffer elsewhere). */
+ONNXCC_INLINE V v_load_part(const float *p, size_t n) {
+#if defined(ONNXCC_GEMM_ISA_AVX512)
+    return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
+#else
+    if (n == VL) return v_load(p);
+    float tmp[VL] = {0};
+    memcpy(tmp, p, n * sizeof(float));
+    return v_load(tmp);
+#endif
+}
+ONNXCC_INLINE void v_store_part(float *p, V v, size_t n) {
+#if defined(ONNXCC_GEMM_ISA_AVX512)
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), v);
+#else
+    if (n == VL) {
+        v_store(p, v);
+        return;
+    }
+    float tmp[VL];
+    v_store(tmp, v);
+    memcpy(p, tmp, n * sizeof(float));
+#endif
+}
+
 /* ---- vector math: the transcendental activations --------------------------------------
- * The onnxcc_act.h functions over V, for the kernels' epilogues: the same formulas and
- * the same special values (+-inf, NaN in, NaN out), the error of each measured against
- * double precision by tests/unit/test_vmath.c on every ISA above (at most 3 ulp; 1 more
- * than the scalar function at any x).  They need not give the scalar functions' bits
- * (v_recip is an estimate and a Newton step with AVX-512, the polynomial is evaluated in
- * another order, denormal results are kept), so a fused activation may differ from the
- * unfused one in the last bit or two. */
+ * The onnxcc_act.h functions over V, for the kernels' epilogues and for onnxcc_f32_act
+ * (rt_eltwise.c): the same formulas (but Tanh's, see v_tanh) and the same special values
+ * (+-inf, NaN in, NaN out), the error of each measured against double precision by
+ * tests/unit/test_vmath.c on every ISA above (at most 3 ulp; 1 more than the scalar
+ * function at any x).  They need not give the scalar functions' bits (v_recip is an
+ * estimate and a Newton step with AVX-512, the polynomial is evaluated in another order,
+ * denormal results are kept), so a kernel's activation may differ from onnxcc_act.h's
+ * (the constant folder's) in the last bit or two. */
 
 /* e^x for x already clamped to [-104, 89] (or NaN): e^x = 2^n * e^r, n = round(x / ln 2)
  * by adding 1.5 * 2^23 (which rounds to an integer), r = x - n ln 2 with ln 2 in two
@@ -217,6 +245,33 @@ ONNXCC_INLINE V v_elu(V x, V alpha) {
     return v_ge_sel(x, v_zero(), x, v_mul(alpha, v_sub(v_exp(x), v_set1(1.0f))));
 }
 
+/* tanh(x), two ways by |x| (at most 1.4 ulp: every float of [0, 9.2] checked against
+ * double precision on AVX-512, AVX2 and the portable build; test_vmath.c sweeps it):
+ *  - |x| < 0.625: x (1 + x^2 p(x^2)), p of degree 4 with Cephes' tanhf coefficients
+ *    (1.2 ulp).  Odd, and a product with x, so that -0 stays -0 (x + x^3 p would give
+ *    +0: -0 + +0) and tiny or denormal x give x itself: full relative accuracy near 0,
+ *    where the form below would subtract nearly equal numbers;
+ *  - above: tanh(|x|) = 1 - 2e / (1 + e) with e = e^(-2|x|) in [0, 0.29], one FMA after
+ *    v_recip (its denominator is in [1, 1.29]), so e's error reaches the result damped
+ *    (2e / (1 + e) <= 0.45 of it, against tanh >= 0.55); the sign of x is put back by a
+ *    select (x is not 0 here).  -2|x| is clamped at ONNXCC_EXP_LO: above |x| = 9.01 the
+ *    result rounds to 1 anyway, and +-inf give +-1 (no inf - inf).
+ * NaN: the compare with -0.625 is false and e is NaN, so the second form gives NaN. */
+ONNXCC_INLINE V v_tanh(V x) {
+    const V one = v_set1(1.0f), zero = v_zero();
+    const V m = v_neg_abs(x);                                   /* -|x| */
+    const V e = v_exp_clamped(v_max(v_set1(ONNXCC_EXP_LO), v_add(m, m)));
+    const V t = v_fma(v_mul(v_set1(-2.0f), e), v_recip(v_add(one, e)), one);  /* tanh|x| */
+    const V big = v_gt_sel(x, zero, t, v_sub(zero, t));
+    const V z = v_mul(x, x);
+    V p = v_fma(v_set1(-5.70498872745e-3f), z, v_set1(2.06390887954e-2f));
+    p = v_fma(p, z, v_set1(-5.37397155531e-2f));
+    p = v_fma(p, z, v_set1(1.33314422036e-1f));
+    p = v_fma(p, z, v_set1(-3.33332819422e-1f));
+    const V small = v_mul(x, v_fma(z, p, one));
+    return v_gt_sel(m, v_set1(-0.625f), small, big);
+}
+
 /* The piecewise-linear activations of onnxcc_act.h (ONNXCC_ACT_*) on a vector, with
  * their alpha and beta (PRelu: slope), NaN included: v_max(x, 0) is x > 0 ? x : 0 and
  * v_min(hi, v_max(lo, x)) is onnxcc_clip.  Any other code: x as it is. */
@@ -235,11 +290,11 @@ ONNXCC_INLINE V v_act_linear(V x, int act, float alpha, float beta, float slope)
     }
 }
 
-/* Activation `act` on a vector: v_act_linear's, Sigmoid, SiLU and Elu.  Not Tanh, which
- * has no vector form here (libm's tanhf): x as it is, as for ONNXCC_ACT_NONE. */
+/* Activation `act` on a vector: v_act_linear's, Sigmoid, Tanh, SiLU and Elu. */
 ONNXCC_INLINE V v_act(V x, int act, float alpha, float beta, float slope) {
     switch (act) {
     case ONNXCC_ACT_SIGMOID: return v_sigmoid(x);
+    case ONNXCC_ACT_TANH: return v_tanh(x);
     case ONNXCC_ACT_SILU: return v_silu(x);
     case ONNXCC_ACT_ELU: return v_elu(x, v_set1(alpha));
     default: return v_act_linear(x, act, alpha, beta, slope);

@@ -13,10 +13,9 @@
  *     Per tap: one vector load per tile row and one broadcast weight per channel, each
  *     feeding CF_ROWS multiply-adds.  The accumulators start at the bias; the residual and
  *     the activation (v_act of onnxcc_simd.h: within a few ulp of onnxcc_act.h) are
- *     applied in registers before the one store; Tanh, which has no vector form, over a
- *     band of finished rows of each channel while they are in cache.  One task per block
- *     of OC channels and band of BAND_ROWS rows: each output is computed by the same
- *     instructions whatever the thread count.
+ *     applied in registers before the one store.  One task per block of OC channels
+ *     and band of BAND_ROWS rows: each output is computed by the same instructions
+ *     whatever the thread count.
  * Written once over the vector primitives of onnxcc_simd.h, so AVX-512, AVX2, NEON and
  * the portable build share it; only the tile's height depends on the ISA (how many
  * accumulators its registers hold).
@@ -112,33 +111,6 @@ static void plane_task(void *ctx, size_t task, size_t thread) {
 
 /* ---- step 2: tiles ---------------------------------------------------------------------- */
 
-/* n (1 <= n <= VL) floats at p, zeros after them; the lanes past n are not read. */
-ONNXCC_INLINE V load_part(const float *p, size_t n) {
-#if defined(ONNXCC_GEMM_ISA_AVX512)
-    return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
-#else
-    if (n == VL) return v_load(p);
-    float tmp[VL] = {0};
-    memcpy(tmp, p, n * sizeof(float));
-    return v_load(tmp);
-#endif
-}
-
-/* The first n (1 <= n <= VL) lanes of v to p. */
-ONNXCC_INLINE void store_part(float *p, V v, size_t n) {
-#if defined(ONNXCC_GEMM_ISA_AVX512)
-    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), v);
-#else
-    if (n == VL) {
-        v_store(p, v);
-        return;
-    }
-    float tmp[VL];
-    v_store(tmp, v);
-    memcpy(p, tmp, n * sizeof(float));
-#endif
-}
-
 /* The tile of `rows` (<= CF_ROWS) output rows from oy, VL pixels from ox and the OC
  * channels of block b (`valid` of them below cout), whose accumulators start at `bias`;
  * activation `act` (PRelu: the channels' `slope`) before the store. */
@@ -177,17 +149,15 @@ ONNXCC_INLINE ONNXCC_WIDE void first_tile(const FirstJob *job, const int rows, s
             const size_t e = o * out_pix + (size_t)r * W;
             V v = acc[r][o];
             /* The residual is read before y is written: it may alias y. */
-            if (res) v = v_add(v, load_part(res + e, n));
+            if (res) v = v_add(v, v_load_part(res + e, n));
             v = v_act(v, act, alpha, beta, slope[o]);
-            store_part(y + e, v, n);
+            v_store_part(y + e, v, n);
         }
 }
 
 /* Task b * bands + band: output channels [b * OC, b * OC + OC) of the band's rows.  The
  * activation is applied in the tiles' registers (v_act of onnxcc_simd.h; applying
- * SiLU over the finished rows instead measured the same), but for Tanh, which has no
- * vector form: it goes over the band's rows of each channel once they are done, while
- * they are in cache (onnxcc_act_array). */
+ * SiLU over the finished rows instead measured the same). */
 static ONNXCC_WIDE void tile_task(void *ctx, size_t task, size_t thread) {
     (void)thread;
     const FirstJob *job = ctx;
@@ -197,7 +167,7 @@ static ONNXCC_WIDE void tile_task(void *ctx, size_t task, size_t thread) {
     const int64_t oy0 = (int64_t)(task % job->bands) * BAND_ROWS;
     const int64_t oy1 = oy0 + BAND_ROWS < G->out[1] ? oy0 + BAND_ROWS : G->out[1];
     const size_t valid = job->cout - oc0 < OC ? job->cout - oc0 : OC;
-    const int act = ep->act == ONNXCC_ACT_TANH ? ONNXCC_ACT_NONE : ep->act;
+    const int act = ep->act;
     float bias[OC] = {0}, slope[OC] = {0};
     for (size_t o = 0; o < valid; o++) {
         if (ep->bias.ptr)
@@ -217,12 +187,6 @@ static ONNXCC_WIDE void tile_task(void *ctx, size_t task, size_t thread) {
             }
         }
     }
-    if (ep->act != ONNXCC_ACT_TANH) return;
-    const size_t out_pix = (size_t)(G->out[1] * G->out[2]);
-    for (size_t o = 0; o < valid; o++)
-        onnxcc_act_array(ONNXCC_ACT_TANH,
-                         job->y + (oc0 + o) * out_pix + (size_t)(oy0 * G->out[2]),
-                         (size_t)((oy1 - oy0) * G->out[2]), 0.0f, 0.0f, 0.0f);
 }
 
 /* ---- entry points ----------------------------------------------------------------------- */

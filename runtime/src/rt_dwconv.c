@@ -21,9 +21,9 @@
  * Other geometries (dilations, 3-D, other kernel sizes or strides) take a general loop
  * (conv_direct_channel).
  *
- * The activation is applied in vector registers (onnxcc_simd.h's v_act, SiLU and Sigmoid
- * included): before the stores on the AVX-512 path, over each finished row elsewhere.
- * Tanh alone goes through onnxcc_tanh (libm's tanhf) after the stores.
+ * The activation is applied in vector registers (onnxcc_simd.h's v_act, SiLU, Sigmoid
+ * and Tanh included): before the stores on the AVX-512 path, over each finished row
+ * elsewhere.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -67,20 +67,15 @@ typedef struct DwChannel {
     float bias, slope;
 } DwChannel;
 
-/* The activation of ep on a vector (v_act: all but Tanh, passed through). */
+/* The activation of ep on a vector (v_act). */
 static inline V act_v(V x, const OnnxccEpilogue *ep, float slope) {
     return v_act(x, ep->act, ep->act_alpha, ep->act_beta, slope);
 }
 
 /* The activation over y[0..n): act_v a vector at a time, the last partial vector through
- * a buffer so that every element gets the same arithmetic wherever it lies; Tanh by
- * onnxcc_tanh. */
+ * a buffer so that every element gets the same arithmetic wherever it lies. */
 static void act_run(float *y, int64_t n, const OnnxccEpilogue *ep, float slope) {
     if (ep->act == ONNXCC_ACT_NONE) return;
-    if (ep->act == ONNXCC_ACT_TANH) {
-        for (int64_t i = 0; i < n; i++) y[i] = onnxcc_tanh(y[i]);
-        return;
-    }
     int64_t i = 0;
     for (; i + VL <= n; i += VL) v_store(y + i, act_v(v_load(y + i), ep, slope));
     if (i < n) {

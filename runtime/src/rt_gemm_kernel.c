@@ -23,9 +23,9 @@
  * below; AVX-512 transposes a full tile in registers).
  *
  * Activations: Relu, LeakyRelu, PRelu, Clip, HardSigmoid and HardSwish are vector
- * compares and selects with the NaN behaviour of onnxcc_act.h; Sigmoid, SiLU and Elu use
- * onnxcc_simd.h's vector exponential (within a few ulp of onnxcc_act.h's functions);
- * Tanh runs libm's tanhf over the row's lanes (onnxcc_act_array).
+ * compares and selects with the NaN behaviour of onnxcc_act.h; Sigmoid, SiLU, Elu and
+ * Tanh use onnxcc_simd.h's vector exponential (within a few ulp of onnxcc_act.h's
+ * functions).
  */
 #include <stdbool.h>
 #include <string.h>
@@ -57,31 +57,13 @@ ONNXCC_INLINE size_t lanes(size_t nr, size_t t) {
     return nr <= t * VL ? 0 : nr - t * VL < VL ? nr - t * VL : VL;
 }
 
-/* n (<= VL) contiguous floats, zeros after them. */
-ONNXCC_INLINE V v_load_n(const float *p, size_t n) {
-    if (n == VL) return v_load(p);
-    float tmp[VL] = {0};
-    memcpy(tmp, p, n * sizeof(float));
-    return v_load(tmp);
-}
-
-ONNXCC_INLINE void v_store_n(float *p, V v, size_t n) {
-    if (n == VL) {
-        v_store(p, v);
-        return;
-    }
-    float tmp[VL];
-    v_store(tmp, v);
-    memcpy(p, tmp, n * sizeof(float));
-}
-
 /* Elements (i, j .. j+n) of a broadcast operand (n <= VL, zeros past n); absent or n = 0
  * (columns past the result's): zeros, without forming a pointer past the operand. */
 ONNXCC_INLINE V operand_load(const OnnxccOperand *o, size_t i, size_t j, size_t n) {
     if (!o->ptr || n == 0) return v_zero();
     const float *p = o->ptr + (ptrdiff_t)i * o->row_stride + (ptrdiff_t)j * o->col_stride;
     if (o->col_stride == 0) return v_set1(*p);
-    if (o->col_stride == 1) return v_load_n(p, n);
+    if (o->col_stride == 1) return v_load_part(p, n);
     float tmp[VL] = {0};
     for (size_t t = 0; t < n; t++) tmp[t] = p[(ptrdiff_t)t * o->col_stride];
     return v_load(tmp);
@@ -140,13 +122,11 @@ ONNXCC_INLINE void act_row(V v[NV], const OnnxccEpilogue *ep, size_t i, size_t j
         for (int t = 0; t < NV; t++) v[t] = v_elu(v[t], al);
         return;
     }
-    default: {          /* Tanh: libm's tanhf (onnxcc_tanh), lane by lane */
-        float tmp[NR];
-        for (int t = 0; t < NV; t++) v_store(tmp + t * VL, v[t]);
-        onnxcc_act_array(ep->act, tmp, NR, ep->act_alpha, ep->act_beta, 0.0f);
-        for (int t = 0; t < NV; t++) v[t] = v_load(tmp + t * VL);
+    case ONNXCC_ACT_TANH:
+        for (int t = 0; t < NV; t++) v[t] = v_tanh(v[t]);
         return;
-    }
+    default:            /* no other code: the result as it is, as onnxcc_act */
+        return;
     }
 }
 
@@ -181,13 +161,13 @@ ONNXCC_INLINE void finish_row(const V acc[NV], size_t i, size_t j0, size_t nr,
     V part[NV], v[NV];
     for (int t = 0; t < NV; t++) {
         size_t n = lanes(nr, (size_t)t);    /* 0: past nr, neither read nor stored */
-        part[t] = !(out->block & ONNXCC_GEMM_FIRST) && n ? v_load_n(crow + t * VL, n)
+        part[t] = !(out->block & ONNXCC_GEMM_FIRST) && n ? v_load_part(crow + t * VL, n)
                                                          : v_zero();
     }
     epilogue_row(v, acc, part, i, j0, nr, out);
     for (int t = 0; t < NV; t++) {
         size_t n = lanes(nr, (size_t)t);
-        if (n) v_store_n(crow + t * VL, v[t], n);
+        if (n) v_store_part(crow + t * VL, v[t], n);
     }
 }
 
