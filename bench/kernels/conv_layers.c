@@ -36,6 +36,10 @@ static const Layer layers[] = {
     {"r18 3x3/2 256->512 @14", 256, 14, 512, 3, 2, 1, 0},
     {"r18 3x3 512->512 @7", 512, 7, 512, 3, 1, 1, 0},
     {"r18 1x1/2 64->128 @56", 64, 56, 128, 1, 2, 1, 0},
+    {"sq 3x3 16->64 @55", 16, 55, 64, 3, 1, 1, 0},
+    {"sq 3x3 32->128 @27", 32, 27, 128, 3, 1, 1, 0},
+    {"sq 3x3 48->192 @13", 48, 13, 192, 3, 1, 1, 0},
+    {"sq 3x3 64->256 @13", 64, 13, 256, 3, 1, 1, 0},
     {"mv2 conv1 3x3/2 3->32 @224", 3, 224, 32, 3, 2, 1, 0},
     {"mv3 conv1 3x3/2 3->16 @224", 3, 224, 16, 3, 2, 1, 0},
     {"sq conv1 3x3/2 3->64 @224 unpadded", 3, 224, 64, 3, 2, 1, 1},
@@ -146,8 +150,9 @@ int main(int argc, char **argv) {
                 /* Winograd, then the packed GEMM path again beside it; GFLOP/s counts the
                  * direct convolution's operations (the `wino` column is an effective rate),
                  * and the largest difference from the packed path's output is printed. */
-                float *wu = xalloc(onnxcc_conv_wino_floats(M, (size_t)L->c) * 4);
-                onnxcc_conv_wino_pack(w, M, (size_t)L->c, wu);
+                const int tile = onnxcc_conv_wino_tile(&G3);
+                float *wu = xalloc(onnxcc_conv_wino_floats(tile, M, (size_t)L->c) * 4);
+                onnxcc_conv_wino_pack(w, M, (size_t)L->c, tile, wu);
                 void *sw = xalloc(onnxcc_f32_conv_wino_scratch_bytes(&G3, (size_t)L->c, M));
                 float *yw = xalloc(ny * 4);
                 double tw, tp2, err = 0, big = 0;

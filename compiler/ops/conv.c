@@ -112,6 +112,7 @@ static bool conv_small(const ConvInfo *ci);
 static bool conv_first(const ConvInfo *ci);
 static bool conv_first_floats(const ConvInfo *ci, size_t *out);
 static bool conv_wino(const ConvInfo *ci);
+static void conv_geom3(const ConvInfo *ci, OnnxccGeom3 *G);
 
 static bool conv_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
@@ -190,16 +191,21 @@ static bool conv_emit(Emitter *e, const Node *n, Diag *d) {
     const char *entry = "onnxcc_f32_conv";
     const int path = kern_is_packed(n) ? (int)kern_conv_path(n) : CONV_UNPACKED;
     if (path == KERN_CONV_WINO) {
-        if (!conv_wino(&ci) || (int64_t)onnxcc_conv_wino_floats((size_t)ci.M, (size_t)ci.C) !=
+        OnnxccGeom3 G;
+        conv_geom3(&ci, &G);
+        const int tile = onnxcc_conv_wino_tile(&G);
+        if (!conv_wino(&ci) || (int64_t)onnxcc_conv_wino_floats(tile, (size_t)ci.M,
+                                                                 (size_t)ci.C) !=
                                    ir_numel(n->inputs[1])) {
             diag_error(d, n, "internal error: packed weights '%s' do not fit the Winograd "
                        "kernel", n->inputs[1]->name);
             return false;
         }
-        emit_line(e, "/* A 3x3 stride-1 convolution by Winograd's F(2x2, 3x3) "
-                  "(onnxcc_conv_wino.h): W was");
-        emit_line(e, " * transformed at compile time into 16 packed %lld x %lld matrices "
-                  "(onnxcc_conv_wino_pack). */", (long long)ci.M, (long long)ci.C);
+        emit_line(e, "/* A 3x3 stride-1 convolution by Winograd's F(%dx%d, 3x3) "
+                  "(onnxcc_conv_wino.h): W was", tile, tile);
+        emit_line(e, " * transformed at compile time into %zu packed %lld x %lld matrices "
+                  "(onnxcc_conv_wino_pack). */", onnxcc_conv_wino_positions(tile),
+                  (long long)ci.M, (long long)ci.C);
         emit_line(e, "onnxcc_f32_conv_wino(&geom, %lld /* batch */, %lld /* in channels */, "
                   "%lld /* out channels */,", (long long)ci.N, (long long)ci.C, (long long)ci.M);
         emit_line(e, "                     x0, x1, y0, &ep, scratch, pool);");
@@ -310,9 +316,9 @@ static bool conv_small(const ConvInfo *ci) {
 }
 
 /* Whether a Conv whose weights are packed may run onnxcc_f32_conv_wino (the runtime's
- * rule, onnxcc_conv_wino_use, never a direct case), its weights and scratch sizes
- * representable (onnxcc_conv_wino_plan reports an overflow as 0 floats) and bounded like
- * the other paths' buffers. */
+ * rule, onnxcc_conv_wino_use, never a direct case), its weights (for the largest tile)
+ * and scratch sizes representable (onnxcc_conv_wino_plan reports an overflow as 0
+ * floats) and bounded like the other paths' buffers. */
 static bool conv_wino(const ConvInfo *ci) {
     OnnxccGeom3 G;
     conv_geom3(ci, &G);
@@ -325,8 +331,19 @@ static bool conv_wino(const ConvInfo *ci) {
     onnxcc_conv_wino_plan(&G, (size_t)ci->C, (size_t)ci->M, &pl);
     return size_align_up((size_t)ci->M, ONNXCC_PACK_MR, &rows) &&
            size_mul(rows, (size_t)ci->C, &floats) &&
-           size_mul(floats, ONNXCC_WINO_POS, &floats) && floats <= limit &&
+           size_mul(floats, ONNXCC_WINO_MAX_POS, &floats) && floats <= limit &&
            pl.floats > 0 && pl.floats <= limit;
+}
+
+int kern_conv_wino_tile(const Node *n) {
+    ConvInfo ci;
+    Diag d;
+    diag_init(&d);
+    bool ok = conv_info(n, &ci, &d);   /* already checked by infer */
+    diag_free(&d);
+    OnnxccGeom3 G;
+    if (ok) conv_geom3(&ci, &G);
+    return ok ? onnxcc_conv_wino_tile(&G) : 2;
 }
 
 KernConvPath kern_conv_choose(const Node *n, bool winograd) {

@@ -29,9 +29,9 @@ void kern_emit_geom(Emitter *e, const SpatialGeom *sg);
  *    small-plane kernel of onnxcc_conv_small.h;
  *  - KERN_CONV_FIRST: blocks of output channels (onnxcc_conv_first_index), for the direct
  *    kernel of few input channels of onnxcc_conv_first.h;
- *  - KERN_CONV_WINO: the 16 transformed kernels of Winograd's F(2x2, 3x3), each a packed
- *    GEMM operand (onnxcc_conv_wino_pack), for the 3x3 stride-1 kernel of
- *    onnxcc_conv_wino.h.
+ *  - KERN_CONV_WINO: the 16 or 36 transformed kernels of Winograd's F(2x2, 3x3) or
+ *    F(4x4, 3x3), each a packed GEMM operand (onnxcc_conv_wino_pack), for the 3x3
+ *    stride-1 kernel of onnxcc_conv_wino.h.
  * Not for the depthwise case (onnxcc_conv_direct), whose weights are not packed.
  * kern_conv_choose is the rule (winograd false: never KERN_CONV_WINO, the
  * --no-winograd option); the pass records its choice in the attribute KERN_ATTR_PATH,
@@ -41,6 +41,8 @@ typedef enum KernConvPath {
 } KernConvPath;
 #define KERN_ATTR_PATH "onnxcc.conv_path"
 KernConvPath kern_conv_choose(const Node *n, bool winograd);
+/* The output tile side (2 or 4) of a Conv on KERN_CONV_WINO: onnxcc_conv_wino_tile. */
+int kern_conv_wino_tile(const Node *n);
 static inline KernConvPath kern_conv_path(const Node *n) {
     int64_t p = ir_attr_int(n, KERN_ATTR_PATH, KERN_CONV_GEMM);
     return p >= KERN_CONV_GEMM && p <= KERN_CONV_WINO ? (KernConvPath)p : KERN_CONV_GEMM;

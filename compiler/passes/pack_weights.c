@@ -51,7 +51,7 @@ typedef enum Layout {
 typedef struct Packed {
     const Value *orig;
     Layout layout;
-    int64_t groups;             /* LAYOUT_CONV_A */
+    int64_t param;              /* LAYOUT_CONV_A: groups; LAYOUT_CONV_WINO: the tile side */
     Value *packed;
 } Packed;
 
@@ -61,10 +61,10 @@ typedef struct PackList {
     int n, cap;
 } PackList;
 
-static Value *find_packed(const PackList *l, const Value *w, Layout layout, int64_t groups) {
+static Value *find_packed(const PackList *l, const Value *w, Layout layout, int64_t param) {
     for (int i = 0; i < l->n; i++)
         if (l->items[i].orig == w && l->items[i].layout == layout &&
-            l->items[i].groups == groups)
+            l->items[i].param == param)
             return l->items[i].packed;
     return NULL;
 }
@@ -107,7 +107,7 @@ static Value *packed_value(Graph *g, const Node *n, const Value *w, size_t float
 typedef struct PackShape {
     Layout layout;
     size_t rows, cols;
-    size_t groups;              /* LAYOUT_CONV_A */
+    size_t param;               /* LAYOUT_CONV_A: groups; LAYOUT_CONV_WINO: the tile side */
 } PackShape;
 
 /* Floats of the packed copy: whole blocks of the layout's width (8-row panels per
@@ -115,17 +115,18 @@ typedef struct PackShape {
 static bool packed_floats(const PackShape *s, size_t *out) {
     switch (s->layout) {
     case LAYOUT_CONV_A:         /* W[M][kdim], rows M / groups per group */
-        return size_align_up(s->rows / s->groups, ONNXCC_PACK_MR, out) &&
-               size_mul(*out, s->cols, out) && size_mul(*out, s->groups, out);
+        return size_align_up(s->rows / s->param, ONNXCC_PACK_MR, out) &&
+               size_mul(*out, s->cols, out) && size_mul(*out, s->param, out);
     case LAYOUT_B:              /* B[K][N] */
         return size_align_up(s->cols, ONNXCC_PACK_NR, out) && size_mul(*out, s->rows, out);
     case LAYOUT_B_TRANSPOSED:   /* B stored [N][K] */
         return size_align_up(s->rows, ONNXCC_PACK_NR, out) && size_mul(*out, s->cols, out);
     case LAYOUT_CONV_FIRST:     /* W[M][taps] */
         return size_align_up(s->rows, ONNXCC_CONV_FIRST_OC, out) && size_mul(*out, s->cols, out);
-    case LAYOUT_CONV_WINO:      /* W[M][C * 9]: 16 packed-A matrices of M x C */
+    case LAYOUT_CONV_WINO:      /* W[M][C * 9]: 16 or 36 packed-A matrices of M x C */
         return size_align_up(s->rows, ONNXCC_PACK_MR, out) &&
-               size_mul(*out, s->cols / 9, out) && size_mul(*out, ONNXCC_WINO_POS, out);
+               size_mul(*out, s->cols / 9, out) &&
+               size_mul(*out, onnxcc_conv_wino_positions((int)s->param), out);
     }
     return false;
 }
@@ -134,7 +135,7 @@ static bool packed_floats(const PackShape *s, size_t *out) {
  * (onnxcc_conv_packed_index, onnxcc_packed_b_index, onnxcc_conv_first_index). */
 static size_t packed_index(const PackShape *s, size_t r, size_t c) {
     switch (s->layout) {
-    case LAYOUT_CONV_A: return onnxcc_conv_packed_index(s->rows, s->groups, s->cols, r, c);
+    case LAYOUT_CONV_A: return onnxcc_conv_packed_index(s->rows, s->param, s->cols, r, c);
     case LAYOUT_B: return onnxcc_packed_b_index(s->rows, r, c);
     case LAYOUT_B_TRANSPOSED: return onnxcc_packed_b_index(s->cols, c, r);
     case LAYOUT_CONV_FIRST: return onnxcc_conv_first_index(s->cols, r, c);
@@ -156,7 +157,7 @@ static Value *pack_weight(Graph *g, const Node *n, const Value *w, const PackSha
     const float *src = w->data;
     float *dst = v->data;
     if (s->layout == LAYOUT_CONV_WINO) {
-        onnxcc_conv_wino_pack(src, s->rows, s->cols / 9, dst);
+        onnxcc_conv_wino_pack(src, s->rows, s->cols / 9, (int)s->param, dst);
         return v;
     }
     for (size_t r = 0; r < s->rows; r++)
@@ -172,14 +173,14 @@ static bool const_float(const Node *n, int i) {
 
 /* Packs input 1 of n, W stored as rows x cols (unless a copy with that layout exists),
  * and marks n. */
-static bool pack_node(Graph *g, Node *n, PackList *l, Layout layout, int64_t groups,
+static bool pack_node(Graph *g, Node *n, PackList *l, Layout layout, int64_t param,
                       size_t rows, size_t cols, Diag *d) {
     Value *w = n->inputs[1];
-    Value *p = find_packed(l, w, layout, groups);
+    Value *p = find_packed(l, w, layout, param);
     if (!p) {
-        PackShape shape = {layout, rows, cols, (size_t)groups};
+        PackShape shape = {layout, rows, cols, (size_t)param};
         p = pack_weight(g, n, w, &shape, d);
-        Packed entry = {w, layout, groups, p};
+        Packed entry = {w, layout, param, p};
         if (!p || !remember(g, l, &entry, d)) return false;
     }
     if (!ir_attr_set_ints(g, n, KERN_ATTR_PACKED, w->dims, (size_t)w->rank, d)) return false;
@@ -202,8 +203,8 @@ static bool try_pack(Graph *g, Node *n, PackList *l, const PassOptions *opt, Dia
             return pack_node(g, n, l, LAYOUT_B_TRANSPOSED, 0, M, kdim, d);
         case KERN_CONV_FIRST:
             return pack_node(g, n, l, LAYOUT_CONV_FIRST, 0, M, kdim, d);
-        case KERN_CONV_WINO:            /* W [M][C * 3 * 3] */
-            return pack_node(g, n, l, LAYOUT_CONV_WINO, 0, M, kdim, d);
+        case KERN_CONV_WINO:            /* W [M][C * 3 * 3], for the tile side */
+            return pack_node(g, n, l, LAYOUT_CONV_WINO, kern_conv_wino_tile(n), M, kdim, d);
         case KERN_CONV_GEMM:
             break;
         }

@@ -1,29 +1,34 @@
-/* rt_conv_wino.c: 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3)
+/* rt_conv_wino.c: 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) and F(4x4, 3x3)
  * (onnxcc_conv_wino.h has the method and the transforms).
  *
- * The output's tiles are cut into blocks of whole tile rows (onnxcc_conv_wino_plan), sized
- * so that a block's transformed inputs V and products M stay in L2.  Each block takes
- * three steps, each split across the pool's threads:
- *  1. input transform, one task per input channel: for a run of tiles (in one tile row
- *     and one 32-column panel of V), the 4 input rows they read are copied to the stack
- *     with the padding written as zeros; input column j of a vector of tiles is then a
- *     stride-2 load from there (two loads and a permutation with AVX-512).  The 16
- *     results go to V_p's packed-B panels (the tiles are the GEMM's columns), with the
- *     columns of the last panel past the block's tiles set to zero;
- *  2. the 16 products M_p = U_p x V_p, one task each (onnxcc_f32_gemm_pab, the weights
- *     U_p packed at compile time);
+ * The output's tiles (m x m pixels, m = 2 or 4) are cut into blocks of whole tile rows
+ * (onnxcc_conv_wino_plan), sized so that a block's transformed inputs V and products M
+ * stay in L2.  Each block takes three steps, each split across the pool's threads:
+ *  1. input transform, one task per input channel: the m + 2 input rows of a tile row
+ *     are kept on the stack with the padding written as zeros, in a ring (consecutive
+ *     tile rows share 2 input rows); input column j of a vector of tiles is then a
+ *     stride-m load from there (loads and permutations with AVX-512).  The (m + 2)^2
+ *     results go to V_p's packed-B panels (the tiles are the GEMM's columns), in runs that
+ *     stay in one 32-column panel, the columns of the last panel past the block's tiles
+ *     set to zero;
+ *  2. the products M_p = U_p x V_p, one task each (onnxcc_f32_gemm_pab, the weights U_p
+ *     packed at compile time);
  *  3. output transform and epilogue, one task per output channel: A^T m A over a vector
- *     of tiles at a time, the two output rows of each tile row interleaved into a row
- *     buffer, then bias, residual and activation on whole rows before the one store.
- *     Tiles that stick out of the output (odd sizes) are computed and not stored.
+ *     of tiles at a time, the m output rows of each tile row interleaved (permutations
+ *     with AVX-512, a row buffer elsewhere), then bias, residual and activation in
+ *     registers before the one store.  Tiles that stick out of the output are computed
+ *     and not stored.
  * Every output is computed by the same arithmetic whatever the thread count.
+ *
+ * The transforms are written once for float and for the vector type V (GCC vector
+ * extensions give both the same operators), per tile size: WINO_INPUT_m, WINO_OUTPUT_m.
  */
 #include <string.h>
 
 #include "onnxcc_conv_wino.h"
 #include "onnxcc_simd.h"
 
-enum { WO = ONNXCC_WINO_OUT, WI = ONNXCC_WINO_IN, WP = ONNXCC_WINO_POS, PNR = ONNXCC_PACK_NR };
+enum { PNR = ONNXCC_PACK_NR, MAX_IN = ONNXCC_WINO_MAX_IN, MAX_POS = ONNXCC_WINO_MAX_POS };
 
 /* One block of one image. */
 typedef struct WinoJob {
@@ -39,45 +44,7 @@ typedef struct WinoJob {
     size_t ty0, rows, tiles;    /* the block: first tile row, tile rows, tiles */
 } WinoJob;
 
-/* ---- step 1: input transform ----------------------------------------------------------- */
-
-/* V = B^T d B for one tile (or a vector of tiles), T being float or V: the columns, then
- * the rows, each by the 1-D transform (x0 - x2, x1 + x2, x2 - x1, x1 - x3). */
-#define WINO_INPUT(T, d, v)                                                               \
-    do {                                                                                  \
-        T t_[WI][WI];                                                                     \
-        for (int j = 0; j < WI; j++) {                                                    \
-            t_[0][j] = d[0][j] - d[2][j];                                                 \
-            t_[1][j] = d[1][j] + d[2][j];                                                 \
-            t_[2][j] = d[2][j] - d[1][j];                                                 \
-            t_[3][j] = d[1][j] - d[3][j];                                                 \
-        }                                                                                 \
-        for (int a = 0; a < WI; a++) {                                                    \
-            v[a * WI + 0] = t_[a][0] - t_[a][2];                                          \
-            v[a * WI + 1] = t_[a][1] + t_[a][2];                                          \
-            v[a * WI + 2] = t_[a][2] - t_[a][1];                                          \
-            v[a * WI + 3] = t_[a][1] - t_[a][3];                                          \
-        }                                                                                 \
-    } while (0)
-
-/* Tiles per input step: the 4 input rows they read, copied with their padding, stay on
- * the stack, with room for whole vectors from any tile. */
-enum { IN_RUN = 128, ROW_FLOATS = 2 * (IN_RUN + 16) + 2 };
-
-/* The first n (1 <= n <= VL) lanes of v to p. */
-ONNXCC_INLINE void store_part(float *p, V v, size_t n) {
-#if defined(ONNXCC_GEMM_ISA_AVX512)
-    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), v);
-#else
-    if (n == VL) {
-        v_store(p, v);
-        return;
-    }
-    float tmp[VL];
-    v_store(tmp, v);
-    memcpy(p, tmp, n * sizeof(float));
-#endif
-}
+/* ---- vector helpers --------------------------------------------------------------------- */
 
 /* v with its lanes from n (1 <= n < VL) on set to zero, whatever they held. */
 ONNXCC_INLINE V zero_past(V v, size_t n) {
@@ -91,17 +58,74 @@ ONNXCC_INLINE V zero_past(V v, size_t n) {
 #endif
 }
 
-/* n (1 <= n <= VL) floats at p, zeros after them; the lanes past n are not read. */
-ONNXCC_INLINE V load_part(const float *p, size_t n) {
-#if defined(ONNXCC_GEMM_ISA_AVX512)
-    return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
-#else
-    if (n == VL) return v_load(p);
-    float tmp[VL] = {0};
-    memcpy(tmp, p, n * sizeof(float));
-    return v_load(tmp);
-#endif
-}
+/* ---- the transforms --------------------------------------------------------------------- */
+
+/* The 1-D input transforms, x to t: B^T x.  F(2x2): (x0 - x2, x1 + x2, x2 - x1, x1 - x3).
+ * F(4x4): the rows of its B^T, sharing the sums two rows have in common. */
+#define WINO_IN_1D_2(x, t)                                                                \
+    do {                                                                                  \
+        t[0] = x[0] - x[2];                                                               \
+        t[1] = x[1] + x[2];                                                               \
+        t[2] = x[2] - x[1];                                                               \
+        t[3] = x[1] - x[3];                                                               \
+    } while (0)
+#define WINO_IN_1D_4(x, t)                                                                \
+    do {                                                                                  \
+        t[0] = 4.0f * x[0] - 5.0f * x[2] + x[4];                                          \
+        const __typeof__(x[0]) p_ = x[4] - 4.0f * x[2], q_ = x[3] - 4.0f * x[1];          \
+        t[1] = p_ + q_;                                                                   \
+        t[2] = p_ - q_;                                                                   \
+        const __typeof__(x[0]) r_ = x[4] - x[2], s_ = 2.0f * (x[3] - x[1]);               \
+        t[3] = r_ + s_;                                                                   \
+        t[4] = r_ - s_;                                                                   \
+        t[5] = 4.0f * x[1] - 5.0f * x[3] + x[5];                                          \
+    } while (0)
+
+/* The 1-D output transforms, m to y: A^T m. */
+#define WINO_OUT_1D_2(m, y)                                                               \
+    do {                                                                                  \
+        y[0] = m[0] + m[1] + m[2];                                                        \
+        y[1] = m[1] - m[2] - m[3];                                                        \
+    } while (0)
+#define WINO_OUT_1D_4(m, y)                                                               \
+    do {                                                                                  \
+        const __typeof__(m[0]) a_ = m[1] + m[2], b_ = m[1] - m[2];                        \
+        const __typeof__(m[0]) c_ = m[3] + m[4], d_ = m[3] - m[4];                        \
+        y[0] = m[0] + a_ + c_;                                                            \
+        y[1] = b_ + 2.0f * d_;                                                            \
+        y[2] = a_ + 4.0f * c_;                                                            \
+        y[3] = b_ + 8.0f * d_ + m[5];                                                     \
+    } while (0)
+
+/* V = B^T d B, d[i][j] (n x n, n = m + 2) to v[a * n + b]: the columns, then the rows. */
+#define WINO_INPUT(T, N, IN_1D, d, v)                                                     \
+    do {                                                                                  \
+        T c_[N][N], col_[N], out_[N];                                                     \
+        for (int j = 0; j < N; j++) {                                                     \
+            for (int i = 0; i < N; i++) col_[i] = d[i][j];                                \
+            IN_1D(col_, out_);                                                            \
+            for (int a = 0; a < N; a++) c_[a][j] = out_[a];                               \
+        }                                                                                 \
+        for (int a = 0; a < N; a++) IN_1D(c_[a], (v + a * N));                            \
+    } while (0)
+
+/* Y = A^T m A, m[a * n + b] to y[i][j] (m x m): the rows of m, then the columns. */
+#define WINO_OUTPUT(T, N, TILE, OUT_1D, mv, y)                                            \
+    do {                                                                                  \
+        T r_[N][TILE], col_[N], out_[TILE];                                               \
+        for (int a = 0; a < N; a++) OUT_1D((mv + a * N), r_[a]);                          \
+        for (int j = 0; j < TILE; j++) {                                                  \
+            for (int a = 0; a < N; a++) col_[a] = r_[a][j];                               \
+            OUT_1D(col_, out_);                                                           \
+            for (int i = 0; i < TILE; i++) y[i][j] = out_[i];                             \
+        }                                                                                 \
+    } while (0)
+
+/* ---- step 1: input transform ----------------------------------------------------------- */
+
+/* Tiles per input step: the input rows they read, copied with their padding, stay on
+ * the stack, with room for whole vectors (and the loads past them) from any tile. */
+enum { IN_RUN = 128, ROW_FLOATS = 4 * (IN_RUN + 16) + 2 * 16 + 4 };
 
 /* dst[0 .. len) = row iy of the channel xc (rows x cols), input columns c0 .. c0 + len,
  * zeros outside the image; dst has room for len rounded up to whole vectors.  Vector
@@ -117,48 +141,83 @@ static ONNXCC_WIDE void padded_row(const float *xc, int64_t rows, int64_t cols, 
     const size_t n = (size_t)(b - a);
     size_t q = 0;
     for (; q + VL <= n; q += VL) v_store(to + q, v_load(src + q));
-    if (q < n) store_part(to + q, load_part(src + q, n - q), n - q);
+    if (q < n) v_store_part(to + q, v_load_part(src + q, n - q), n - q);
 }
 
-/* Input column j (0 .. 3) of VL consecutive tiles from a padded row: row[2 t + j] for tile
- * t, a stride-2 load (two loads and a permutation with AVX-512). */
-ONNXCC_INLINE V load_column(const float *row, int j) {
+/* Input columns 0 .. n - 1 of VL consecutive tiles of side m from a padded row:
+ * col[j] lane t = row[m t + j].  With AVX-512, permutations of whole vectors: for m = 2
+ * the even and odd elements of 32 floats (from 0 and from 2); for m = 4 the four phases
+ * of 64 floats in two rounds of even/odd, phases 4 and 5 being 0 and 1 one tile on. */
 #if defined(ONNXCC_GEMM_ISA_AVX512)
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6,
-                                          4, 2, 0);
-    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7,
-                                         5, 3, 1);
-    const float *p = row + (j & 2);
-    return _mm512_permutex2var_ps(v_load(p), j & 1 ? odd : even, v_load(p + 16));
+ONNXCC_INLINE __m512 evens(__m512 a, __m512 b) {
+    return _mm512_permutex2var_ps(
+        a, _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), b);
+}
+ONNXCC_INLINE __m512 odds(__m512 a, __m512 b) {
+    return _mm512_permutex2var_ps(
+        a, _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1), b);
+}
+/* v's lanes 1 .. 15, then next's lane 0. */
+ONNXCC_INLINE __m512 next_lane(__m512 v, __m512 next) {
+    return _mm512_castsi512_ps(
+        _mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(v), 1));
+}
+#endif
+
+ONNXCC_INLINE void load_columns_2(const float *row, V col[4]) {
+#if defined(ONNXCC_GEMM_ISA_AVX512)
+    const V a = v_load(row), b = v_load(row + 16), c = v_load(row + 2), d = v_load(row + 18);
+    col[0] = evens(a, b), col[1] = odds(a, b), col[2] = evens(c, d), col[3] = odds(c, d);
 #else
-    float lanes[VL];
-    for (int t = 0; t < VL; t++) lanes[t] = row[2 * t + j];
-    return v_load(lanes);
+    float lanes[4][VL];
+    for (int j = 0; j < 4; j++)
+        for (int t = 0; t < VL; t++) lanes[j][t] = row[2 * t + j];
+    for (int j = 0; j < 4; j++) col[j] = v_load(lanes[j]);
 #endif
 }
 
-/* The transforms of n tiles from tile k0 of the 4 input rows rows[i] (padded, tile t
- * reading rows[i][2 t .. 2 t + 3]), position p's written at dst + p * v_step: n floats,
- * then zeros up to `fill` (>= n: the panel's columns past the block's last tile, which
- * the GEMM reads). */
-static ONNXCC_WIDE void input_run(const float *const rows[WI], size_t k0, size_t n,
-                                  size_t fill, float *dst, size_t v_step) {
-    for (size_t k = 0; k < fill; k += VL) {
-        const size_t lanes = fill - k < VL ? fill - k : VL;
-        V v[WP];
-        if (k < n) {
-            V d[WI][WI];
-            for (int i = 0; i < WI; i++)
-                for (int j = 0; j < WI; j++) d[i][j] = load_column(rows[i] + 2 * (k0 + k), j);
-            WINO_INPUT(V, d, v);
-            if (n - k < lanes)          /* tiles past the block's last: zeros */
-                for (int p = 0; p < WP; p++) v[p] = zero_past(v[p], n - k);
-        } else {
-            for (int p = 0; p < WP; p++) v[p] = v_zero();
-        }
-        for (int p = 0; p < WP; p++) store_part(dst + (size_t)p * v_step + k, v[p], lanes);
-    }
+ONNXCC_INLINE void load_columns_4(const float *row, V col[6]) {
+#if defined(ONNXCC_GEMM_ISA_AVX512)
+    const V a = v_load(row), b = v_load(row + 16), c = v_load(row + 32), d = v_load(row + 48);
+    const V e1 = evens(a, b), o1 = odds(a, b), e2 = evens(c, d), o2 = odds(c, d);
+    col[0] = evens(e1, e2), col[2] = odds(e1, e2);
+    col[1] = evens(o1, o2), col[3] = odds(o1, o2);
+    col[4] = next_lane(col[0], v_load(row + 64));
+    col[5] = next_lane(col[1], v_load(row + 65));
+#else
+    float lanes[6][VL];
+    for (int j = 0; j < 6; j++)
+        for (int t = 0; t < VL; t++) lanes[j][t] = row[4 * t + j];
+    for (int j = 0; j < 6; j++) col[j] = v_load(lanes[j]);
+#endif
 }
+
+/* The transforms of n tiles of side TILE from tile k0 of the input rows rows[i]
+ * (padded, tile t reading rows[i][TILE t ..]), position p's written at dst + p * v_step:
+ * n floats, then zeros up to `fill` (>= n: the panel's columns past the block's last
+ * tile, which the GEMM reads). */
+#define WINO_INPUT_RUN(NAME, TILE, IN_1D, LOAD_COLUMNS)                                   \
+    static ONNXCC_WIDE void NAME(const float *const rows[MAX_IN], size_t k0, size_t n,    \
+                                 size_t fill, float *dst, size_t v_step) {                \
+        enum { N = TILE + 2, P = N * N };                                                 \
+        for (size_t k = 0; k < fill; k += VL) {                                           \
+            const size_t lanes = fill - k < VL ? fill - k : VL;                           \
+            V v[P];                                                                       \
+            if (k < n) {                                                                  \
+                V d[N][N];                                                                \
+                for (int i = 0; i < N; i++) LOAD_COLUMNS(rows[i] + TILE * (k0 + k), d[i]); \
+                WINO_INPUT(V, N, IN_1D, d, v);                                            \
+                if (n - k < lanes) /* tiles past the block's last: zeros */               \
+                    for (int p = 0; p < P; p++) v[p] = zero_past(v[p], n - k);            \
+            } else {                                                                      \
+                for (int p = 0; p < P; p++) v[p] = v_zero();                              \
+            }                                                                             \
+            for (int p = 0; p < P; p++)                                                   \
+                v_store_part(dst + (size_t)p * v_step + k, v[p], lanes);                    \
+        }                                                                                 \
+    }
+WINO_INPUT_RUN(input_run_2, 2, WINO_IN_1D_2, load_columns_2)
+WINO_INPUT_RUN(input_run_4, 4, WINO_IN_1D_4, load_columns_4)
 
 /* onnxcc_parallel_for task: input channel c of the block, IN_RUN tiles of a tile row at a
  * time, in runs (tiles t = ly * tiles_x + tx) that stay in one 32-column panel of V. */
@@ -167,33 +226,34 @@ static void input_task(void *ctx, size_t c, size_t thread) {
     const WinoJob *job = ctx;
     const OnnxccGeom3 *G = job->G;
     const OnnxccWinoPlan *pl = job->pl;
-    const size_t tx_n = pl->tiles_x, C = job->in_channels;
+    const size_t tx_n = pl->tiles_x, C = job->in_channels, m = (size_t)pl->tile, n_in = m + 2;
     const float *xc = job->x + c * (size_t)(G->in[1] * G->in[2]);
     float *v = job->scratch + pl->v;
-    /* A ring of input rows: tile row ly reads rows 2 ly .. 2 ly + 3 of the block, from
-     * slots (2 ly + i) % 4; the next one reuses two of them. */
-    float ring[WI][ROW_FLOATS + VL];
+    /* A ring of input rows: tile row ly reads rows m ly .. m ly + m + 1 of the block, from
+     * slots (m ly + i) % (m + 2); the next one reuses the last two. */
+    float ring[MAX_IN][ROW_FLOATS];
+    const int64_t row0 = (int64_t)(job->ty0 * m) - G->pad[1];
     for (size_t tx0 = 0; tx0 < tx_n; tx0 += IN_RUN) {
         const size_t n_run = tx_n - tx0 < IN_RUN ? tx_n - tx0 : IN_RUN;
-        const size_t len = 2 * (n_run + VL) + 2;
-        const int64_t row0 = (int64_t)(job->ty0 * WO) - G->pad[1];
-        const int64_t col0 = (int64_t)(tx0 * WO) - G->pad[2];
-        for (size_t r = 0; r < WI - WO; r++)
+        const size_t len = m * (n_run + VL) + 2 * VL;
+        const int64_t col0 = (int64_t)(tx0 * m) - G->pad[2];
+        for (size_t r = 0; r < 2; r++)
             padded_row(xc, G->in[1], G->in[2], row0 + (int64_t)r, col0, len, ring[r]);
         for (size_t ly = 0; ly < job->rows; ly++) {
-            for (size_t r = ly * WO + WI - WO; r < ly * WO + WI; r++)
+            for (size_t r = ly * m + 2; r < ly * m + n_in; r++)
                 padded_row(xc, G->in[1], G->in[2], row0 + (int64_t)r, col0, len,
-                           ring[r % WI]);
-            const float *rows[WI];
-            for (size_t i = 0; i < WI; i++) rows[i] = ring[(ly * WO + i) % WI];
+                           ring[r % n_in]);
+            const float *rows[MAX_IN];
+            for (size_t i = 0; i < n_in; i++) rows[i] = ring[(ly * m + i) % n_in];
             for (size_t tx = tx0; tx < tx0 + n_run;) {
                 const size_t t = ly * tx_n + tx;
                 size_t n = PNR - t % PNR;
                 n = n < tx0 + n_run - tx ? n : tx0 + n_run - tx;
                 /* The block's last run also writes the zeros after it in its panel. */
                 const size_t fill = t + n == job->tiles ? PNR - t % PNR : n;
-                input_run(rows, tx - tx0, n, fill, v + (t / PNR * C + c) * PNR + t % PNR,
-                          pl->v_step);
+                float *dst = v + (t / PNR * C + c) * PNR + t % PNR;
+                if (m == 4) input_run_4(rows, tx - tx0, n, fill, dst, pl->v_step);
+                else input_run_2(rows, tx - tx0, n, fill, dst, pl->v_step);
                 tx += n;
             }
         }
@@ -216,107 +276,93 @@ static void product_task(void *ctx, size_t p, size_t thread) {
 
 /* ---- step 3: output transform and epilogue --------------------------------------------- */
 
-/* Y = A^T m A for one tile (or a vector of tiles): the rows by (x0 + x1 + x2, x1 - x2 -
- * x3), then the columns. */
-#define WINO_OUTPUT(T, m, y)                                                              \
-    do {                                                                                  \
-        T s_[WI][WO];                                                                     \
-        for (int a = 0; a < WI; a++) {                                                    \
-            s_[a][0] = m[a * WI + 0] + m[a * WI + 1] + m[a * WI + 2];                     \
-            s_[a][1] = m[a * WI + 1] - m[a * WI + 2] - m[a * WI + 3];                     \
-        }                                                                                 \
-        for (int b = 0; b < WO; b++) {                                                    \
-            y[0][b] = s_[0][b] + s_[1][b] + s_[2][b];                                     \
-            y[1][b] = s_[1][b] - s_[2][b] - s_[3][b];                                     \
-        }                                                                                 \
-    } while (0)
+/* What the epilogue of one output channel needs. */
+typedef struct ChannelEpi {
+    float bias, slope;
+    const OnnxccEpilogue *ep;
+} ChannelEpi;
 
-/* Tiles per output step: two rows of 2 * OUT_RUN output pixels on the stack. */
-enum { OUT_RUN = 64 };
-
-/* The outputs of n <= OUT_RUN tiles whose 16 products start at m (position p at
- * m + p * m_step): row i of their 2 x 2 outputs to rows[i][0 .. 2n), interleaved. */
-static ONNXCC_WIDE void output_run(const float *m, size_t m_step, size_t n,
-                                   float rows[WO][WO * OUT_RUN]) {
-    float part[WO][WO][OUT_RUN];        /* [row][column in the tile][tile] */
-    for (size_t k = 0; k < n; k += VL) {
-        const size_t lanes = n - k < VL ? n - k : VL;
-        V v[WP], y[WO][WO];
-        for (int p = 0; p < WP; p++) v[p] = load_part(m + (size_t)p * m_step + k, lanes);
-        WINO_OUTPUT(V, v, y);
-        for (int i = 0; i < WO; i++)
-            for (int j = 0; j < WO; j++) store_part(&part[i][j][k], y[i][j], lanes);
-    }
-    for (int i = 0; i < WO; i++)
-        for (size_t q = 0; q < n; q++) {
-            rows[i][WO * q] = part[i][0][q];
-            rows[i][WO * q + 1] = part[i][1][q];
-        }
+/* The epilogue on a vector: acc + bias + the residual's first n pixels at res (NULL:
+ * none), then the activation; n lanes of it stored at dst. */
+ONNXCC_INLINE void epilogue_store(float *dst, V acc, const float *res, size_t n,
+                                  const ChannelEpi *ce) {
+    V r = v_add(acc, v_set1(ce->bias));
+    if (res) r = v_add(r, v_load_part(res, n));
+    v_store_part(dst, v_act(r, ce->ep->act, ce->ep->act_alpha, ce->ep->act_beta, ce->slope),
+                 n);
 }
 
+/* The outputs of the n tiles of a tile row whose products start at m (position p at
+ * m + p * m_step), with the epilogue, to `rows` (<= TILE) output rows from y (row stride
+ * out_x, the first out_x pixels of each; res likewise).  A vector of tiles at a time:
+ * its TILE output columns are interleaved into whole rows through a buffer, or with
+ * AVX-512 by permutations. */
+#define WINO_OUTPUT_ROW(NAME, TILE, OUT_1D, INTERLEAVE)                                   \
+    static ONNXCC_WIDE void NAME(const float *m, size_t m_step, size_t n, float *y,       \
+                                 const float *res, size_t out_x, size_t rows,             \
+                                 const ChannelEpi *ce) {                                  \
+        enum { N = TILE + 2, P = N * N };                                                 \
+        for (size_t k = 0; k < n; k += VL) {                                              \
+            const size_t lanes = n - k < VL ? n - k : VL;                                 \
+            V mv[P], t[TILE][TILE];                                                       \
+            for (int p = 0; p < P; p++) mv[p] = v_load_part(m + (size_t)p * m_step + k, lanes); \
+            WINO_OUTPUT(V, N, TILE, OUT_1D, mv, t);                                       \
+            const size_t ox = k * TILE;                                                   \
+            const size_t cols = out_x - ox < TILE * VL ? out_x - ox : TILE * VL;          \
+            for (size_t i = 0; i < rows; i++) {                                           \
+                V line[TILE];                                                             \
+                INTERLEAVE(t[i], line);                                                   \
+                for (size_t h = 0; h < TILE && h * VL < cols; h++) {                      \
+                    const size_t at = i * out_x + ox + h * VL;                            \
+                    const size_t c = cols - h * VL < VL ? cols - h * VL : VL;             \
+                    epilogue_store(y + at, line[h], res ? res + at : NULL, c, ce);        \
+                }                                                                         \
+            }                                                                             \
+        }                                                                                 \
+    }
+
+/* line[h] lane q = output pixel h VL + q of a row: column (h VL + q) % TILE of tile
+ * (h VL + q) / TILE, from col[j] (lane t: column j of tile t). */
+ONNXCC_INLINE void interleave_2(const V col[2], V line[2]) {
 #if defined(ONNXCC_GEMM_ISA_AVX512)
-/* The same for one tile row of a channel with AVX-512, and the epilogue: the two output
- * columns of 16 tiles interleaved by two permutations into 32 consecutive pixels, each
- * half given its bias, residual and activation in registers and stored (the first `cols`
- * pixels of the row, out_y rows from y (row stride out_x), res likewise). */
-static ONNXCC_WIDE void output_row_avx512(const float *m, size_t m_step, size_t n,
-                                          float *y, const float *res, size_t out_x,
-                                          size_t rows, float bias, float slope,
-                                          const OnnxccEpilogue *ep) {
-    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
-                                        16, 0);
-    const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25,
-                                        9, 24, 8);
-    const V vb = v_set1(bias);
-    for (size_t k = 0; k < n; k += VL) {
-        const size_t lanes = n - k < VL ? n - k : VL;
-        V v[WP], t[WO][WO];
-        for (int p = 0; p < WP; p++) v[p] = load_part(m + (size_t)p * m_step + k, lanes);
-        WINO_OUTPUT(V, v, t);
-        const size_t ox = k * WO, cols = out_x - ox < WO * VL ? out_x - ox : WO * VL;
-        for (size_t i = 0; i < rows; i++) {
-            V half[2] = {_mm512_permutex2var_ps(t[i][0], lo, t[i][1]),
-                         _mm512_permutex2var_ps(t[i][0], hi, t[i][1])};
-            for (size_t h = 0; h < 2 && h * VL < cols; h++) {
-                const size_t c = cols - h * VL < VL ? cols - h * VL : VL;
-                const size_t at = i * out_x + ox + h * VL;
-                V r = v_add(half[h], vb);
-                if (res) r = v_add(r, load_part(res + at, c));
-                store_part(y + at, v_act(r, ep->act, ep->act_alpha, ep->act_beta, slope), c);
-            }
-        }
-    }
-}
+    line[0] = _mm512_permutex2var_ps(
+        col[0], _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0),
+        col[1]);
+    line[1] = _mm512_permutex2var_ps(
+        col[0], _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8),
+        col[1]);
+#else
+    float in[2][VL], out[2 * VL];
+    for (int j = 0; j < 2; j++) v_store(in[j], col[j]);
+    for (int q = 0; q < 2 * VL; q++) out[q] = in[q % 2][q / 2];
+    for (int h = 0; h < 2; h++) line[h] = v_load(out + h * VL);
 #endif
-
-/* dst[0 .. n) = act(acc + bias + res) (res NULL: none; it may alias dst), a vector at a
- * time, the last partial vector through a buffer so that every element gets the same
- * arithmetic wherever it lies; Tanh, which has no vector form, by onnxcc_tanh. */
-static ONNXCC_WIDE void epilogue_row(float *dst, const float *acc, const float *res, size_t n,
-                                     float bias, float slope, const OnnxccEpilogue *ep) {
-    const int act = ep->act;
-    if (act == ONNXCC_ACT_TANH) {
-        for (size_t i = 0; i < n; i++)
-            dst[i] = onnxcc_tanh(acc[i] + bias + (res ? res[i] : 0.0f));
-        return;
-    }
-    const V vb = v_set1(bias);
-    size_t i = 0;
-    for (; i + VL <= n; i += VL) {
-        V v = v_add(v_load(acc + i), vb);
-        if (res) v = v_add(v, v_load(res + i));
-        v_store(dst + i, v_act(v, act, ep->act_alpha, ep->act_beta, slope));
-    }
-    if (i < n) {
-        float a[VL] = {0}, r[VL] = {0};
-        memcpy(a, acc + i, (n - i) * sizeof(float));
-        if (res) memcpy(r, res + i, (n - i) * sizeof(float));
-        V v = v_add(v_load(a), vb);
-        if (res) v = v_add(v, v_load(r));
-        v_store(a, v_act(v, act, ep->act_alpha, ep->act_beta, slope));
-        memcpy(dst + i, a, (n - i) * sizeof(float));
-    }
 }
+
+ONNXCC_INLINE void interleave_4(const V col[4], V line[4]) {
+#if defined(ONNXCC_GEMM_ISA_AVX512)
+    V pair01[2], pair23[2];     /* (col0, col1) and (col2, col3) interleaved */
+    const V c01[2] = {col[0], col[1]}, c23[2] = {col[2], col[3]};
+    interleave_2(c01, pair01);
+    interleave_2(c23, pair23);
+    /* Then pairs of floats as doubles: tiles 4h .. 4h + 3 of each. */
+    const __m512i lo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
+    const __m512i hi = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+    for (int h = 0; h < 2; h++) {
+        const __m512d a = _mm512_castps_pd(pair01[h]), b = _mm512_castps_pd(pair23[h]);
+        line[2 * h] = _mm512_castpd_ps(_mm512_permutex2var_pd(a, lo, b));
+        line[2 * h + 1] = _mm512_castpd_ps(_mm512_permutex2var_pd(a, hi, b));
+    }
+#else
+    float in[4][VL], out[4 * VL];
+    for (int j = 0; j < 4; j++) v_store(in[j], col[j]);
+    for (int q = 0; q < 4 * VL; q++) out[q] = in[q % 4][q / 4];
+    for (int h = 0; h < 4; h++) line[h] = v_load(out + h * VL);
+#endif
+}
+
+WINO_OUTPUT_ROW(output_row_2, 2, WINO_OUT_1D_2, interleave_2)
+WINO_OUTPUT_ROW(output_row_4, 4, WINO_OUT_1D_4, interleave_4)
 
 /* onnxcc_parallel_for task: output channel oc of the block. */
 static void output_task(void *ctx, size_t oc, size_t thread) {
@@ -326,35 +372,25 @@ static void output_task(void *ctx, size_t oc, size_t thread) {
     const OnnxccWinoPlan *pl = job->pl;
     const OnnxccEpilogue *ep = job->ep;
     const size_t out_y = (size_t)G->out[1], out_x = (size_t)G->out[2], tx_n = pl->tiles_x;
-    const float bias = ep->bias.ptr ? ep->bias_scale * ep->bias.ptr[(ptrdiff_t)oc *
-                                                                    ep->bias.row_stride]
-                                    : 0.0f;
-    const float slope = ep->slope.ptr ? ep->slope.ptr[(ptrdiff_t)oc * ep->slope.row_stride]
-                                      : 0.0f;
+    const size_t m = (size_t)pl->tile;
+    ChannelEpi ce = {
+        .bias = ep->bias.ptr ? ep->bias_scale * ep->bias.ptr[(ptrdiff_t)oc * ep->bias.row_stride]
+                             : 0.0f,
+        .slope = ep->slope.ptr ? ep->slope.ptr[(ptrdiff_t)oc * ep->slope.row_stride] : 0.0f,
+        .ep = ep};
     const size_t plane = out_y * out_x;
     float *yc = job->y + oc * plane;
     const float *rc = job->res ? job->res + oc * plane : NULL;
     const float *mc = job->scratch + pl->m + oc * job->tiles;
-    float rows[WO][WO * OUT_RUN];
     for (size_t ly = 0; ly < job->rows; ly++) {
-        const size_t oy = (job->ty0 + ly) * WO;
-#if defined(ONNXCC_GEMM_ISA_AVX512)
-        if (ep->act != ONNXCC_ACT_TANH) {
-            const size_t at = oy * out_x, rows_left = out_y - oy < WO ? out_y - oy : WO;
-            output_row_avx512(mc + ly * tx_n, pl->m_step, tx_n, yc + at, rc ? rc + at : NULL,
-                              out_x, rows_left, bias, slope, ep);
-            continue;
-        }
-#endif
-        for (size_t tx = 0; tx < tx_n; tx += OUT_RUN) {
-            size_t n = tx_n - tx < OUT_RUN ? tx_n - tx : OUT_RUN;
-            output_run(mc + ly * tx_n + tx, pl->m_step, n, rows);
-            size_t ox = tx * WO, cols = out_x - ox < WO * n ? out_x - ox : WO * n;
-            for (size_t i = 0; i < WO && oy + i < out_y; i++) {
-                size_t at = (oy + i) * out_x + ox;
-                epilogue_row(yc + at, rows[i], rc ? rc + at : NULL, cols, bias, slope, ep);
-            }
-        }
+        const size_t oy = (job->ty0 + ly) * m, at = oy * out_x;
+        const size_t rows = out_y - oy < m ? out_y - oy : m;
+        if (m == 4)
+            output_row_4(mc + ly * tx_n, pl->m_step, tx_n, yc + at, rc ? rc + at : NULL, out_x,
+                         rows, &ce);
+        else
+            output_row_2(mc + ly * tx_n, pl->m_step, tx_n, yc + at, rc ? rc + at : NULL, out_x,
+                         rows, &ce);
     }
 }
 
@@ -380,7 +416,7 @@ void onnxcc_f32_conv_wino(const OnnxccConvGeom *g, size_t batch, size_t in_chann
             job.rows = pl.tiles_y - ty0 < pl.block_rows ? pl.tiles_y - ty0 : pl.block_rows;
             job.tiles = job.rows * pl.tiles_x;
             onnxcc_parallel_for(pool, in_channels, input_task, &job);
-            onnxcc_parallel_for(pool, WP, product_task, &job);
+            onnxcc_parallel_for(pool, pl.positions, product_task, &job);
             onnxcc_parallel_for(pool, out_channels, output_task, &job);
         }
     }

@@ -1,5 +1,6 @@
 /* test_conv_wino.c: onnxcc_f32_conv_wino (onnxcc_conv_wino.h), 3x3 stride-1 convolutions
- * by Winograd's F(2x2, 3x3), against a naive convolution in double precision: resnet's
+ * by Winograd's F(2x2, 3x3) and F(4x4, 3x3), against a naive convolution in double
+ * precision: resnet's
  * "same" layers on smaller planes, odd output sizes (tiles that stick out of the output),
  * no padding, unequal and large pads, channel counts that fill no GEMM panel, a plane
  * split into several blocks of tiles, a tile row longer than one input step, batch 2,
@@ -22,10 +23,13 @@
 
 typedef ConvCase Case;
 
-/* The bound on |y - want|: the transforms add and subtract up to 16 products' worth of
- * rounding per input channel; relative to the size of the terms summed, not of y. */
-static float tolerance(const Case *cc, float want) {
-    return 2e-6f * (float)cc->C + 1e-5f * fabsf(want);
+/* The bound on |y - want|, which grows with the terms summed (input channels) rather
+ * than with y: F(2x2, 3x3)'s transforms add and subtract a few values of each tile;
+ * those of F(4x4, 3x3) multiply by up to 8 and 1/24 and sum 6.  Measured over the cases
+ * below (inputs and weights in [-1, 1)): at most 1.2e-7 * C for tile 2, 4.6e-6 * C for
+ * tile 4. */
+static float tolerance(const Case *cc, int tile, float want) {
+    return (tile == 4 ? 1e-5f : 5e-7f) * (float)cc->C + 1e-5f * fabsf(want);
 }
 
 /* One case with every activation, each with and without a residual aliasing y; with a
@@ -39,8 +43,9 @@ static void check_case(const Case *cc, OnnxccPool *pool) {
     float *x = frand(cc->N * cc->C * in_pix, 1), *w = frand(cc->M * cc->C * 9, 2);
     float *bias = frand(2 * cc->M, 3), *slope = frand(cc->M, 4), *res = frand(ny, 5);
     float *raw = frand(ny, 6), *want = frand(ny, 7), *y = frand(ny, 8), *y1 = frand(ny, 9);
-    float *wu = frand(onnxcc_conv_wino_floats(cc->M, cc->C), 10);
-    onnxcc_conv_wino_pack(w, cc->M, cc->C, wu);
+    const int tile = onnxcc_conv_wino_tile(&G);
+    float *wu = frand(onnxcc_conv_wino_floats(tile, cc->M, cc->C), 10);
+    onnxcc_conv_wino_pack(w, cc->M, cc->C, tile, wu);
     /* Scratch filled with NaN: nothing may be read from it before it is written. */
     size_t scratch_floats = onnxcc_f32_conv_wino_scratch_bytes(&G, cc->C, cc->M) / sizeof(float);
     cr_assert(scratch_floats > 0);
@@ -55,7 +60,7 @@ static void check_case(const Case *cc, OnnxccPool *pool) {
             memcpy(y, res, ny * sizeof(float));
             onnxcc_f32_conv_wino(&g, cc->N, cc->C, cc->M, x, wu, y, &ep, scratch, pool);
             for (size_t i = 0; i < ny; i++)
-                cr_assert(fabsf(y[i] - want[i]) <= tolerance(cc, want[i]),
+                cr_assert(fabsf(y[i] - want[i]) <= tolerance(cc, tile, want[i]),
                           "in %lldx%lld pads %lld,%lld/%lld,%lld C %zu M %zu N %zu act %d res "
                           "%d: y[%zu] is %.9g, expected %.9g",
                           (long long)cc->in[0], (long long)cc->in[1], (long long)cc->pb[0],
@@ -89,6 +94,12 @@ static const Case cases[] = {
     {2, {70, 70}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 16, 16},
     /* A tile row longer than one input step (300 columns: 150 tiles) and odd. */
     {2, {5, 301}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 16, 24},
+    /* F(4x4, 3x3) from 16 x 16 outputs on: exact tiles, tiles sticking out (18 x 18 from
+     * unequal pads, 33 x 20), two blocks (70 x 70 above), a long row (530: 133 tiles). */
+    {2, {16, 16}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 2, 32, 40},
+    {2, {19, 18}, {3, 3}, {1, 1}, {1, 1}, {0, 2}, {1, 0}, 1, 20, 17},
+    {2, {33, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 16, 24},
+    {2, {16, 530}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 16, 16},
 };
 
 Test(conv_wino, every_case_and_epilogue) {
@@ -102,32 +113,60 @@ Test(conv_wino, two_threads) {
     check_case(&cases[1], pool);
     check_case(&cases[4], pool);
     check_case(&cases[7], pool);
+    check_case(&cases[10], pool);
     onnxcc_pool_destroy(pool);
 }
 
-/* The packed weights: position (a, b) of G g G^T for each (oc, c), in the packed-A
- * layout spelled out here (8-row panels), zeros in the padding rows. */
+/* The packed weights for both tile sides: position (a, b) of G g G^T for each (oc, c),
+ * with G spelled out here, in the packed-A layout spelled out here (8-row panels), zeros
+ * in the padding rows. */
 Test(conv_wino, packed_weights) {
     const size_t M = 11, C = 5;
-    static const double Gm[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    static const double G4[6][3] = {{0.25, 0, 0},
+                                    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                    {0, 0, 1}};
     float *w = frand(M * C * 9, 3);
     const size_t step = (M + 7) / 8 * 8 * C;
-    cr_assert_eq(onnxcc_conv_wino_floats(M, C), 16 * step);
-    float *u = frand(16 * step, 4);
-    onnxcc_conv_wino_pack(w, M, C, u);
-    for (size_t p = 0; p < 16; p++)
-        for (size_t oc = 0; oc < (M + 7) / 8 * 8; oc++)
-            for (size_t c = 0; c < C; c++) {
-                double want = 0;
-                for (int k = 0; k < 3 && oc < M; k++)
-                    for (int l = 0; l < 3; l++)
-                        want += Gm[p / 4][k] * w[(oc * C + c) * 9 + (size_t)(k * 3 + l)] *
-                                Gm[p % 4][l];
-                float got = u[p * step + (oc / 8 * C + c) * 8 + oc % 8];
-                cr_assert(fabs(got - want) <= 1e-6, "p %zu oc %zu c %zu: %g, not %g", p, oc, c,
-                          (double)got, want);
-            }
-    free(w), free(u);
+    for (int tile = 2; tile <= 4; tile += 2) {
+        const size_t n = (size_t)tile + 2;
+        const double(*Gm)[3] = tile == 4 ? G4 : G2;
+        cr_assert_eq(onnxcc_conv_wino_positions(tile), n * n);
+        cr_assert_eq(onnxcc_conv_wino_floats(tile, M, C), n * n * step);
+        float *u = frand(n * n * step, 4);
+        onnxcc_conv_wino_pack(w, M, C, tile, u);
+        for (size_t p = 0; p < n * n; p++)
+            for (size_t oc = 0; oc < (M + 7) / 8 * 8; oc++)
+                for (size_t c = 0; c < C; c++) {
+                    double want = 0;
+                    for (int k = 0; k < 3 && oc < M; k++)
+                        for (int l = 0; l < 3; l++)
+                            want += Gm[p / n][k] * w[(oc * C + c) * 9 + (size_t)(k * 3 + l)] *
+                                    Gm[p % n][l];
+                    float got = u[p * step + (oc / 8 * C + c) * 8 + oc % 8];
+                    cr_assert(fabs(got - want) <= 1e-6, "tile %d p %zu oc %zu c %zu: %g, not %g",
+                              tile, p, oc, c, (double)got, want);
+                }
+        free(u);
+    }
+    free(w);
+}
+
+/* The tile side: 4 from 16 x 16 outputs on, else 2. */
+Test(conv_wino, tile_side) {
+    const int64_t one[3] = {1, 1, 1}, k3[3] = {3, 3, 1}, pad[3] = {1, 1, 0};
+    const int64_t sizes[][2] = {{16, 16}, {56, 56}, {15, 56}, {56, 15}, {14, 14}, {7, 7}};
+    const int want[] = {4, 4, 2, 2, 2, 2};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        OnnxccConvGeom g = conv_geom(2, sizes[i], k3, one, one, pad, pad);
+        OnnxccGeom3 G;
+        onnxcc_geom3(&g, &G);
+        cr_assert_eq(onnxcc_conv_wino_tile(&G), want[i], "%lldx%lld", (long long)sizes[i][0],
+                     (long long)sizes[i][1]);
+    }
 }
 
 /* Whether a 2-D (3-D when depth > 0) convolution takes the path. */
@@ -191,7 +230,7 @@ static float *run_wino_conv(bool winograd, float *w_out, float *b_out, int64_t *
         cr_assert(kern_is_packed(n));
         cr_assert_eq(kern_conv_path(n), winograd ? KERN_CONV_WINO : KERN_CONV_GEMM);
         if (winograd)
-            cr_assert_eq(ir_numel(n->inputs[1]), (int64_t)onnxcc_conv_wino_floats(32, 24));
+            cr_assert_eq(ir_numel(n->inputs[1]), (int64_t)onnxcc_conv_wino_floats(2, 32, 24));
         convs++;
     }
     cr_assert_eq(convs, 1);
