@@ -46,14 +46,19 @@
 /* Whether a convolution takes this path (compiler and runtime agree through it): one
  * group, 2-D (the outer axis of onnxcc_geom3 trivial), a 3 x 3 kernel with stride and
  * dilation 1, any padding, at least 16 input and 16 output channels (with fewer, the
- * products are too thin to pay for the transforms) and an output of at least 4 x 4.
- * Measured with bench/kernels/conv_layers.c against onnxcc_f32_conv_packed. */
+ * products are too thin to pay for the transforms) and at least 128 output pixels, 4 in
+ * each direction.  On smaller planes the transformed weights (16/9 of the kernel's) are
+ * used by too few tiles: inside resnet50, whose weights stream from memory, the 3 x 3
+ * 512 -> 512 layers on 7 x 7 took 2.62 ms with F(2x2, 3x3) and 1.95 without, while
+ * those on 14 x 14 took 1.30 with and 1.67 without (bench/kernels/node_profile.py).
+ * In isolation: bench/kernels/conv_layers.c against onnxcc_f32_conv_packed. */
 static inline int onnxcc_conv_wino_use(const OnnxccGeom3 *G, size_t in_channels,
                                        size_t out_channels, size_t groups) {
     return groups == 1 && in_channels >= 16 && out_channels >= 16 && G->in[0] == 1 &&
            G->out[0] == 1 && G->kernel[0] == 1 && G->kernel[1] == 3 && G->kernel[2] == 3 &&
            G->stride[1] == 1 && G->stride[2] == 1 && G->dilation[1] == 1 &&
-           G->dilation[2] == 1 && G->out[1] >= 4 && G->out[2] >= 4;
+           G->dilation[2] == 1 && G->out[1] >= 4 && G->out[2] >= 4 &&
+           G->out[1] * G->out[2] >= 128;
 }
 
 /* The output tile side of a convolution of onnxcc_conv_wino_use: 4 where the output

@@ -81,15 +81,15 @@ static void check_case(const Case *cc, OnnxccPool *pool) {
 static const Case cases[] = {
     /* resnet's "same" 3x3 layers on smaller planes: even and odd outputs. */
     {2, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 32, 32},
-    {2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 2, 64, 48},
-    /* No padding (valid): 12 -> 10; a non-square plane 9 x 20 -> 7 x 18. */
-    {2, {12, 12}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 1, 16, 16},
-    {2, {9, 20}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 1, 24, 40},
+    {2, {12, 11}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 2, 64, 48},
+    /* No padding (valid): 14 -> 12; a non-square plane 9 x 22 -> 7 x 20. */
+    {2, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 1, 16, 16},
+    {2, {9, 22}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 1, 24, 40},
     /* Unequal pads and pads of 2 and 3 (rows and columns wholly in the padding). */
     {2, {10, 11}, {3, 3}, {1, 1}, {1, 1}, {2, 0}, {1, 3}, 1, 17, 33},
-    {2, {5, 6}, {3, 3}, {1, 1}, {1, 1}, {3, 2}, {3, 2}, 1, 16, 20},
-    /* Channels that fill no panel (19 in, 37 out); 4 x 4 output, the smallest taken. */
-    {2, {6, 6}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 2, 19, 37},
+    {2, {9, 10}, {3, 3}, {1, 1}, {1, 1}, {3, 2}, {3, 2}, 1, 16, 20},
+    /* Channels that fill no panel (19 in, 37 out); 4 x 32 output, the fewest rows. */
+    {2, {6, 34}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 2, 19, 37},
     /* Several blocks of tiles (16 + 16 channels: 512 tiles a block, 35 tiles a row). */
     {2, {70, 70}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, 16, 16},
     /* A tile row longer than one input step (300 columns: 150 tiles) and odd. */
@@ -181,11 +181,13 @@ static bool use_wino(int64_t kernel, int64_t stride, int64_t dilation, int64_t s
     return onnxcc_conv_wino_use(&G, C, M, groups);
 }
 
-/* The predicate: 3x3 stride 1 with 16 or more channels each way; not strides, dilations,
- * other kernels, groups, outputs under 4 x 4, fewer channels or 3-D. */
+/* The predicate: 3x3 stride 1 with 16 or more channels each way and 128 output pixels;
+ * not strides, dilations, other kernels, groups, smaller outputs, fewer channels or 3-D. */
 Test(conv_wino, predicate) {
     cr_assert(use_wino(3, 1, 1, 56, 0, 64, 64, 1));
-    cr_assert(use_wino(3, 1, 1, 4, 0, 16, 16, 1));
+    cr_assert(use_wino(3, 1, 1, 12, 0, 16, 16, 1));     /* 144 pixels */
+    cr_assert(!use_wino(3, 1, 1, 11, 0, 16, 16, 1));    /* 121 */
+    cr_assert(!use_wino(3, 1, 1, 7, 0, 512, 512, 1));
     cr_assert(!use_wino(3, 2, 1, 56, 0, 64, 64, 1));
     cr_assert(!use_wino(3, 1, 2, 56, 0, 64, 64, 1));
     cr_assert(!use_wino(5, 1, 1, 56, 0, 64, 64, 1));
