@@ -5,10 +5,12 @@
 #ifndef ONNXCC_TEST_KERN_REF_H
 #define ONNXCC_TEST_KERN_REF_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Deterministic values in [-1, 1). */
 static inline void fill(float *x, size_t n, unsigned seed) {
@@ -130,6 +132,46 @@ static inline void ref_epilogue_want(const OnnxccEpilogue *ep, const float *raw,
                   (ep->residual.ptr ? res[i] : 0.0f);
         want[i] = onnxcc_act(ep->act, v, ep->act_alpha, ep->act_beta, ep->slope.ptr[m]);
     }
+}
+
+/* A convolution kernel under test, on one case's inputs (ctx): y = epilogue(conv(x))
+ * with ep, on `pool` (NULL: the caller's thread). */
+typedef void (*ConvKernelRun)(const void *ctx, const OnnxccEpilogue *ep, float *y,
+                              OnnxccPool *pool);
+
+/* Runs a kernel with every activation, each with and without a residual aliasing y
+ * (ref_epilogue), and checks each output against raw (the naive convolution without
+ * bias, out_pix pixels of cc->M channels per image): |y - want| <= tol_abs + tol_rel *
+ * |want|.  With a pool, the output must also equal the one-thread output bit for bit. */
+static inline void check_epilogues(ConvKernelRun run, const void *ctx, const ConvCase *cc,
+                                   size_t out_pix, const float *raw, float tol_abs,
+                                   float tol_rel, OnnxccPool *pool) {
+    const size_t ny = cc->N * cc->M * out_pix;
+    float *bias = frand(2 * cc->M, 3), *slope = frand(cc->M, 4), *res = frand(ny, 5);
+    float *want = frand(ny, 7), *y = frand(ny, 8), *y1 = frand(ny, 9);
+    for (int act = ONNXCC_ACT_NONE; act <= ONNXCC_ACT_SILU; act++)
+        for (int with_res = 0; with_res < 2; with_res++) {
+            OnnxccEpilogue ep = ref_epilogue(act, with_res, bias, slope, y);
+            ref_epilogue_want(&ep, raw, res, ny, out_pix, cc->M, want);
+            memcpy(y, res, ny * sizeof(float));
+            run(ctx, &ep, y, pool);
+            for (size_t i = 0; i < ny; i++)
+                cr_assert(fabsf(y[i] - want[i]) <= tol_abs + tol_rel * fabsf(want[i]),
+                          "in %lldx%lld k %lldx%lld s %lld pads %lld,%lld/%lld,%lld N %zu C "
+                          "%zu M %zu act %d res %d: y[%zu] is %.9g, expected %.9g",
+                          (long long)cc->in[0], (long long)cc->in[1],
+                          (long long)cc->kernel[0], (long long)cc->kernel[1],
+                          (long long)cc->stride[0], (long long)cc->pb[0], (long long)cc->pb[1],
+                          (long long)cc->pe[0], (long long)cc->pe[1], cc->N, cc->C, cc->M,
+                          act, with_res, i, (double)y[i], (double)want[i]);
+            if (!pool) continue;
+            if (with_res) ep.residual = (OnnxccOperand){y1, 0, 0};
+            memcpy(y1, res, ny * sizeof(float));
+            run(ctx, &ep, y1, NULL);
+            cr_assert(memcmp(y, y1, ny * sizeof(float)) == 0,
+                      "act %d res %d: 2 threads differ from 1", act, with_res);
+        }
+    free(bias), free(slope), free(res), free(want), free(y), free(y1);
 }
 
 #endif

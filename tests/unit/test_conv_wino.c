@@ -23,17 +23,27 @@
 
 typedef ConvCase Case;
 
-/* The bound on |y - want|, which grows with the terms summed (input channels) rather
- * than with y: F(2x2, 3x3)'s transforms add and subtract a few values of each tile;
- * those of F(4x4, 3x3) multiply by up to 8 and 1/24 and sum 6.  Measured over the cases
- * below (inputs and weights in [-1, 1)): at most 1.2e-7 * C for tile 2, 4.6e-6 * C for
- * tile 4. */
-static float tolerance(const Case *cc, int tile, float want) {
-    return (tile == 4 ? 1e-5f : 5e-7f) * (float)cc->C + 1e-5f * fabsf(want);
+/* What the kernel runs on (check_epilogues' ctx). */
+typedef struct Run {
+    const Case *cc;
+    OnnxccConvGeom g;
+    const float *x, *wu;
+    void *scratch;
+} Run;
+
+static void run_kernel(const void *ctx, const OnnxccEpilogue *ep, float *y, OnnxccPool *pool) {
+    const Run *r = ctx;
+    onnxcc_f32_conv_wino(&r->g, r->cc->N, r->cc->C, r->cc->M, r->x, r->wu, y, ep, r->scratch,
+                         pool);
 }
 
 /* One case with every activation, each with and without a residual aliasing y; with a
- * pool, the output must also equal the one-thread output bit for bit. */
+ * pool, the output must also equal the one-thread output bit for bit.  The bound on
+ * |y - want| grows with the terms summed (input channels) rather than with y:
+ * F(2x2, 3x3)'s transforms add and subtract a few values of each tile; those of
+ * F(4x4, 3x3) multiply by up to 8 and 1/24 and sum 6.  Measured over the cases below
+ * (inputs and weights in [-1, 1)): at most 1.2e-7 * C for tile 2, 4.6e-6 * C for tile 4,
+ * beside 1e-5 * |want|. */
 static void check_case(const Case *cc, OnnxccPool *pool) {
     OnnxccConvGeom g = conv_case_geom(cc);
     OnnxccGeom3 G;
@@ -41,8 +51,7 @@ static void check_case(const Case *cc, OnnxccPool *pool) {
     cr_assert(onnxcc_conv_wino_use(&G, cc->C, cc->M, 1));
     const size_t in_pix = prod(g.in, 2), out_pix = prod(g.out, 2), ny = cc->N * cc->M * out_pix;
     float *x = frand(cc->N * cc->C * in_pix, 1), *w = frand(cc->M * cc->C * 9, 2);
-    float *bias = frand(2 * cc->M, 3), *slope = frand(cc->M, 4), *res = frand(ny, 5);
-    float *raw = frand(ny, 6), *want = frand(ny, 7), *y = frand(ny, 8), *y1 = frand(ny, 9);
+    float *raw = frand(ny, 6);
     const int tile = onnxcc_conv_wino_tile(&G);
     float *wu = frand(onnxcc_conv_wino_floats(tile, cc->M, cc->C), 10);
     onnxcc_conv_wino_pack(w, cc->M, cc->C, tile, wu);
@@ -53,29 +62,10 @@ static void check_case(const Case *cc, OnnxccPool *pool) {
     cr_assert(scratch);
     for (size_t i = 0; i < scratch_floats; i++) scratch[i] = NAN;
     naive_conv(&g, cc->N, cc->C, cc->M, 1, x, w, NULL, raw);
-    for (int act = ONNXCC_ACT_NONE; act <= ONNXCC_ACT_SILU; act++)
-        for (int with_res = 0; with_res < 2; with_res++) {
-            OnnxccEpilogue ep = ref_epilogue(act, with_res, bias, slope, y);
-            ref_epilogue_want(&ep, raw, res, ny, out_pix, cc->M, want);
-            memcpy(y, res, ny * sizeof(float));
-            onnxcc_f32_conv_wino(&g, cc->N, cc->C, cc->M, x, wu, y, &ep, scratch, pool);
-            for (size_t i = 0; i < ny; i++)
-                cr_assert(fabsf(y[i] - want[i]) <= tolerance(cc, tile, want[i]),
-                          "in %lldx%lld pads %lld,%lld/%lld,%lld C %zu M %zu N %zu act %d res "
-                          "%d: y[%zu] is %.9g, expected %.9g",
-                          (long long)cc->in[0], (long long)cc->in[1], (long long)cc->pb[0],
-                          (long long)cc->pb[1], (long long)cc->pe[0], (long long)cc->pe[1],
-                          cc->C, cc->M, cc->N, act, with_res, i, (double)y[i],
-                          (double)want[i]);
-            if (!pool) continue;
-            if (with_res) ep.residual = (OnnxccOperand){y1, 0, 0};
-            memcpy(y1, res, ny * sizeof(float));
-            onnxcc_f32_conv_wino(&g, cc->N, cc->C, cc->M, x, wu, y1, &ep, scratch, NULL);
-            cr_assert(memcmp(y, y1, ny * sizeof(float)) == 0,
-                      "act %d res %d: 2 threads differ from 1", act, with_res);
-        }
-    free(x), free(w), free(bias), free(slope), free(res), free(raw), free(want), free(y);
-    free(y1), free(wu), free(scratch);
+    const Run r = {cc, g, x, wu, scratch};
+    const float per_channel = tile == 4 ? 1e-5f : 5e-7f;
+    check_epilogues(run_kernel, &r, cc, out_pix, raw, per_channel * (float)cc->C, 1e-5f, pool);
+    free(x), free(w), free(raw), free(wu), free(scratch);
 }
 
 static const Case cases[] = {
