@@ -255,5 +255,37 @@ expect_text "--dump-after prints the graph" "$T/out" "# after fuse_activation"
 check "--dump-after an unknown pass" 1 "$ONNXCC" compile "$MODEL" -o "$T/d" --dump-after nope
 check "--shape of an unknown input" 1 "$ONNXCC" compile "$MODEL" -o "$T/s" --shape nope=1x2
 
+# --no-winograd: a 3x3 convolution of 16 channels on 12 x 12 runs Winograd's kernel by
+# default and the packed GEMM with the option, with outputs within its rounding.
+if [ -x "$PY" ]; then
+    "$PY" - "$T" <<'PYEOF'
+import sys, numpy as np, onnx
+from onnx import helper as h, numpy_helper as nh, TensorProto as T
+rng = np.random.default_rng(3)
+w = nh.from_array((rng.random((16, 16, 3, 3), dtype=np.float32) - 0.5), "w")
+g = h.make_graph([h.make_node("Conv", ["x", "w"], ["y"], name="c3", pads=[1, 1, 1, 1])], "g",
+                 [h.make_tensor_value_info("x", T.FLOAT, [1, 16, 12, 12])],
+                 [h.make_tensor_value_info("y", T.FLOAT, None)], [w])
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), sys.argv[1] + "/c3.onnx")
+x = rng.random((1, 16, 12, 12), dtype=np.float32)
+open(sys.argv[1] + "/c3_in.pb", "wb").write(nh.from_array(x, "x").SerializeToString())
+PYEOF
+    check "compile a 3x3 convolution" 0 "$ONNXCC" compile "$T/c3.onnx" -o "$T/w1"
+    expect_text "it runs Winograd's kernel" "$T/w1/c3.c" "onnxcc_f32_conv_wino("
+    check "compile it --no-winograd" 0 "$ONNXCC" compile "$T/c3.onnx" -o "$T/w0" --no-winograd
+    n=$((n + 1))
+    if grep -q "onnxcc_f32_conv_wino(" "$T/w0/c3.c"; then
+        echo "FAIL --no-winograd still calls onnxcc_f32_conv_wino"; fails=$((fails + 1))
+    else echo "ok   --no-winograd calls another kernel"; fi
+    check "run it" 0 "$ONNXCC" run "$T/c3.onnx" -i "$T/c3_in.pb" -o "$T/wr1"
+    check "run it --no-winograd" 0 "$ONNXCC" run "$T/c3.onnx" -i "$T/c3_in.pb" -o "$T/wr0" \
+        --no-winograd
+    check "both give the same outputs within 1e-5" 0 "$PY" -c "import sys, numpy as np, onnx
+from onnx import numpy_helper as nh
+a, b = (nh.to_array(onnx.load_tensor(f)) for f in sys.argv[1:])
+sys.exit(0 if a.shape == b.shape and np.allclose(a, b, rtol=1e-5, atol=1e-5) else 1)" \
+        "$T/wr1/output_0.pb" "$T/wr0/output_0.pb"
+fi
+
 echo "$((n - fails)) of $n CLI checks passed"
 [ "$fails" -eq 0 ]
