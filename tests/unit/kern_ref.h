@@ -134,19 +134,21 @@ static inline void ref_epilogue_want(const OnnxccEpilogue *ep, const float *raw,
     }
 }
 
-/* A convolution kernel under test, on one case's inputs (ctx): y = epilogue(conv(x))
- * with ep, on `pool` (NULL: the caller's thread). */
-typedef void (*ConvKernelRun)(const void *ctx, const OnnxccEpilogue *ep, float *y,
-                              OnnxccPool *pool);
+/* The signature the convolution kernels share (onnxcc_f32_conv_first, _small, _wino):
+ * geometry, batch, in and out channels, x, packed weights, y, epilogue, scratch, pool. */
+typedef void (*ConvKernelFn)(const OnnxccConvGeom *g, size_t batch, size_t in_channels,
+                             size_t out_channels, const float *x, const float *w, float *y,
+                             const OnnxccEpilogue *ep, void *scratch, OnnxccPool *pool);
 
-/* Runs a kernel with every activation, each with and without a residual aliasing y
- * (ref_epilogue), and checks each output against raw (the naive convolution without
- * bias, out_pix pixels of cc->M channels per image): |y - want| <= tol_abs + tol_rel *
+/* Runs a kernel on a case (x, its packed weights w, scratch) with every activation, each
+ * with and without a residual aliasing y (ref_epilogue), and checks each output against
+ * raw (the naive convolution without bias): |y - want| <= tol_abs + tol_rel *
  * |want|.  With a pool, the output must also equal the one-thread output bit for bit. */
-static inline void check_epilogues(ConvKernelRun run, const void *ctx, const ConvCase *cc,
-                                   size_t out_pix, const float *raw, float tol_abs,
-                                   float tol_rel, OnnxccPool *pool) {
-    const size_t ny = cc->N * cc->M * out_pix;
+static inline void check_epilogues(ConvKernelFn kernel, const ConvCase *cc, const float *x,
+                                   const float *w, void *scratch, const float *raw,
+                                   float tol_abs, float tol_rel, OnnxccPool *pool) {
+    const OnnxccConvGeom g = conv_case_geom(cc);
+    const size_t out_pix = prod(g.out, cc->ns), ny = cc->N * cc->M * out_pix;
     float *bias = frand(2 * cc->M, 3), *slope = frand(cc->M, 4), *res = frand(ny, 5);
     float *want = frand(ny, 7), *y = frand(ny, 8), *y1 = frand(ny, 9);
     for (int act = ONNXCC_ACT_NONE; act <= ONNXCC_ACT_SILU; act++)
@@ -154,7 +156,7 @@ static inline void check_epilogues(ConvKernelRun run, const void *ctx, const Con
             OnnxccEpilogue ep = ref_epilogue(act, with_res, bias, slope, y);
             ref_epilogue_want(&ep, raw, res, ny, out_pix, cc->M, want);
             memcpy(y, res, ny * sizeof(float));
-            run(ctx, &ep, y, pool);
+            kernel(&g, cc->N, cc->C, cc->M, x, w, y, &ep, scratch, pool);
             for (size_t i = 0; i < ny; i++)
                 cr_assert(fabsf(y[i] - want[i]) <= tol_abs + tol_rel * fabsf(want[i]),
                           "in %lldx%lld k %lldx%lld s %lld pads %lld,%lld/%lld,%lld N %zu C "
@@ -167,7 +169,7 @@ static inline void check_epilogues(ConvKernelRun run, const void *ctx, const Con
             if (!pool) continue;
             if (with_res) ep.residual = (OnnxccOperand){y1, 0, 0};
             memcpy(y1, res, ny * sizeof(float));
-            run(ctx, &ep, y1, NULL);
+            kernel(&g, cc->N, cc->C, cc->M, x, w, y1, &ep, scratch, NULL);
             cr_assert(memcmp(y, y1, ny * sizeof(float)) == 0,
                       "act %d res %d: 2 threads differ from 1", act, with_res);
         }

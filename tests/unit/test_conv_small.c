@@ -26,20 +26,6 @@ static float *pack_weights(const Case *cc, const float *w, size_t kdim) {
     return pack_blocked(w, cc->M, kdim, 32);
 }
 
-/* What the kernel runs on (check_epilogues' ctx). */
-typedef struct Run {
-    const Case *cc;
-    OnnxccConvGeom g;
-    const float *x, *wp;
-    void *scratch;
-} Run;
-
-static void run_kernel(const void *ctx, const OnnxccEpilogue *ep, float *y, OnnxccPool *pool) {
-    const Run *r = ctx;
-    onnxcc_f32_conv_small(&r->g, r->cc->N, r->cc->C, r->cc->M, r->x, r->wp, y, ep, r->scratch,
-                          pool);
-}
-
 /* One case with every activation, each with and without a residual aliasing y; with a
  * pool, the output must also equal the one-thread output bit for bit. */
 static void check_case(const Case *cc, OnnxccPool *pool) {
@@ -54,8 +40,7 @@ static void check_case(const Case *cc, OnnxccPool *pool) {
     void *scratch = malloc(onnxcc_f32_conv_small_scratch_bytes(&g, cc->C));
     cr_assert(scratch);
     naive_conv(&g, cc->N, cc->C, cc->M, 1, x, w, NULL, raw);
-    const Run r = {cc, g, x, wp, scratch};
-    check_epilogues(run_kernel, &r, cc, out_pix, raw, 1e-4f, 1e-4f, pool);
+    check_epilogues(onnxcc_f32_conv_small, cc, x, wp, scratch, raw, 1e-4f, 1e-4f, pool);
     free(x), free(w), free(raw), free(wp), free(scratch);
 }
 

@@ -23,20 +23,6 @@
 
 typedef ConvCase Case;
 
-/* What the kernel runs on (check_epilogues' ctx). */
-typedef struct Run {
-    const Case *cc;
-    OnnxccConvGeom g;
-    const float *x, *wu;
-    void *scratch;
-} Run;
-
-static void run_kernel(const void *ctx, const OnnxccEpilogue *ep, float *y, OnnxccPool *pool) {
-    const Run *r = ctx;
-    onnxcc_f32_conv_wino(&r->g, r->cc->N, r->cc->C, r->cc->M, r->x, r->wu, y, ep, r->scratch,
-                         pool);
-}
-
 /* One case with every activation, each with and without a residual aliasing y; with a
  * pool, the output must also equal the one-thread output bit for bit.  The bound on
  * |y - want| grows with the terms summed (input channels) rather than with y:
@@ -62,9 +48,9 @@ static void check_case(const Case *cc, OnnxccPool *pool) {
     cr_assert(scratch);
     for (size_t i = 0; i < scratch_floats; i++) scratch[i] = NAN;
     naive_conv(&g, cc->N, cc->C, cc->M, 1, x, w, NULL, raw);
-    const Run r = {cc, g, x, wu, scratch};
     const float per_channel = tile == 4 ? 1e-5f : 5e-7f;
-    check_epilogues(run_kernel, &r, cc, out_pix, raw, per_channel * (float)cc->C, 1e-5f, pool);
+    check_epilogues(onnxcc_f32_conv_wino, cc, x, wu, scratch, raw, per_channel * (float)cc->C,
+                    1e-5f, pool);
     free(x), free(w), free(raw), free(wu), free(scratch);
 }
 
