@@ -317,8 +317,9 @@ static bool conv_small(const ConvInfo *ci) {
 
 /* Whether a Conv whose weights are packed may run onnxcc_f32_conv_wino (the runtime's
  * rule, onnxcc_conv_wino_use, never a direct case), its weights (for the largest tile)
- * and scratch sizes representable (onnxcc_conv_wino_plan reports an overflow as 0
- * floats) and bounded like the other paths' buffers. */
+ * representable and bounded like the other paths' buffers, and its scratch
+ * (onnxcc_conv_wino_plan, which reports an overflow as 0 floats) at most
+ * ONNXCC_WINO_MAX_SCRATCH_FLOATS. */
 static bool conv_wino(const ConvInfo *ci) {
     OnnxccGeom3 G;
     conv_geom3(ci, &G);
@@ -329,10 +330,12 @@ static bool conv_wino(const ConvInfo *ci) {
     size_t rows, floats;
     OnnxccWinoPlan pl;
     onnxcc_conv_wino_plan(&G, (size_t)ci->C, (size_t)ci->M, &pl);
+    /* A block holds at least one row of tiles: on very wide planes with many channels its
+     * transformed inputs outgrow any cache, and the direct kernels' scratch is smaller. */
     return size_align_up((size_t)ci->M, ONNXCC_PACK_MR, &rows) &&
            size_mul(rows, (size_t)ci->C, &floats) &&
            size_mul(floats, ONNXCC_WINO_MAX_POS, &floats) && floats <= limit &&
-           pl.floats > 0 && pl.floats <= limit;
+           pl.floats > 0 && pl.floats <= ONNXCC_WINO_MAX_SCRATCH_FLOATS;
 }
 
 int kern_conv_wino_tile(const Node *n) {

@@ -42,6 +42,10 @@
 /* Bytes of the transformed inputs and products of one block of tiles: with 2 MiB of L2
  * per core, the block's V and M stay there while the products run. */
 #define ONNXCC_WINO_BLOCK_BYTES (1u << 20)
+/* The compiler takes this path only when the plan's scratch is at most this many floats
+ * (64 MiB): a block is at least one row of tiles, which on very wide planes with many
+ * channels outgrows every cache (resnet's layers need under 1.5 MiB). */
+#define ONNXCC_WINO_MAX_SCRATCH_FLOATS ((size_t)1 << 24)
 
 /* Whether a convolution takes this path (compiler and runtime agree through it): one
  * group, 2-D (the outer axis of onnxcc_geom3 trivial), a 3 x 3 kernel with stride and

@@ -218,6 +218,33 @@ static float *run_wino_conv(bool winograd, float *w_out, float *b_out, int64_t *
     return y;
 }
 
+/* A 3x3 convolution whose Winograd scratch would pass ONNXCC_WINO_MAX_SCRATCH_FLOATS
+ * (512 channels each way on a 4 x 4096 plane: one row of 1024 tiles is 36 x 1024 x 1024
+ * floats) takes another kernel. */
+Test(conv_wino, huge_scratch_falls_back) {
+    const int64_t in[3] = {4, 4096}, k[3] = {3, 3}, one[3] = {1, 1}, pad[3] = {1, 1};
+    OnnxccConvGeom geom = conv_geom(2, in, k, one, one, pad, pad);
+    OnnxccGeom3 G;
+    onnxcc_geom3(&geom, &G);
+    cr_assert(onnxcc_conv_wino_use(&G, 512, 512, 1));
+    OnnxccWinoPlan pl;
+    onnxcc_conv_wino_plan(&G, 512, 512, &pl);
+    cr_assert_gt(pl.floats, ONNXCC_WINO_MAX_SCRATCH_FLOATS);
+    Graph *g = tb_graph();
+    Value *x = tb_input(g, "x", 4, (int64_t[]){1, 512, 4, 4096});
+    Value *w = tb_const_rand(g, "w", 4, (int64_t[]){512, 512, 3, 3}, 7, -1, 1);
+    Node *conv = tb_node(g, "Conv", "conv", 2, (Value *[]){x, w}, 1);
+    tb_attr_ints(g, conv, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    tb_output(g, conv->outputs[0]);
+    Diag d;
+    cr_assert(tb_pipeline(g, true, &d));
+    diag_free(&d);
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i]->dead && strcmp(g->nodes[i]->op_type, "Conv") == 0)
+            cr_assert_neq(kern_conv_path(g->nodes[i]), KERN_CONV_WINO);
+    ir_graph_free(g);
+}
+
 /* With and without Winograd, the naive result. */
 Test(conv_wino, compiler_picks_it) {
     static float w[32 * 24 * 9], w2[32 * 24 * 9];
