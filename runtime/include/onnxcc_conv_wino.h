@@ -125,7 +125,9 @@ static inline void onnxcc_conv_wino_pack(const float *w, size_t out_channels,
  *  - V: `positions` packed-B matrices (onnxcc_packed_b_index, K = in_channels, N = the
  *    block's tiles), V_p at v + p * v_step;
  *  - M: `positions` row-major out_channels x tiles products, M_p at m + p * m_step, row
- *    stride the block's tiles;
+ *    stride the block's tiles rounded up to whole 32-column panels (the GEMMs compute
+ *    whole panels, the padding columns of V being zeros: a ragged last sliver of 24 or
+ *    17 columns cost more than a whole one);
  * floats is the total, 0 if it does not fit in a size_t. */
 typedef struct OnnxccWinoPlan {
     int tile;
@@ -157,7 +159,7 @@ static inline void onnxcc_conv_wino_plan(const OnnxccGeom3 *G, size_t in_channel
     const size_t panels = (pl->block_tiles + ONNXCC_PACK_NR - 1) / ONNXCC_PACK_NR;
     size_t m_room, total;
     int over = __builtin_mul_overflow(panels * ONNXCC_PACK_NR, in_channels, &pl->v_step);
-    over |= __builtin_mul_overflow(out_channels, pl->block_tiles, &pl->m_step);
+    over |= __builtin_mul_overflow(out_channels, panels * ONNXCC_PACK_NR, &pl->m_step);
     /* The matrices of V (and of M) are written and read side by side: steps of a whole
      * number of 4 KiB pages would put them all in the same L1 sets, 16 or 36 streams in
      * 12 ways (the input transform ran 4.6 times slower).  A step of whole pages plus 256

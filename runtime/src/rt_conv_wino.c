@@ -267,10 +267,11 @@ static void product_task(void *ctx, size_t p, size_t thread) {
     const WinoJob *job = ctx;
     const OnnxccWinoPlan *pl = job->pl;
     const size_t M = job->out_channels, C = job->in_channels;
-    onnxcc_f32_gemm_pab(M, job->tiles, C, 1.0f,
+    const size_t cols = (job->tiles + PNR - 1) / PNR * PNR;
+    onnxcc_f32_gemm_pab(M, cols, C, 1.0f,
                         job->wu + p * onnxcc_packed_a_floats(M, C),
                         job->scratch + pl->v + p * pl->v_step,
-                        job->scratch + pl->m + p * pl->m_step, (ptrdiff_t)job->tiles, NULL,
+                        job->scratch + pl->m + p * pl->m_step, (ptrdiff_t)cols, NULL,
                         NULL);
 }
 
@@ -381,7 +382,7 @@ static void output_task(void *ctx, size_t oc, size_t thread) {
     const size_t plane = out_y * out_x;
     float *yc = job->y + oc * plane;
     const float *rc = job->res ? job->res + oc * plane : NULL;
-    const float *mc = job->scratch + pl->m + oc * job->tiles;
+    const float *mc = job->scratch + pl->m + oc * ((job->tiles + PNR - 1) / PNR * PNR);
     for (size_t ly = 0; ly < job->rows; ly++) {
         const size_t oy = (job->ty0 + ly) * m, at = oy * out_x;
         const size_t rows = out_y - oy < m ? out_y - oy : m;
