@@ -20,8 +20,11 @@
  *     and not stored.
  * Every output is computed by the same arithmetic whatever the thread count.
  *
- * The transforms are written once for float and for the vector type V (GCC vector
- * extensions give both the same operators), per tile size: WINO_INPUT_m, WINO_OUTPUT_m.
+ * The 1-D transforms are written once per tile size (WINO_IN_1D_m, WINO_OUT_1D_m) with
+ * the operators that GCC vector extensions give the vector type V; each 2-D transform
+ * applies them to the rows as they are loaded and to the columns as they are stored,
+ * so that (m + 2)^2 vectors are live between the two, not three times as many (which
+ * spilled: the input transform of F(4x4) took 13-23 % longer).
  */
 #include <string.h>
 
@@ -95,30 +98,6 @@ ONNXCC_INLINE V zero_past(V v, size_t n) {
         y[1] = b_ + 2.0f * d_;                                                            \
         y[2] = a_ + 4.0f * c_;                                                            \
         y[3] = b_ + 8.0f * d_ + m[5];                                                     \
-    } while (0)
-
-/* V = B^T d B, d[i][j] (n x n, n = m + 2) to v[a * n + b]: the columns, then the rows. */
-#define WINO_INPUT(T, N, IN_1D, d, v)                                                     \
-    do {                                                                                  \
-        T c_[N][N], col_[N], out_[N];                                                     \
-        for (int j = 0; j < N; j++) {                                                     \
-            for (int i = 0; i < N; i++) col_[i] = d[i][j];                                \
-            IN_1D(col_, out_);                                                            \
-            for (int a = 0; a < N; a++) c_[a][j] = out_[a];                               \
-        }                                                                                 \
-        for (int a = 0; a < N; a++) IN_1D(c_[a], (v + a * N));                            \
-    } while (0)
-
-/* Y = A^T m A, m[a * n + b] to y[i][j] (m x m): the rows of m, then the columns. */
-#define WINO_OUTPUT(T, N, TILE, OUT_1D, mv, y)                                            \
-    do {                                                                                  \
-        T r_[N][TILE], col_[N], out_[TILE];                                               \
-        for (int a = 0; a < N; a++) OUT_1D((mv + a * N), r_[a]);                          \
-        for (int j = 0; j < TILE; j++) {                                                  \
-            for (int a = 0; a < N; a++) col_[a] = r_[a][j];                               \
-            OUT_1D(col_, out_);                                                           \
-            for (int i = 0; i < TILE; i++) y[i][j] = out_[i];                             \
-        }                                                                                 \
     } while (0)
 
 /* ---- step 1: input transform ----------------------------------------------------------- */
@@ -199,21 +178,31 @@ ONNXCC_INLINE void load_columns_4(const float *row, V col[6]) {
 #define WINO_INPUT_RUN(NAME, TILE, IN_1D, LOAD_COLUMNS)                                   \
     static ONNXCC_WIDE void NAME(const float *const rows[MAX_IN], size_t k0, size_t n,    \
                                  size_t fill, float *dst, size_t v_step) {                \
-        enum { N = TILE + 2, P = N * N };                                                 \
+        enum { N = TILE + 2 };                                                            \
         for (size_t k = 0; k < fill; k += VL) {                                           \
             const size_t lanes = fill - k < VL ? fill - k : VL;                           \
-            V v[P];                                                                       \
-            if (k < n) {                                                                  \
-                V d[N][N];                                                                \
-                for (int i = 0; i < N; i++) LOAD_COLUMNS(rows[i] + TILE * (k0 + k), d[i]); \
-                WINO_INPUT(V, N, IN_1D, d, v);                                            \
-                if (n - k < lanes) /* tiles past the block's last: zeros */               \
-                    for (int p = 0; p < P; p++) v[p] = zero_past(v[p], n - k);            \
-            } else {                                                                      \
-                for (int p = 0; p < P; p++) v[p] = v_zero();                              \
+            /* V = B^T d B: each input row transformed (d B) as it is loaded, then each   \
+             * column of that (B^T) as it is stored: N x N values live between the two,  \
+             * not the 3 N x N of both transforms at once (which spilled). */            \
+            V r[N][N];                                                                    \
+            for (int i = 0; i < N; i++) {                                                 \
+                V col[N];                                                                 \
+                if (k < n) LOAD_COLUMNS(rows[i] + TILE * (k0 + k), col);                  \
+                else                                                                      \
+                    for (int j = 0; j < N; j++) col[j] = v_zero();                        \
+                IN_1D(col, r[i]);                                                         \
             }                                                                             \
-            for (int p = 0; p < P; p++)                                                   \
-                v_store_part(dst + (size_t)p * v_step + k, v[p], lanes);                    \
+            for (int b = 0; b < N; b++) {                                                 \
+                V cv[N], out[N];                                                          \
+                for (int i = 0; i < N; i++) cv[i] = r[i][b];                              \
+                IN_1D(cv, out);                                                           \
+                for (int a = 0; a < N; a++) {                                             \
+                    /* tiles past the block's last (and whole zero vectors): zeros */     \
+                    const V v = k >= n ? v_zero() : n - k < lanes ? zero_past(out[a], n - k) \
+                                                                  : out[a];               \
+                    v_store_part(dst + (size_t)(a * N + b) * v_step + k, v, lanes);       \
+                }                                                                         \
+            }                                                                             \
         }                                                                                 \
     }
 WINO_INPUT_RUN(input_run_2, 2, WINO_IN_1D_2, load_columns_2)
@@ -302,12 +291,23 @@ ONNXCC_INLINE void epilogue_store(float *dst, V acc, const float *res, size_t n,
     static ONNXCC_WIDE void NAME(const float *m, size_t m_step, size_t n, float *y,       \
                                  const float *res, size_t out_x, size_t rows,             \
                                  const ChannelEpi *ce) {                                  \
-        enum { N = TILE + 2, P = N * N };                                                 \
+        enum { N = TILE + 2 };                                                            \
         for (size_t k = 0; k < n; k += VL) {                                              \
             const size_t lanes = n - k < VL ? n - k : VL;                                 \
-            V mv[P], t[TILE][TILE];                                                       \
-            for (int p = 0; p < P; p++) mv[p] = v_load_part(m + (size_t)p * m_step + k, lanes); \
-            WINO_OUTPUT(V, N, TILE, OUT_1D, mv, t);                                       \
+            /* Y = A^T m A: each row of m transformed as it is loaded, then the columns. */ \
+            V r[N][TILE], t[TILE][TILE];                                                  \
+            for (int a = 0; a < N; a++) {                                                 \
+                V mv[N];                                                                  \
+                for (int b = 0; b < N; b++)                                               \
+                    mv[b] = v_load_part(m + (size_t)(a * N + b) * m_step + k, lanes);     \
+                OUT_1D(mv, r[a]);                                                         \
+            }                                                                             \
+            for (int j = 0; j < TILE; j++) {                                              \
+                V cv[N], out[TILE];                                                       \
+                for (int a = 0; a < N; a++) cv[a] = r[a][j];                              \
+                OUT_1D(cv, out);                                                          \
+                for (int i = 0; i < TILE; i++) t[i][j] = out[i];                          \
+            }                                                                             \
             const size_t ox = k * TILE;                                                   \
             const size_t cols = out_x - ox < TILE * VL ? out_x - ox : TILE * VL;          \
             for (size_t i = 0; i < rows; i++) {                                           \
