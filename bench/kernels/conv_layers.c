@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "bench_util.h"
+#include "onnxcc_conv_blocked.h"
 #include "onnxcc_conv_wino.h"
 #include "onnxcc_rt.h"
 
@@ -126,6 +127,32 @@ int main(int argc, char **argv) {
             OnnxccGeom3 G3;
             onnxcc_geom3(&g, &G3);
             char first[32] = "-";
+            if (onnxcc_conv_blocked_use(&G3, (size_t)L->c, M, G)) {
+                /* The channel-blocked direct kernel beside the packed path: its rate and
+                 * largest difference go after the row's own figures. */
+                const size_t taps = (size_t)(L->k * L->k), C = (size_t)L->c;
+                float *wb = xalloc(onnxcc_conv_blocked_floats(M, C, taps) * 4);
+                memset(wb, 0, onnxcc_conv_blocked_floats(M, C, taps) * 4);
+                for (size_t oc = 0; oc < M; oc++)
+                    for (size_t c = 0; c < C; c++)
+                        for (size_t t = 0; t < taps; t++)
+                            wb[onnxcc_conv_blocked_index(C, taps, oc, c, t)] =
+                                w[(oc * C + c) * taps + t];
+                void *sb2 = xalloc(onnxcc_f32_conv_blocked_scratch_bytes(&G3, C));
+                float *yb = xalloc(ny * 4);
+                double tb, tp2, err = 0;
+                TIME_MEDIAN(tb, onnxcc_f32_conv_blocked(&g, 1, C, M, x, wb, yb, &ep, sb2, NULL));
+                TIME_MEDIAN(tp2, onnxcc_f32_conv_packed(&g, 1, C, M, G, x, wp, y, &ep, scratch,
+                                                        NULL));
+                if (tp2 < tp) tp = tp2;
+                for (size_t i = 0; i < ny; i++) {
+                    double e = y[i] > yb[i] ? y[i] - yb[i] : yb[i] - y[i];
+                    err = e > err ? e : err;
+                }
+                printf("%-36s %10s %10s %10.1f %10s blocked %.1f (us: %.1f, max diff %.2g)\n",
+                       L->name, "", "", flops / tp * 1e-9, "", flops / tb * 1e-9, tb * 1e6, err);
+                free(wb), free(sb2), free(yb);
+            }
             if (onnxcc_conv_first_use(&G3, (size_t)L->c, M, G)) {
                 /* The first-layer kernel, then the packed GEMM path again beside it. */
                 size_t taps = onnxcc_conv_first_taps(&G3, (size_t)L->c);

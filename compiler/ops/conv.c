@@ -4,7 +4,10 @@
  * onnxcc_f32_conv_packed, for small planes (onnxcc_conv_use_small) onnxcc_f32_conv_small,
  * whose weights are packed as its GEMM's B instead, for few input channels
  * (onnxcc_conv_first_use: first layers) the direct onnxcc_f32_conv_first, or for 3x3
- * stride-1 convolutions (onnxcc_conv_wino_use) Winograd's onnxcc_f32_conv_wino.
+ * stride-1 convolutions (onnxcc_conv_wino_use) Winograd's onnxcc_f32_conv_wino, or for
+ * the other kernels of 3 x 3 and more on 32 input channels and more
+ * (onnxcc_conv_blocked_use: resnet's stride-2 and 7 x 7 layers) the direct
+ * onnxcc_f32_conv_blocked.
  *
  * Inputs: X [N, C, spatial...], W [M, C / group, kernel...], optional B [M].  The fusion
  * pass may append a PRelu slope (one value, or one per output channel) and a residual of
@@ -113,6 +116,7 @@ static bool conv_first(const ConvInfo *ci);
 static bool conv_first_floats(const ConvInfo *ci, size_t *out);
 static bool conv_wino(const ConvInfo *ci);
 static void conv_geom3(const ConvInfo *ci, OnnxccGeom3 *G);
+static bool conv_blocked(const ConvInfo *ci);
 
 static bool conv_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
@@ -209,6 +213,25 @@ static bool conv_emit(Emitter *e, const Node *n, Diag *d) {
         emit_line(e, "onnxcc_f32_conv_wino(&geom, %lld /* batch */, %lld /* in channels */, "
                   "%lld /* out channels */,", (long long)ci.N, (long long)ci.C, (long long)ci.M);
         emit_line(e, "                     x0, x1, y0, &ep, scratch, pool);");
+        return true;
+    }
+    if (path == KERN_CONV_BLOCKED) {
+        size_t taps = 1;
+        for (int i = 0; i < ci.geom.n_spatial; i++) taps *= (size_t)ci.geom.kernel[i];
+        if (!conv_blocked(&ci) ||
+            (int64_t)onnxcc_conv_blocked_floats((size_t)ci.M, (size_t)ci.C, taps) !=
+                ir_numel(n->inputs[1])) {
+            diag_error(d, n, "internal error: packed weights '%s' do not fit the blocked "
+                       "kernel", n->inputs[1]->name);
+            return false;
+        }
+        emit_line(e, "/* A direct convolution from register tiles "
+                  "(onnxcc_conv_blocked.h): W packed at");
+        emit_line(e, " * compile time in blocks of %d output x %d input channels "
+                  "(onnxcc_conv_blocked_index). */", ONNXCC_BLOCKED_CO, ONNXCC_BLOCKED_CI);
+        emit_line(e, "onnxcc_f32_conv_blocked(&geom, %lld /* batch */, %lld /* in channels */, "
+                  "%lld /* out channels */,", (long long)ci.N, (long long)ci.C, (long long)ci.M);
+        emit_line(e, "                        x0, x1, y0, &ep, scratch, pool);");
         return true;
     }
     if (path == KERN_CONV_FIRST) {
@@ -349,6 +372,23 @@ int kern_conv_wino_tile(const Node *n) {
     return ok ? onnxcc_conv_wino_tile(&G) : 2;
 }
 
+/* Whether a Conv whose weights are packed may run onnxcc_f32_conv_blocked (the runtime's
+ * rule, onnxcc_conv_blocked_use), its weights and scratch bounded like the other paths'
+ * buffers (the scratch function reports an overflow as 0). */
+static bool conv_blocked(const ConvInfo *ci) {
+    OnnxccGeom3 G;
+    conv_geom3(ci, &G);
+    if (onnxcc_conv_direct((size_t)ci->C, (size_t)ci->group) ||
+        !onnxcc_conv_blocked_use(&G, (size_t)ci->C, (size_t)ci->M, (size_t)ci->group))
+        return false;
+    const size_t limit = (size_t)1 << 38;       /* bytes */
+    size_t ob, cb, floats, bytes = onnxcc_f32_conv_blocked_scratch_bytes(&G, (size_t)ci->C);
+    return size_align_up((size_t)ci->M, ONNXCC_BLOCKED_CO, &ob) &&
+           size_align_up((size_t)ci->C, ONNXCC_BLOCKED_CI, &cb) && size_mul(ob, cb, &floats) &&
+           size_mul(floats, ONNXCC_BLOCKED_MAX_TAPS, &floats) && floats <= limit / 4 &&
+           bytes > 0 && bytes <= limit;
+}
+
 KernConvPath kern_conv_choose(const Node *n, bool winograd) {
     ConvInfo ci;
     Diag d;
@@ -358,6 +398,7 @@ KernConvPath kern_conv_choose(const Node *n, bool winograd) {
     if (!ok) return KERN_CONV_GEMM;
     if (conv_first(&ci)) return KERN_CONV_FIRST;
     if (winograd && conv_wino(&ci)) return KERN_CONV_WINO;
+    if (conv_blocked(&ci)) return KERN_CONV_BLOCKED;
     return conv_small(&ci) ? KERN_CONV_SMALL : KERN_CONV_GEMM;
 }
 
@@ -379,6 +420,10 @@ static bool scratch_of(const ConvInfo *ci, int path, size_t *out) {
     *out = 0;
     OnnxccGeom3 G;
     conv_geom3(ci, &G);
+    if (path == KERN_CONV_BLOCKED) {
+        *out = onnxcc_f32_conv_blocked_scratch_bytes(&G, (size_t)ci->C);
+        return *out > 0;
+    }
     if (path == KERN_CONV_WINO) {
         OnnxccWinoPlan pl;
         onnxcc_conv_wino_plan(&G, (size_t)ci->C, (size_t)ci->M, &pl);

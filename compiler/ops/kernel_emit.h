@@ -29,6 +29,9 @@ void kern_emit_geom(Emitter *e, const SpatialGeom *sg);
  *    small-plane kernel of onnxcc_conv_small.h;
  *  - KERN_CONV_FIRST: blocks of output channels (onnxcc_conv_first_index), for the direct
  *    kernel of few input channels of onnxcc_conv_first.h;
+ *  - KERN_CONV_BLOCKED: blocks of 32 output x 16 input channels
+ *    (onnxcc_conv_blocked_index), for the direct register-tile kernel of
+ *    onnxcc_conv_blocked.h;
  *  - KERN_CONV_WINO: the 16 or 36 transformed kernels of Winograd's F(2x2, 3x3) or
  *    F(4x4, 3x3), each a packed GEMM operand (onnxcc_conv_wino_pack), for the 3x3
  *    stride-1 kernel of onnxcc_conv_wino.h.
@@ -37,7 +40,7 @@ void kern_emit_geom(Emitter *e, const SpatialGeom *sg);
  * --no-winograd option); the pass records its choice in the attribute KERN_ATTR_PATH,
  * which kern_conv_path reads back for the emitter. */
 typedef enum KernConvPath {
-    KERN_CONV_GEMM, KERN_CONV_SMALL, KERN_CONV_FIRST, KERN_CONV_WINO
+    KERN_CONV_GEMM, KERN_CONV_SMALL, KERN_CONV_FIRST, KERN_CONV_WINO, KERN_CONV_BLOCKED
 } KernConvPath;
 #define KERN_ATTR_PATH "onnxcc.conv_path"
 KernConvPath kern_conv_choose(const Node *n, bool winograd);
@@ -45,7 +48,7 @@ KernConvPath kern_conv_choose(const Node *n, bool winograd);
 int kern_conv_wino_tile(const Node *n);
 static inline KernConvPath kern_conv_path(const Node *n) {
     int64_t p = ir_attr_int(n, KERN_ATTR_PATH, KERN_CONV_GEMM);
-    return p >= KERN_CONV_GEMM && p <= KERN_CONV_WINO ? (KernConvPath)p : KERN_CONV_GEMM;
+    return p >= KERN_CONV_GEMM && p <= KERN_CONV_BLOCKED ? (KernConvPath)p : KERN_CONV_GEMM;
 }
 
 /* Whether n's weight input is packed. */

@@ -13,7 +13,9 @@
  *    of output channels of onnxcc_conv_first_index (runtime/include/onnxcc_conv_first.h),
  *    or, for the 3x3 stride-1 convolutions of KERN_CONV_WINO, transformed for Winograd's
  *    F(2x2, 3x3) into 16 packed matrices (onnxcc_conv_wino_pack,
- *    runtime/include/onnxcc_conv_wino.h; off with --no-winograd); the Conv records the
+ *    runtime/include/onnxcc_conv_wino.h; off with --no-winograd), or, for
+ *    KERN_CONV_BLOCKED, in blocks of 32 output x 16 input channels
+ *    (onnxcc_conv_blocked_index, runtime/include/onnxcc_conv_blocked.h); the Conv records the
  *    kernel chosen in the attribute KERN_ATTR_PATH;
  *  - a float Gemm or MatMul whose B is a constant 2-D matrix reads B (transB applied) in
  *    the packed-B layout of onnxcc_packed_b_index;
@@ -31,6 +33,7 @@
 
 #include "base/checked.h"
 #include "onnxcc_conv.h"
+#include "onnxcc_conv_blocked.h"
 #include "onnxcc_conv_first.h"
 #include "onnxcc_conv_wino.h"
 #include "ops/kernel_emit.h"
@@ -45,7 +48,8 @@ static bool is_op(const Node *n, const char *type) {
  * stored [K][N] or, with transB, [N][K], for the direct kernel of few input channels,
  * or transformed for Winograd's kernel. */
 typedef enum Layout {
-    LAYOUT_CONV_A, LAYOUT_B, LAYOUT_B_TRANSPOSED, LAYOUT_CONV_FIRST, LAYOUT_CONV_WINO
+    LAYOUT_CONV_A, LAYOUT_B, LAYOUT_B_TRANSPOSED, LAYOUT_CONV_FIRST, LAYOUT_CONV_WINO,
+    LAYOUT_CONV_BLOCKED
 } Layout;
 
 typedef struct Packed {
@@ -107,12 +111,14 @@ static Value *packed_value(Graph *g, const Node *n, const Value *w, size_t float
 typedef struct PackShape {
     Layout layout;
     size_t rows, cols;
-    size_t param;               /* LAYOUT_CONV_A: groups; LAYOUT_CONV_WINO: the tile side */
+    size_t param;               /* LAYOUT_CONV_A: groups; LAYOUT_CONV_WINO: the tile side;
+                                   LAYOUT_CONV_BLOCKED: kernel taps */
 } PackShape;
 
 /* Floats of the packed copy: whole blocks of the layout's width (8-row panels per
  * group, 32-column panels of B, 8-channel blocks), overflow-checked. */
 static bool packed_floats(const PackShape *s, size_t *out) {
+    size_t floats_cin;
     switch (s->layout) {
     case LAYOUT_CONV_A:         /* W[M][kdim], rows M / groups per group */
         return size_align_up(s->rows / s->param, ONNXCC_PACK_MR, out) &&
@@ -123,6 +129,10 @@ static bool packed_floats(const PackShape *s, size_t *out) {
         return size_align_up(s->rows, ONNXCC_PACK_NR, out) && size_mul(*out, s->cols, out);
     case LAYOUT_CONV_FIRST:     /* W[M][taps] */
         return size_align_up(s->rows, ONNXCC_CONV_FIRST_OC, out) && size_mul(*out, s->cols, out);
+    case LAYOUT_CONV_BLOCKED:   /* W[M][C * taps]: whole blocks of 32 x 16 channels */
+        return size_align_up(s->rows, ONNXCC_BLOCKED_CO, out) &&
+               size_align_up(s->cols / s->param, ONNXCC_BLOCKED_CI, &floats_cin) &&
+               size_mul(*out, floats_cin, out) && size_mul(*out, s->param, out);
     case LAYOUT_CONV_WINO:      /* W[M][C * 9]: 16 or 36 packed-A matrices of M x C */
         return size_align_up(s->rows, ONNXCC_PACK_MR, out) &&
                size_mul(*out, s->cols / 9, out) &&
@@ -139,6 +149,9 @@ static size_t packed_index(const PackShape *s, size_t r, size_t c) {
     case LAYOUT_B: return onnxcc_packed_b_index(s->rows, r, c);
     case LAYOUT_B_TRANSPOSED: return onnxcc_packed_b_index(s->cols, c, r);
     case LAYOUT_CONV_FIRST: return onnxcc_conv_first_index(s->cols, r, c);
+    case LAYOUT_CONV_BLOCKED:
+        return onnxcc_conv_blocked_index(s->cols / s->param, s->param, r, c / s->param,
+                                         c % s->param);
     case LAYOUT_CONV_WINO: break;       /* a transform, not a permutation: pack_weight */
     }
     return 0;
@@ -203,6 +216,9 @@ static bool try_pack(Graph *g, Node *n, PackList *l, const PassOptions *opt, Dia
             return pack_node(g, n, l, LAYOUT_B_TRANSPOSED, 0, M, kdim, d);
         case KERN_CONV_FIRST:
             return pack_node(g, n, l, LAYOUT_CONV_FIRST, 0, M, kdim, d);
+        case KERN_CONV_BLOCKED:         /* W [M][C * taps] */
+            return pack_node(g, n, l, LAYOUT_CONV_BLOCKED, (int64_t)(kdim / (size_t)w->dims[1]),
+                             M, kdim, d);
         case KERN_CONV_WINO:            /* W [M][C * 3 * 3], for the tile side */
             return pack_node(g, n, l, LAYOUT_CONV_WINO, kern_conv_wino_tile(n), M, kdim, d);
         case KERN_CONV_GEMM:

@@ -15,6 +15,7 @@
 
 #include "onnxcc_act.h"
 #include "onnxcc_conv.h"
+#include "onnxcc_conv_blocked.h"
 #include "onnxcc_conv_first.h"
 #include "onnxcc_conv_small.h"
 #include "onnxcc_conv_wino.h"
