@@ -131,6 +131,35 @@ bool drv_bind_input_shapes(Graph *g, const HostTensor *inputs, int n, Diag *d) {
     return true;
 }
 
+bool drv_freeze_inputs(Graph *g, const HostTensor *inputs, int n, const bool *freeze,
+                       bool *frozen, Diag *d) {
+    if (n != g->n_inputs) {
+        diag_error(d, NULL, "the model has %d inputs but %d input tensors were given",
+                   g->n_inputs, n);
+        return false;
+    }
+    int kept = 0;
+    for (int k = 0; k < n; k++) {
+        Value *v = g->inputs[k];
+        frozen[k] = freeze[k];
+        if (!freeze[k]) {
+            g->inputs[kept++] = v;
+            continue;
+        }
+        /* drv_bind_input_shapes gave v the tensor's type and shape. */
+        if (v->dtype != inputs[k].dtype || (size_t)ir_nbytes(v) != inputs[k].nbytes) {
+            diag_error(d, NULL, "input %d '%s': the tensor given does not match its type and "
+                       "shape", k, v->name);
+            return false;
+        }
+        if (!ir_value_alloc_data(g, v, d)) return false;
+        if (inputs[k].nbytes) memcpy(v->data, inputs[k].data, inputs[k].nbytes);
+        v->is_input = false;
+    }
+    g->n_inputs = kept;
+    return true;
+}
+
 bool drv_pipeline(Graph *g, const DriverOptions *o, StrBuf *dump, Diag *d) {
     PassOptions po = {.fuse = o->fuse, .winograd = o->winograd, .verify = true,
                       .dump_after = o->dump_after,

@@ -15,6 +15,13 @@
 Graph *drv_load(const DriverOptions *o, const char *model_path, int *rc, Diag *d);
 /* Gives symbolic or unknown input dims the sizes of the tensors the caller will pass. */
 bool drv_bind_input_shapes(Graph *g, const HostTensor *inputs, int n, Diag *d);
+/* Turns graph inputs into constants holding the given tensors (for the inputs an op
+ * needs at compile time: Value.needs_const, set by a failed pipeline on another load of
+ * the same model).  inputs[k] is graph input k as loaded, after drv_bind_input_shapes;
+ * freeze[k] says whether to freeze it.  The frozen ones leave g->inputs, and frozen[k]
+ * records which went.  false + d on an error. */
+bool drv_freeze_inputs(Graph *g, const HostTensor *inputs, int n, const bool *freeze,
+                       bool *frozen, Diag *d);
 /* The pass pipeline with the driver's options. */
 bool drv_pipeline(Graph *g, const DriverOptions *o, StrBuf *dump, Diag *d);
 /* The C prefix: --name, or derived from the model file name. */

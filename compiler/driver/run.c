@@ -468,6 +468,34 @@ static int read_numbered(const char *dir, const char *prefix, HostTensor *t, Dia
     return n;
 }
 
+/* Compiles and builds a test case's model for one data set's inputs (in) into *gp and b;
+ * returns the exit code.  An op that needs a graph input at compile time (Reshape's
+ * shape, Slice's starts, a reduction's axes...) fails the first pipeline: the model is
+ * then loaded again with those inputs frozen to this data set's values (frozen[k] for
+ * graph input k), so that the case checks the op with them; the first attempt's errors
+ * are dropped from d (which holds nothing else: the caller stops at the first error). */
+static int compile_case(const DriverOptions *o, const char *path, const HostTensor *in,
+                        int n_in, Graph **gp, Build *b, bool *frozen, Diag *d) {
+    int rc = 0;
+    memset(frozen, 0, (size_t)n_in * sizeof *frozen);
+    Graph *g = *gp = drv_load(o, path, &rc, d);
+    if (!g) return rc;
+    if (!drv_bind_input_shapes(g, in, n_in, d)) return 1;
+    bool ok = drv_pipeline(g, o, NULL, d), again = false;
+    bool freeze[DRIVER_MAX_FILES] = {false};
+    for (int k = 0; !ok && k < g->n_inputs; k++) again |= freeze[k] = g->inputs[k]->needs_const;
+    if (again) {
+        ir_graph_free(g);
+        diag_free(d);
+        diag_init(d);
+        g = *gp = drv_load(o, path, &rc, d);
+        if (!g) return rc;
+        ok = drv_bind_input_shapes(g, in, n_in, d) &&
+             drv_freeze_inputs(g, in, n_in, freeze, frozen, d) && drv_pipeline(g, o, NULL, d);
+    }
+    return ok && build_model(g, o, path, b, d) ? 0 : 1;
+}
+
 int driver_test(const DriverOptions *o, Diag *d) {
     char path[4096];
     /* Data sets, sorted by name so the order (and the output) is stable. */
@@ -499,7 +527,7 @@ int driver_test(const DriverOptions *o, Diag *d) {
     int rc = 0;
     Graph *g = NULL;
     Build b = {0};
-    bool built = false;
+    bool built = false, any_frozen = false;
     if (n_sets == 0) {
         diag_error(d, NULL, "%s: no test_data_set_* folder", o->model);
         rc = 2;
@@ -512,7 +540,7 @@ int driver_test(const DriverOptions *o, Diag *d) {
         memset(in, 0, sizeof in);
         memset(want, 0, sizeof want);
         memset(got, 0, sizeof got);
-        bool ran = false;
+        bool ran = false, frozen[DRIVER_MAX_FILES] = {false};
         int n_in = read_numbered(set_dir, "input", in, d);
         int n_want = n_in < 0 ? -1 : read_numbered(set_dir, "output", want, d);
         if (n_in < 0 || n_want < 0) {
@@ -520,13 +548,16 @@ int driver_test(const DriverOptions *o, Diag *d) {
             rc = 2;
             break;
         }
-        if (!built) {
-            /* Compile once, with the shapes of the first data set. */
-            g = drv_load(o, path, &rc, d);
-            if (g) rc = 0;
-            if (g && !(drv_bind_input_shapes(g, in, n_in, d) && drv_pipeline(g, o, NULL, d) &&
-                       build_model(g, o, path, &b, d)))
-                rc = 1;
+        if (!built || any_frozen) {
+            /* Compile with the shapes of the first data set, or again for each data set
+             * when inputs are frozen to its values. */
+            if (built) {
+                build_cleanup(&b);
+                ir_graph_free(g);
+                g = NULL;
+            }
+            rc = compile_case(o, path, in, n_in, &g, &b, frozen, d);
+            for (int k = 0; k < n_in; k++) any_frozen |= frozen[k];
             built = true;
         }
         if (rc == 0 && n_want != g->n_outputs) {
@@ -535,7 +566,12 @@ int driver_test(const DriverOptions *o, Diag *d) {
             rc = 1;
         }
         if (rc == 0) {
-            ran = exec_model(g, &b, o->threads, in, got, d);
+            /* The frozen inputs are constants of the program now. */
+            HostTensor run_in[DRIVER_MAX_FILES];
+            int n_run = 0;
+            for (int k = 0; k < n_in; k++)
+                if (!frozen[k]) run_in[n_run++] = in[k];
+            ran = exec_model(g, &b, o->threads, run_in, got, d);
             if (!ran) rc = 1;
         }
         for (int k = 0; rc == 0 && k < n_want; k++) {

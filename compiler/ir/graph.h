@@ -48,6 +48,8 @@ struct Value {
     int id;                     /* index in graph->values, stable */
     bool is_input;              /* a graph input (not an initializer) */
     bool is_output;             /* a graph output */
+    bool needs_const;           /* a graph input whose data an op asked for at compile time
+                                   (op_require_const); `onnxcc test` then freezes it */
     /* memory plan */
     Storage storage;
     size_t ws_offset;           /* bytes into the workspace, for STORAGE_WORKSPACE */

@@ -60,9 +60,10 @@ bool op_require_shape(const Node *n, int i, Diag *d) {
 }
 
 bool op_require_const(const Node *n, int i, Diag *d) {
-    const Value *v = op_input(n, i);
+    Value *v = op_input(n, i);
     if (!op_require_shape(n, i, d)) return false;
     if (!v->data) {
+        if (v->is_input) v->needs_const = true;
         diag_error(d, n, "input %d '%s' must be a constant (or computable at compile time)", i,
                    v->name);
         return false;

@@ -1,5 +1,5 @@
-/* shape_ops.c: the ops of the shape chains PyTorch exports (Shape, Gather, Unsqueeze,
- * Squeeze, Slice, Cast, ConstantOfShape).  All of them fold when their inputs are
+/* shape_ops.c: the ops of the shape chains PyTorch exports (Shape, Size, Gather,
+ * Unsqueeze, Squeeze, Slice, Cast, CastLike, ConstantOfShape).  All of them fold when their inputs are
  * constant (Shape as soon as its input's shape is known), so a flatten/view written as
  * Shape -> Gather -> Unsqueeze -> Concat -> Reshape disappears at compile time; each also
  * emits plain C for the cases where data flows at run time. */
@@ -61,6 +61,36 @@ const OpDef op_shape = {
     .name = "Shape", .domain = "", .since = 1, .min_inputs = 1, .max_inputs = 1,
     .min_outputs = 1, .max_outputs = 1, .infer = shape_infer, .fold = shape_fold,
     .fold_on_shapes = true, .emit = shape_emit, .memory = OP_MEMORY_SEPARATE,
+};
+
+/* ---- Size: the input's element count, an int64 scalar --------------------------------- */
+
+static bool size_infer(Graph *g, Node *n, Diag *d) {
+    (void)g;
+    if (!op_require_shape(n, 0, d)) return false;
+    return ou_set_output(n, n->outputs[0], DT_INT64, 0, NULL, d);
+}
+
+static bool size_fold(Graph *g, Node *n, Diag *d) {
+    Value *y = n->outputs[0];
+    if (!ir_value_alloc_data(g, y, d)) return false;
+    ((int64_t *)y->data)[0] = ir_numel(n->inputs[0]);
+    return true;
+}
+
+static bool size_emit(Emitter *e, const Node *n, Diag *d) {
+    (void)d;
+    char lit[40], sx[128];
+    emit_line(e, "/* Size of %s */", ou_shape(sx, sizeof sx, n->inputs[0]));
+    emit_line(e, "(void)x0;");
+    emit_line(e, "y0[0] = %s;", c_int64(lit, (long long)ir_numel(n->inputs[0])));
+    return true;
+}
+
+const OpDef op_size = {
+    .name = "Size", .domain = "", .since = 1, .min_inputs = 1, .max_inputs = 1,
+    .min_outputs = 1, .max_outputs = 1, .infer = size_infer, .fold = size_fold,
+    .fold_on_shapes = true, .emit = size_emit, .memory = OP_MEMORY_SEPARATE,
 };
 
 /* ---- Gather ------------------------------------------------------------------------- */
@@ -438,12 +468,16 @@ const OpDef op_slice = {
 
 /* ---- Cast --------------------------------------------------------------------------- */
 
+/* Cast takes its target type from the attribute `to`, CastLike from its second input's
+ * element type; the rest is shared. */
+static bool cast_like(const Node *n) { return n->n_inputs == 2; }
+
 static bool cast_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
     if (!op_require_shape(n, 0, d)) return false;
     const Value *x = n->inputs[0];
-    int64_t to = ir_attr_int(n, "to", -1);
-    if (!ir_attr(n, "to")) {
+    int64_t to = cast_like(n) ? (int64_t)n->inputs[1]->dtype : ir_attr_int(n, "to", -1);
+    if (!cast_like(n) && !ir_attr(n, "to")) {
         diag_error(d, n, "attribute 'to' is required");
         return false;
     }
@@ -514,7 +548,9 @@ static bool cast_emit(Emitter *e, const Node *n, Diag *d) {
     const Value *x = n->inputs[0], *y = n->outputs[0];
     char sx[128], expr[256];
     (void)d;
-    emit_line(e, "/* Cast %s -> %s */", ou_shape(sx, sizeof sx, x), dtype_name(y->dtype));
+    emit_line(e, "/* %s %s -> %s */", n->op_type, ou_shape(sx, sizeof sx, x),
+              dtype_name(y->dtype));
+    if (cast_like(n)) emit_line(e, "(void)x1;   /* only its element type counts */");
     if (x->dtype == y->dtype) {
         emit_line(e, "memcpy(y0, x0, %zu);", ir_nbytes(y));
         return true;
@@ -540,6 +576,12 @@ static bool cast_emit(Emitter *e, const Node *n, Diag *d) {
 
 const OpDef op_cast = {
     .name = "Cast", .domain = "", .since = 1, .min_inputs = 1, .max_inputs = 1,
+    .min_outputs = 1, .max_outputs = 1, .infer = cast_infer, .fold = cast_fold,
+    .emit = cast_emit, .memory = OP_MEMORY_SEPARATE,
+};
+
+const OpDef op_castlike = {
+    .name = "CastLike", .domain = "", .since = 15, .min_inputs = 2, .max_inputs = 2,
     .min_outputs = 1, .max_outputs = 1, .infer = cast_infer, .fold = cast_fold,
     .emit = cast_emit, .memory = OP_MEMORY_SEPARATE,
 };

@@ -135,6 +135,43 @@ open(sys.argv[1], 'wb').write(nh.from_array(x, 'image').SerializeToString())" "$
         XDG_CACHE_HOME= "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/c5"
     check "an empty ONNXCC_CACHE_DIR turns the cache off" 1 test -e "$T/home/.cache"
     check "the uncached run writes the same bytes" 0 cmp "$T/r1/output_0.pb" "$T/c5/output_0.pb"
+
+    # A case whose Reshape takes its shape as a graph input (as in ONNX's node cases):
+    # compile refuses it, test freezes the input to each data set's values (two data
+    # sets, two shapes), and a wrong expected output still fails.
+    "$PY" -c "import sys, os, numpy as np, onnx
+from onnx import helper as h, numpy_helper as nh, TensorProto as T
+d = sys.argv[1]
+g = h.make_graph([h.make_node('Reshape', ['x', 'shape'], ['y'])], 'g',
+                 [h.make_tensor_value_info('x', T.FLOAT, [2, 3]),
+                  h.make_tensor_value_info('shape', T.INT64, [None])],
+                 [h.make_tensor_value_info('y', T.FLOAT, None)])
+os.makedirs(d, exist_ok=True)
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 14)]), d + '/model.onnx')
+x = np.arange(6, dtype=np.float32).reshape(2, 3)
+for i, shape in enumerate([[3, 2], [6]]):
+    s = d + '/test_data_set_%d' % i
+    os.makedirs(s, exist_ok=True)
+    for name, v in (('input_0', x), ('input_1', np.array(shape, np.int64)),
+                    ('output_0', x.reshape(shape))):
+        open(s + '/' + name + '.pb', 'wb').write(nh.from_array(v, name).SerializeToString())
+" "$T/reshape_case"
+    "$PY" - "$T/reshape_case" "$T/reshape_bad" <<'PYEOF'
+import shutil, sys, numpy as np
+from onnx import numpy_helper as nh
+shutil.copytree(sys.argv[1], sys.argv[2])
+p = sys.argv[2] + '/test_data_set_1/output_0.pb'
+y = np.arange(6, dtype=np.float32) + 1
+open(p, 'wb').write(nh.from_array(y, 'output_0').SerializeToString())
+PYEOF
+    check "compile refuses a Reshape shape given as an input" 1 "$ONNXCC" compile \
+        "$T/reshape_case/model.onnx" -o "$T/rc"
+    expect_text "the message names the input" "$T/err" "input 'shape'"
+    check "test freezes that input to each data set's values" 0 "$ONNXCC" test \
+        "$T/reshape_case"
+    expect_text "both data sets ran" "$T/out" "2 data sets"
+    check "a frozen input does not hide a wrong output" 1 "$ONNXCC" test "$T/reshape_bad"
+    expect_text "the wrong output is named" "$T/err" "test_data_set_1: output 0"
 fi
 check "--threads 0 is a usage error" 2 "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/r0" \
     --threads 0

@@ -16,7 +16,7 @@
 extern const OpDef op_add, op_sub, op_mul, op_div, op_prelu, op_relu, op_clip, op_softmax;
 extern const OpDef op_reshape, op_slice, op_squeeze, op_unsqueeze, op_gather, op_concat;
 extern const OpDef op_transpose, op_cast, op_shape, op_constantofshape, op_pad, op_flatten;
-extern const OpDef op_constant, op_dropout, op_leakyrelu;
+extern const OpDef op_constant, op_dropout, op_leakyrelu, op_castlike, op_size;
 
 /* A constant of dtype t with the given values (NULL vals: shape only, no data). */
 static Value *cval(Graph *g, const char *name, DType t, int rank, const int64_t *dims,
@@ -548,6 +548,35 @@ Test(opsfold_cast, float16_round_trip) {
     cr_assert_eq(h[3], 0x0001);     /* smallest subnormal */
     cr_assert_eq(h[4], 0x2e66);     /* 0.1 rounds to 0.0999755859375 */
     cr_assert_eq(ou_half_to_float(0x2e66), 0.0999755859375f);
+    ir_graph_free(g);
+}
+
+/* CastLike converts to its second input's element type (not its data). */
+Test(opsfold_cast, castlike_takes_the_second_inputs_type) {
+    Graph *g = ir_graph_new(0);
+    int64_t d[] = { 4 }, one[] = { 1 };
+    double x[] = { 1.7, -2.5, 3.0, -0.5 };
+    Value *in[] = { cval(g, "x", DT_FLOAT, 1, d, x), cval(g, "like", DT_INT32, 1, one,
+                                                          (double[]){ 99 }) };
+    Node *n = mk(g, &op_castlike, 15, 2, in, 1);
+    expect_ok(g, n);
+    double want[] = { 1, -2, 3, 0 };
+    expect(n->outputs[0], DT_INT32, 1, d, want);
+    ir_graph_free(g);
+}
+
+/* Size: the element count as an int64 scalar, known from the shape alone. */
+Test(opsfold_shape, size_of_a_tensor_and_of_an_empty_one) {
+    Graph *g = ir_graph_new(0);
+    int64_t d[] = { 2, 3, 4 }, e[] = { 3, 0 };
+    Value *in[] = { cval(g, "x", DT_FLOAT, 3, d, NULL) };
+    Node *n = mk(g, &op_size, 13, 1, in, 1);
+    expect_ok(g, n);
+    expect(n->outputs[0], DT_INT64, 0, NULL, (double[]){ 24 });
+    Value *in2[] = { cval(g, "z", DT_FLOAT, 2, e, NULL) };
+    Node *m = mk(g, &op_size, 13, 1, in2, 1);
+    expect_ok(g, m);
+    expect(m->outputs[0], DT_INT64, 0, NULL, (double[]){ 0 });
     ir_graph_free(g);
 }
 

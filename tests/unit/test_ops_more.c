@@ -764,6 +764,34 @@ static Node *b_argmax_middle(Graph *g, bool konst) {
 
 Test(opsmore_run, argmax_middle_axis) { emit_vs_fold(b_argmax_middle, 1); }
 
+/* x * 10 -> CastLike(int32 model input) -> Cast float, and Size(x) * x: the emitted
+ * CastLike and Size against their folds. */
+static Node *b_castlike_size(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 3, 4 }, 0);
+    Value *like = tb_value(g, "like", DT_INT32, 1, (int64_t[]){ 2 }, (double[]){ 0, 0 });
+    Value *k = tb_const(g, "k", 0, NULL, (float[]){ 10.0f });
+    Node *m = tb_node(g, "Mul", "m", 2, (Value *[]){ x, k }, 1);
+    Node *c = tb_node(g, "CastLike", "c", 2, (Value *[]){ m->outputs[0], like }, 1);
+    c->opset = 15;
+    Node *back = tb_node(g, "Cast", "back", 1, (Value *[]){ c->outputs[0] }, 1);
+    tb_attr_int(g, back, "to", DT_FLOAT);
+    Node *sz = tb_node(g, "Size", "sz", 1, (Value *[]){ x }, 1);
+    Node *szf = tb_node(g, "Cast", "szf", 1, (Value *[]){ sz->outputs[0] }, 1);
+    tb_attr_int(g, szf, "to", DT_FLOAT);
+    Node *out = tb_node(g, "Add", "out", 2, (Value *[]){ back->outputs[0], szf->outputs[0] },
+                        1);
+    if (konst) {
+        Node *chain[] = { m, c, back, sz, szf };
+        for (int i = 0; i < 5; i++) {
+            chain[i]->op = op_find("", chain[i]->op_type);
+            mok(g, chain[i]);
+        }
+    }
+    return out;
+}
+
+Test(opsmore_run, castlike_and_size) { emit_vs_fold(b_castlike_size, 1); }
+
 /* ---- tile, range ------------------------------------------------------------------------ */
 
 Test(opsmore_tile, tile_and_range_values_and_errors) {
