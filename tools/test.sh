@@ -6,12 +6,16 @@
 #   3. the model tests: PyTorch exports (tests/models/export_models.py), expected outputs
 #      from onnxruntime, each run through `onnxcc test`, the C built with clang (one
 #      thread) and gcc (a pool of two threads);
-#   4. a smoke run of the benchmark (two small models against onnxruntime: it fails on a
+#   4. the ONNX conformance suite (tests/conformance/run.py: the onnx package's node
+#      cases and its simple/, pytorch-converted/ and pytorch-operator/ folders through
+#      `onnxcc test`, two at a time; it fails on a failure not listed in
+#      tests/conformance/expected_failures.txt and on a listed case that passes);
+#   5. a smoke run of the benchmark (two small models against onnxruntime: it fails on a
 #      wrong output, never on speed);
-#   5. all of it again with onnxcc and the generated code built under AddressSanitizer and
-#      UndefinedBehaviorSanitizer, then the model tests with two threads under
-#      ThreadSanitizer.
-# Exits non-zero on the first failing stage.  Set ONNXCC_SKIP_SANITIZE=1 to skip stage 5.
+#   6. all of it again with onnxcc and the generated code built under AddressSanitizer and
+#      UndefinedBehaviorSanitizer (the conformance suite included), then the model tests
+#      with two threads under ThreadSanitizer.
+# Exits non-zero on the first failing stage.  Set ONNXCC_SKIP_SANITIZE=1 to skip stage 6.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,6 +50,9 @@ tests/models/run_models.sh build/onnxcc "$CASES"
 stage "model tests (generated code built with gcc, run with a pool of 2 threads)"
 ONNXCC_TEST_ARGS="--cc gcc --threads 2" tests/models/run_models.sh build/onnxcc "$CASES"
 
+stage "ONNX conformance suite (tests/conformance/run.py)"
+.venv/bin/python tests/conformance/run.py build/onnxcc --jobs "$JOBS"
+
 stage "benchmark smoke run (correctness only; bench/run.sh --smoke)"
 ONNXCC="$ROOT/build/onnxcc" bench/run.sh --smoke
 
@@ -64,6 +71,10 @@ stage "unit and CLI tests under the sanitizers"
 stage "model tests: onnxcc and the generated code under the sanitizers"
 ONNXCC_CFLAGS="$SAN_FLAGS" \
     tests/models/run_models.sh build-asan/onnxcc "$CASES"
+
+stage "ONNX conformance suite: onnxcc and the generated code under the sanitizers"
+.venv/bin/python tests/conformance/run.py build-asan/onnxcc --jobs "$JOBS" \
+    --cflags "$SAN_FLAGS" --timeout 300
 
 stage "model tests: the generated code with 2 threads under ThreadSanitizer"
 ONNXCC_CFLAGS="-O1 -g -fsanitize=thread" ONNXCC_TEST_ARGS="--threads 2" \

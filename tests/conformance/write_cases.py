@@ -21,14 +21,36 @@ from onnx import numpy_helper
 from onnx.backend.test import loader
 
 
-def write_value(path, name, value):
-    """Writes one input or output as a TensorProto (sequences/optionals are skipped)."""
-    if isinstance(value, np.ndarray) or np.isscalar(value):
-        t = numpy_helper.from_array(np.asarray(value), name)
-        with open(path, "wb") as f:
-            f.write(t.SerializeToString())
-        return True
-    return False
+def to_proto(name, value, value_type):
+    """The protobuf of one input or output: a TensorProto (the loader gives some cases'
+    values as TensorProtos already: float8, int4, float16...), a SequenceProto for a
+    list, an OptionalProto where the graph declares an optional."""
+    if value_type is not None and value_type.HasField("optional_type"):
+        elem = value_type.optional_type.elem_type
+        kind = (onnx.OptionalProto.SEQUENCE if elem.HasField("sequence_type")
+                else onnx.OptionalProto.TENSOR)
+        return numpy_helper.from_optional(value, name, kind)
+    if isinstance(value, (onnx.TensorProto, onnx.SequenceProto, onnx.OptionalProto)):
+        p = type(value)()
+        p.CopyFrom(value)
+        p.name = name
+        return p
+    if isinstance(value, list):
+        return numpy_helper.from_list(value, name)
+    return numpy_helper.from_array(np.asarray(value), name)
+
+
+def write_value(path, name, value, value_type=None):
+    """Writes one input or output; says why on stderr and writes nothing when it cannot
+    (run.py then fails the case for want of an expected output)."""
+    try:
+        proto = to_proto(name, value, value_type)
+    except Exception as e:  # numpy_helper raises several kinds on unusual values
+        print(f"write_cases: {path}: {type(e).__name__}: {e}", file=sys.stderr)
+        return False
+    with open(path, "wb") as f:
+        f.write(proto.SerializeToString())
+    return True
 
 
 def write_case(case, out_dir):
@@ -42,11 +64,13 @@ def write_case(case, out_dir):
         ds = os.path.join(d, f"test_data_set_{i}")
         os.makedirs(ds, exist_ok=True)
         for k, v in enumerate(inputs):
-            name = graph.input[k].name if k < len(graph.input) else ""
-            write_value(os.path.join(ds, f"input_{k}.pb"), name, v)
+            vi = graph.input[k] if k < len(graph.input) else None
+            write_value(os.path.join(ds, f"input_{k}.pb"), vi.name if vi else "", v,
+                        vi.type if vi else None)
         for k, v in enumerate(outputs):
-            name = graph.output[k].name if k < len(graph.output) else ""
-            write_value(os.path.join(ds, f"output_{k}.pb"), name, v)
+            vi = graph.output[k] if k < len(graph.output) else None
+            write_value(os.path.join(ds, f"output_{k}.pb"), vi.name if vi else "", v,
+                        vi.type if vi else None)
 
 
 def main():
