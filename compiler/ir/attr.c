@@ -74,6 +74,17 @@ bool ir_attr_set_float(Graph *g, Node *n, const char *name, float v, Diag *d) {
     return true;
 }
 
+bool ir_attr_set_string(Graph *g, Node *n, const char *name, const char *v, Diag *d) {
+    char *copy = arena_strdup(&g->arena, v);
+    if (!copy) { diag_error(d, n, "out of memory setting attribute '%s'", name); return false; }
+    Attr *a = attr_slot(g, n, name, d);
+    if (!a) return false;
+    a->type = ATTR_STRING;
+    a->s = copy;
+    a->s_len = strlen(copy);
+    return true;
+}
+
 bool ir_attr_set_ints(Graph *g, Node *n, const char *name, const int64_t *v, size_t count,
                       Diag *d) {
     int64_t *copy = arena_array(&g->arena, count ? count : 1, sizeof *copy);

@@ -171,6 +171,7 @@ size_t      ir_attr_floats(const Node *n, const char *name, const float **out);
 /* Adds or replaces an attribute on a node (used by passes). */
 bool        ir_attr_set_int(Graph *g, Node *n, const char *name, int64_t v, Diag *d);
 bool        ir_attr_set_float(Graph *g, Node *n, const char *name, float v, Diag *d);
+bool        ir_attr_set_string(Graph *g, Node *n, const char *name, const char *v, Diag *d);
 bool        ir_attr_set_ints(Graph *g, Node *n, const char *name, const int64_t *v,
                              size_t count, Diag *d);
 

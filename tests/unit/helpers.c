@@ -135,6 +135,13 @@ void tb_attr_int(Graph *g, Node *n, const char *name, int64_t v) {
     diag_free(&d);
 }
 
+void tb_attr_str(Graph *g, Node *n, const char *name, const char *v) {
+    Diag d;
+    diag_init(&d);
+    cr_assert(ir_attr_set_string(g, n, name, v, &d));
+    diag_free(&d);
+}
+
 void tb_attr_float(Graph *g, Node *n, const char *name, float v) {
     Diag d;
     diag_init(&d);

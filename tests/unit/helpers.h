@@ -34,6 +34,7 @@ Node *tb_op_node(Graph *g, const char *op_type, int opset, int n_in, Value *cons
                  int n_out);
 void tb_attr_int(Graph *g, Node *n, const char *name, int64_t v);
 void tb_attr_float(Graph *g, Node *n, const char *name, float v);
+void tb_attr_str(Graph *g, Node *n, const char *name, const char *v);
 void tb_attr_ints(Graph *g, Node *n, const char *name, const int64_t *v, size_t count);
 void tb_output(Graph *g, Value *v);
 /* pipeline_run with verify on; on failure the diagnostics are in d (diag_init'ed here). */

@@ -13,7 +13,7 @@
 #include "ops/op.h"
 #include "ops/op_util.h"
 
-extern const OpDef op_add, op_sub, op_mul, op_div, op_prelu, op_relu, op_clip, op_softmax;
+extern const OpDef op_add, op_sub, op_mul, op_div, op_mod, op_bitshift, op_prelu, op_relu, op_clip, op_softmax;
 extern const OpDef op_reshape, op_slice, op_squeeze, op_unsqueeze, op_gather, op_concat;
 extern const OpDef op_transpose, op_cast, op_shape, op_constantofshape, op_pad, op_flatten;
 extern const OpDef op_constant, op_dropout, op_leakyrelu, op_castlike, op_size;
@@ -91,6 +91,10 @@ static void set_tensor(Graph *g, Node *n, const char *name, Value *t) {
     n->n_attrs++;
 }
 
+static void set_str(Graph *g, Node *n, const char *name, const char *v) {
+    tb_attr_str(g, n, name, v);
+}
+
 /* ---- binary --------------------------------------------------------------------------- */
 
 Test(opsfold_binary, add_broadcast_row) {
@@ -102,6 +106,74 @@ Test(opsfold_binary, add_broadcast_row) {
     expect_ok(g, n);
     double want[] = { 11, 22, 33, 14, 25, 36 };
     expect(n->outputs[0], DT_FLOAT, 2, da, want);
+    ir_graph_free(g);
+}
+
+/* Mod: fmod 0 takes the divisor's sign (Python's %), fmod 1 the dividend's (C's), for
+ * integers and floats; a zero float remainder gets the divisor's sign under fmod 0. */
+Test(opsfold_binary, mod_signs_for_both_fmod_values) {
+    Graph *g = ir_graph_new(0);
+    int64_t d[] = { 4 };
+    double a[] = { 7, -7, 7, -7 }, b[] = { 3, 3, -3, -3 };
+    Value *in[] = { cval(g, "a", DT_INT32, 1, d, a), cval(g, "b", DT_INT32, 1, d, b) };
+    Node *n = mk(g, &op_mod, 13, 2, in, 1);
+    expect_ok(g, n);
+    expect(n->outputs[0], DT_INT32, 1, d, (double[]){ 1, 2, -2, -1 });
+    Node *m = mk(g, &op_mod, 13, 2, in, 1);
+    set_int(g, m, "fmod", 1);
+    expect_ok(g, m);
+    expect(m->outputs[0], DT_INT32, 1, d, (double[]){ 1, -1, 1, -1 });
+    double fa[] = { 5.5, -5.5, 6, -0.0 }, fb[] = { 2, 2, -3, 2 };
+    Value *fin[] = { cval(g, "fa", DT_FLOAT, 1, d, fa), cval(g, "fb", DT_FLOAT, 1, d, fb) };
+    Node *f0 = mk(g, &op_mod, 28, 2, fin, 1);
+    expect_ok(g, f0);
+    expect(f0->outputs[0], DT_FLOAT, 1, d, (double[]){ 1.5, 0.5, 0, 0 });
+    const float *y0 = f0->outputs[0]->data;
+    cr_assert(signbit(y0[2]) && !signbit(y0[3]), "zero remainders take the divisor's sign");
+    Node *f1 = mk(g, &op_mod, 13, 2, fin, 1);
+    set_int(g, f1, "fmod", 1);
+    expect_ok(g, f1);
+    expect(f1->outputs[0], DT_FLOAT, 1, d, (double[]){ 1.5, -1.5, 0, 0 });
+    ir_graph_free(g);
+}
+
+/* BitShift: logical on unsigned types, arithmetic right shifts on signed ones, and for a
+ * negative shift or one by the width or more only the sign fill. */
+Test(opsfold_binary, bitshift_both_directions_and_edges) {
+    Graph *g = ir_graph_new(0);
+    int64_t d[] = { 5 };
+    double x[] = { 1, 200, 255, 3, 129 }, q[] = { 1, 2, 8, 9, 7 };
+    Value *in[] = { cval(g, "x", DT_UINT8, 1, d, x), cval(g, "q", DT_UINT8, 1, d, q) };
+    Node *l = mk(g, &op_bitshift, 11, 2, in, 1);
+    set_str(g, l, "direction", "LEFT");
+    expect_ok(g, l);
+    expect(l->outputs[0], DT_UINT8, 1, d, (double[]){ 2, 32, 0, 0, 128 });
+    Node *r = mk(g, &op_bitshift, 11, 2, in, 1);
+    set_str(g, r, "direction", "RIGHT");
+    expect_ok(g, r);
+    expect(r->outputs[0], DT_UINT8, 1, d, (double[]){ 0, 50, 0, 0, 1 });
+    double sx[] = { -8, -8, 8, -1, 100 }, sq[] = { 1, -1, 40, 3, 1 };
+    Value *sin[] = { cval(g, "sx", DT_INT32, 1, d, sx), cval(g, "sq", DT_INT32, 1, d, sq) };
+    Node *sr = mk(g, &op_bitshift, 28, 2, sin, 1);
+    set_str(g, sr, "direction", "RIGHT");
+    expect_ok(g, sr);
+    expect(sr->outputs[0], DT_INT32, 1, d, (double[]){ -4, -1, 0, -1, 50 });
+    Node *sl = mk(g, &op_bitshift, 28, 2, sin, 1);
+    set_str(g, sl, "direction", "LEFT");
+    expect_ok(g, sl);
+    expect(sl->outputs[0], DT_INT32, 1, d, (double[]){ -16, 0, 0, -8, 200 });
+    Node *bad = mk(g, &op_bitshift, 11, 2, in, 1);
+    set_str(g, bad, "direction", "UP");
+    expect_error(g, bad, "LEFT or RIGHT");
+    ir_graph_free(g);
+}
+
+Test(opsfold_binary, mod_by_zero_is_refused_in_folding) {
+    Graph *g = ir_graph_new(0);
+    int64_t d[] = { 1 };
+    Value *in[] = { cval(g, "a", DT_INT64, 1, d, (double[]){ 5 }),
+                    cval(g, "b", DT_INT64, 1, d, (double[]){ 0 }) };
+    expect_error(g, mk(g, &op_mod, 13, 2, in, 1), "division by zero");
     ir_graph_free(g);
 }
 

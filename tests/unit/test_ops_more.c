@@ -89,11 +89,7 @@ static void set_float(Graph *g, Node *n, const char *name, float v) {
 }
 
 static void set_string(Graph *g, Node *n, const char *name, const char *s) {
-    n->attrs = arena_grow(&g->arena, n->attrs, (size_t)n->n_attrs, (size_t)n->n_attrs + 1,
-                          sizeof(Attr));
-    cr_assert_not_null(n->attrs);
-    n->attrs[n->n_attrs++] = (Attr){ .name = name, .type = ATTR_STRING, .s = s,
-                                     .s_len = strlen(s) };
+    tb_attr_str(g, n, name, s);
 }
 
 /* ---- unary ------------------------------------------------------------------------------ */
@@ -791,6 +787,87 @@ static Node *b_castlike_size(Graph *g, bool konst) {
 }
 
 Test(opsmore_run, castlike_and_size) { emit_vs_fold(b_castlike_size, 1); }
+
+/* Mod with fmod 0 and 1, on floats of mixed signs (x * 10 against a constant divisor of
+ * both signs), and on integers through Cast: emitted C against the folds. */
+static Node *b_mod(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 3, 4 }, 0);
+    Value *k = tb_const(g, "k", 0, NULL, (float[]){ 10.0f });
+    Value *q = tb_const(g, "q", 1, (int64_t[]){ 4 }, (float[]){ 3.0f, -3.0f, 2.5f, -4.5f });
+    Node *m = tb_node(g, "Mul", "m", 2, (Value *[]){ x, k }, 1);
+    Node *f0 = tb_node(g, "Mod", "f0", 2, (Value *[]){ m->outputs[0], q }, 1);
+    f0->opset = 28;
+    Node *f1 = tb_node(g, "Mod", "f1", 2, (Value *[]){ m->outputs[0], q }, 1);
+    tb_attr_int(g, f1, "fmod", 1);
+    Node *ci = tb_node(g, "Cast", "ci", 1, (Value *[]){ m->outputs[0] }, 1);
+    tb_attr_int(g, ci, "to", DT_INT32);
+    Node *cq = tb_node(g, "Cast", "cq", 1, (Value *[]){ q }, 1);
+    tb_attr_int(g, cq, "to", DT_INT32);
+    Node *i0 = tb_node(g, "Mod", "i0", 2, (Value *[]){ ci->outputs[0], cq->outputs[0] }, 1);
+    Node *i0f = tb_node(g, "Cast", "i0f", 1, (Value *[]){ i0->outputs[0] }, 1);
+    tb_attr_int(g, i0f, "to", DT_FLOAT);
+    Node *s1 = tb_node(g, "Add", "s1", 2, (Value *[]){ f0->outputs[0], f1->outputs[0] }, 1);
+    Node *out = tb_node(g, "Add", "out", 2, (Value *[]){ s1->outputs[0], i0f->outputs[0] }, 1);
+    if (konst) {
+        Node *chain[] = { m, f0, f1, ci, cq, i0, i0f, s1 };
+        for (int i = 0; i < 8; i++) {
+            chain[i]->op = op_find("", chain[i]->op_type);
+            mok(g, chain[i]);
+        }
+    }
+    return out;
+}
+
+Test(opsmore_run, mod_float_and_int) { emit_vs_fold(b_mod, 1); }
+
+/* BitShift both ways on int8 (arithmetic right shifts of negative values, left shifts
+ * past the sign bit, negative and too-large amounts) and on uint16: emitted C against
+ * the folds.  x * 20 through Cast gives values of both signs. */
+static Node *b_bitshift(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 3, 4 }, 0);
+    Value *k = tb_const(g, "k", 0, NULL, (float[]){ 20.0f });
+    Value *q = tb_const(g, "q", 1, (int64_t[]){ 4 }, (float[]){ 1.0f, 3.0f, -2.0f, 9.0f });
+    Node *m = tb_node(g, "Mul", "m", 2, (Value *[]){ x, k }, 1);
+    Node *out = NULL;
+    const DType types[] = { DT_INT8, DT_UINT16 };
+    const char *dirs[] = { "LEFT", "RIGHT" };
+    Node *chain[16];
+    int nc = 0;
+    chain[nc++] = m;
+    Value *sum = NULL;
+    for (int t = 0; t < 2; t++) {
+        Node *cx = tb_node(g, "Cast", "cx", 1, (Value *[]){ m->outputs[0] }, 1);
+        tb_attr_int(g, cx, "to", types[t]);
+        Node *cq = tb_node(g, "Cast", "cq", 1, (Value *[]){ q }, 1);
+        tb_attr_int(g, cq, "to", types[t]);
+        chain[nc++] = cx, chain[nc++] = cq;
+        for (int dir = 0; dir < 2; dir++) {
+            Node *s = tb_node(g, "BitShift", "s", 2, (Value *[]){ cx->outputs[0],
+                                                                  cq->outputs[0] }, 1);
+            tb_attr_str(g, s, "direction", dirs[dir]);
+            s->opset = 28;
+            Node *f = tb_node(g, "Cast", "f", 1, (Value *[]){ s->outputs[0] }, 1);
+            tb_attr_int(g, f, "to", DT_FLOAT);
+            chain[nc++] = s, chain[nc++] = f;
+            if (!sum) {
+                sum = f->outputs[0];
+                continue;
+            }
+            out = tb_node(g, "Add", "a", 2, (Value *[]){ sum, f->outputs[0] }, 1);
+            sum = out->outputs[0];
+            chain[nc++] = out;
+        }
+    }
+    if (konst) {
+        for (int i = 0; i < nc - 1; i++) {
+            chain[i]->op = op_find("", chain[i]->op_type);
+            mok(g, chain[i]);
+        }
+    }
+    return out;
+}
+
+Test(opsmore_run, bitshift_signed_and_unsigned) { emit_vs_fold(b_bitshift, 1); }
 
 /* ---- tile, range ------------------------------------------------------------------------ */
 
