@@ -9,7 +9,9 @@
 #   4. the ONNX conformance suite (tests/conformance/run.py: the onnx package's node
 #      cases and its simple/, pytorch-converted/ and pytorch-operator/ folders through
 #      `onnxcc test`, two at a time; it fails on a failure not listed in
-#      tests/conformance/expected_failures.txt and on a listed case that passes);
+#      tests/conformance/expected_failures.txt and on a listed case that passes), its
+#      generated C built with clang, then with gcc (`onnxcc test` always builds with
+#      -Wall -Wextra -Werror);
 #   5. a smoke run of the benchmark (two small models against onnxruntime: it fails on a
 #      wrong output, never on speed);
 #   6. all of it again with onnxcc and the generated code built under AddressSanitizer and
@@ -50,8 +52,11 @@ tests/models/run_models.sh build/onnxcc "$CASES"
 stage "model tests (generated code built with gcc, run with a pool of 2 threads)"
 ONNXCC_TEST_ARGS="--cc gcc --threads 2" tests/models/run_models.sh build/onnxcc "$CASES"
 
-stage "ONNX conformance suite (tests/conformance/run.py)"
+stage "ONNX conformance suite (tests/conformance/run.py), generated C built with clang"
 .venv/bin/python tests/conformance/run.py build/onnxcc --jobs "$JOBS"
+
+stage "ONNX conformance suite, generated C built with gcc"
+.venv/bin/python tests/conformance/run.py build/onnxcc --jobs "$JOBS" --cc gcc
 
 stage "benchmark smoke run (correctness only; bench/run.sh --smoke)"
 ONNXCC="$ROOT/build/onnxcc" bench/run.sh --smoke

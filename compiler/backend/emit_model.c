@@ -85,7 +85,15 @@ static bool emit_node(Ctx *x, const Node *n, int index, const MemoryPlan *plan, 
         emit_free(&e);
         return false;
     }
-    if (!op->emit(&e, n, x->d)) {
+    /* Outputs with no element (a dimension of 0) leave nothing to compute, whatever the
+     * op; the ops' loops would read `for (size_t i = 0; i < 0; i++)`, which gcc's
+     * -Wtype-limits flags. */
+    bool empty = n->n_outputs > 0;
+    for (int k = 0; k < n->n_outputs; k++)
+        if (n->outputs[k] && ir_numel(n->outputs[k]) != 0) empty = false;
+    if (empty) {
+        emit_line(&e, "/* every output is empty (0 elements): nothing to compute */");
+    } else if (!op->emit(&e, n, x->d)) {
         emit_free(&e);
         return false;
     }
@@ -292,10 +300,10 @@ static void emit_entry_wrappers(StrBuf *c, const Ctx *x) {
               name);
 }
 
-/* Pointer expressions for graph inputs, outputs and workspace values. */
-static bool assign_refs(Ctx *x, StrBuf *locals) {
+/* Pointer expressions for graph inputs, outputs and workspace values (tN, declared by
+ * emit_locals once the calls are known). */
+static bool assign_refs(Ctx *x) {
     const Graph *g = x->g;
-    char q[512], shape[256];
     for (int i = 0; i < g->n_inputs; i++) {
         Value *v = g->inputs[i];
         if (!x->refs[v->id].expr) x->refs[v->id].expr = emit_xstrdup(x->in_params[i]);
@@ -318,12 +326,28 @@ static bool assign_refs(Ctx *x, StrBuf *locals) {
             char buf[64];
             snprintf(buf, sizeof buf, "t%d", v->id);
             x->refs[v->id].expr = emit_xstrdup(buf);
+        }
+    }
+    return true;
+}
+
+/* The entry point's locals: each workspace value that a call in `run` passes (an empty
+ * value that no node reads or writes is not declared: it would be an unused variable). */
+static void emit_locals(const Ctx *x, const char *run, StrBuf *locals) {
+    const Graph *g = x->g;
+    char q[512], shape[256], name[64];
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        for (int k = 0; k < n->n_outputs; k++) {
+            const Value *v = n->outputs[k];
+            if (!v || v->storage != STORAGE_WORKSPACE) continue;
+            snprintf(name, sizeof name, "t%d", v->id);
+            if (strcmp(x->refs[v->id].expr, name) != 0 || !uses_ident(run, name)) continue;
             sb_printf(locals, "    %s *const t%d = (%s *)(void *)(ws + %zu); /* '%s' %s */\n",
                       dtype_ctype(v->dtype), v->id, dtype_ctype(v->dtype), v->ws_offset,
                       emit_quote(q, sizeof q, v->name), ir_shape_str(shape, sizeof shape, v));
         }
     }
-    return true;
 }
 
 bool backend_emit(const Graph *g, const BackendOptions *opt, StrBuf *c, StrBuf *h, Diag *d) {
@@ -361,10 +385,11 @@ bool backend_emit(const Graph *g, const BackendOptions *opt, StrBuf *c, StrBuf *
             "#include <stdint.h>\n#include <string.h>\n\n#include \"onnxcc_rt.h\"\n\n");
     sb_puts(c, "#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__\n"
             "#error \"the weights below are stored little-endian\"\n#endif\n\n");
-    if (!emit_name_weights(&x) || !assign_refs(&x, &locals)) goto done;
+    if (!emit_name_weights(&x) || !assign_refs(&x)) goto done;
     sb_puts(&nodes, "/* ---- nodes, in schedule order ---- */\n\n");
     for (int i = 0; i < g->n_nodes; i++)
         if (!emit_node(&x, g->nodes[i], i, plan, &nodes, &run)) goto done;
+    emit_locals(&x, run.data ? run.data : "", &locals);
     if (!emit_weights(&x, c)) goto done;
     sb_putn(c, nodes.data ? nodes.data : "", nodes.len);
 

@@ -20,7 +20,7 @@ expected-failure counts per folder.
 
 Usage:
   run.py ONNXCC [--cases DIR] [--jobs N] [--filter SUBSTRING ...]
-                [--docs docs/conformance.md] [--update-expected] [--cflags FLAGS]
+                [--docs docs/conformance.md] [--update-expected] [--cc CC] [--cflags FLAGS]
 
   --cases DIR         where node/ is written (default build/conformance); rewritten when
                       the onnx version or write_cases.py changes
@@ -29,7 +29,8 @@ Usage:
   --docs FILE         write the per-operator table and the expected failures to FILE
   --update-expected   rewrite expected_failures.txt from this run's failures (their
                       reasons are onnxcc's error lines); review the diff before committing
-  --cflags FLAGS      passed to `onnxcc test --cflags` (e.g. sanitizers)
+  --cc CC             passed to `onnxcc test --cc` (default: onnxcc's, clang)
+  --cflags FLAGS      passed to `onnxcc test --cflags` (e.g. -Werror, sanitizers)
   --timeout S         seconds per case (default 120)
 """
 import argparse
@@ -117,12 +118,14 @@ def reason_of(text, path):
     return pick[:300] or "no output"
 
 
-def run_case(onnxcc, key, path, cflags, timeout):
+def run_case(onnxcc, key, path, cc, cflags, timeout):
     """(key, passed, reason, seconds)."""
     why = missing_outputs(path)
     if why:
         return key, False, why, 0.0
     cmd = [onnxcc, "test", path]
+    if cc:
+        cmd += ["--cc", cc]
     if cflags:
         cmd += ["--cflags", cflags]
     t0 = time.monotonic()
@@ -270,6 +273,7 @@ def main():
     ap.add_argument("--filter", action="append", default=[])
     ap.add_argument("--docs")
     ap.add_argument("--update-expected", action="store_true")
+    ap.add_argument("--cc", default="")
     ap.add_argument("--cflags", default="")
     ap.add_argument("--timeout", type=int, default=120)
     args = ap.parse_args()
@@ -285,7 +289,7 @@ def main():
     t0 = time.monotonic()
     results = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(run_case, onnxcc, k, p, args.cflags, args.timeout)
+        futures = [pool.submit(run_case, onnxcc, k, p, args.cc, args.cflags, args.timeout)
                    for k, p in cases]
         for fut in concurrent.futures.as_completed(futures):
             key, passed, reason, _ = fut.result()
