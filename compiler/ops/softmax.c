@@ -1,13 +1,19 @@
-/* softmax.c: Softmax.  Before opset 13 the input is coerced to 2-D at `axis` (default 1)
- * and the softmax runs over the whole second dimension; from 13 it runs along one axis
- * (default -1).  Both are a softmax over the middle dim of an [outer][len][inner] view.
- * The maximum is subtracted first so expf never overflows. */
+/* softmax.c: Softmax, LogSoftmax and Hardmax.  Before opset 13 the input is coerced to
+ * 2-D at `axis` (default 1) and the op runs over the whole second dimension; from 13 it
+ * runs along one axis (default -1).  Both are the middle dim of an [outer][len][inner]
+ * view.  The maximum is subtracted first so expf never overflows; LogSoftmax is
+ * x - max - log(sum(exp(x - max))); Hardmax marks the first maximum of each row with 1. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "onnxcc_act.h"
 #include "ops/op_util.h"
+
+typedef enum SmKind { SM_SOFTMAX, SM_LOG, SM_HARD } SmKind;
+static const SmKind sm_softmax = SM_SOFTMAX, sm_log = SM_LOG, sm_hard = SM_HARD;
+
+static SmKind sm_kind(const Node *n) { return *(const SmKind *)n->op->data; }
 
 typedef struct SmView {
     int64_t outer, len, inner;
@@ -17,8 +23,10 @@ static bool sm_view(const Node *n, SmView *v, Diag *d) {
     const Value *x = n->inputs[0];
     int64_t axis_attr = ir_attr_int(n, "axis", n->opset < 13 ? 1 : -1);
     int axis;
-    /* before 13 the axis may equal rank (a [N][1] view) */
-    if (!ou_axis(n, "axis", axis_attr, x->rank, n->opset < 13, &axis, d)) return false;
+    /* Before 13 the axis may also equal rank (a [N][1] view); a negative one counts from
+     * the back over the rank dims either way (-1 is the last dim, not past it). */
+    if (n->opset < 13 && axis_attr == x->rank) axis = x->rank;
+    else if (!ou_axis(n, "axis", axis_attr, x->rank, false, &axis, d)) return false;
     v->outer = 1;
     v->len = 1;
     v->inner = 1;
@@ -53,13 +61,19 @@ static bool sm_fold(Graph *g, Node *n, Diag *d) {
     SmView v;
     if (!sm_view(n, &v, d) || !ir_value_alloc_data(g, y, d)) return false;
     bool fl = x->dtype == DT_FLOAT;
+    const SmKind kind = sm_kind(n);
     for (int64_t o = 0; o < v.outer; o++) {
         for (int64_t in = 0; in < v.inner; in++) {
-            int64_t base = o * v.len * v.inner + in;
-            double mx = -INFINITY, sum = 0;
-            for (int64_t a = 0; a < v.len; a++) {
+            int64_t base = o * v.len * v.inner + in, best = 0;
+            double mx = v.len ? ou_get_f64(x, base) : 0, sum = 0;
+            for (int64_t a = 1; a < v.len; a++) {
                 double t = ou_get_f64(x, base + a * v.inner);
-                if (t > mx) mx = t;
+                if (t > mx) mx = t, best = a;
+            }
+            if (kind == SM_HARD) {
+                for (int64_t a = 0; a < v.len; a++)
+                    ou_set_f64(y, base + a * v.inner, a == best ? 1.0 : 0.0);
+                continue;
             }
             for (int64_t a = 0; a < v.len; a++) {
                 double t = ou_get_f64(x, base + a * v.inner) - mx;
@@ -67,8 +81,12 @@ static bool sm_fold(Graph *g, Node *n, Diag *d) {
                 ou_set_f64(y, base + a * v.inner, ex);
                 sum += ex;
             }
-            for (int64_t a = 0; a < v.len; a++)
-                ou_set_f64(y, base + a * v.inner, ou_get_f64(y, base + a * v.inner) / sum);
+            const double lse = log(sum);
+            for (int64_t a = 0; a < v.len; a++) {
+                const int64_t at = base + a * v.inner;
+                ou_set_f64(y, at, kind == SM_LOG ? ou_get_f64(x, at) - mx - lse
+                                                 : ou_get_f64(y, at) / sum);
+            }
         }
     }
     return true;
@@ -85,7 +103,7 @@ static bool sm_emit(Emitter *e, const Node *n, Diag *d) {
      * float additions (and so the result) independent of vectorisation. */
     const char *ex = fl ? "onnxcc_expf" : "exp";
     char sx[128];
-    emit_line(e, "/* Softmax over [%lld][%lld][%lld] of %s */", (long long)v.outer,
+    emit_line(e, "/* %s over [%lld][%lld][%lld] of %s */", n->op_type, (long long)v.outer,
               (long long)v.len, (long long)v.inner, ou_shape(sx, sizeof sx, x));
     if (v.len == 0 || v.outer == 0 || v.inner == 0) {
         emit_line(e, "(void)x0; (void)y0;");
@@ -100,20 +118,41 @@ static bool sm_emit(Emitter *e, const Node *n, Diag *d) {
     emit_line(e, "const %s *xr = x0 + o * %lld + j;", T, (long long)(v.len * v.inner));
     emit_line(e, "%s *yr = y0 + o * %lld + j;", T, (long long)(v.len * v.inner));
     emit_line(e, "%s mx = xr[0];", T);
+    if (sm_kind(n) == SM_HARD) {
+        emit_line(e, "size_t best = 0;   /* the first maximum */");
+        emit_open(e, "for (size_t a = 1; a < %lld; a++)", (long long)v.len);
+        emit_line(e, "if (xr[%s] > mx) mx = xr[%s], best = a;", at, at);
+        emit_close(e);
+        emit_line(e, "for (size_t a = 0; a < %lld; a++) yr[%s] = a == best ? 1 : 0;",
+                  (long long)v.len, at);
+        emit_close(e);
+        return emit_close(e);
+    }
     emit_line(e, "for (size_t a = 1; a < %lld; a++) mx = xr[%s] > mx ? xr[%s] : mx;",
               (long long)v.len, at, at);
     emit_line(e, "for (size_t a = 0; a < %lld; a++) yr[%s] = %s(xr[%s] - mx);",
               (long long)v.len, at, ex, at);
     emit_line(e, "%s sum = 0;", T);
     emit_line(e, "for (size_t a = 0; a < %lld; a++) sum += yr[%s];", (long long)v.len, at);
-    emit_line(e, "const %s inv = 1 / sum;", T);
-    emit_line(e, "for (size_t a = 0; a < %lld; a++) yr[%s] *= inv;", (long long)v.len, at);
+    if (sm_kind(n) == SM_LOG) {
+        emit_line(e, "const %s shift = mx + %s(sum);", T, fl ? "logf" : "log");
+        emit_line(e, "for (size_t a = 0; a < %lld; a++) yr[%s] = xr[%s] - shift;",
+                  (long long)v.len, at, at);
+    } else {
+        emit_line(e, "const %s inv = 1 / sum;", T);
+        emit_line(e, "for (size_t a = 0; a < %lld; a++) yr[%s] *= inv;", (long long)v.len, at);
+    }
     emit_close(e);
     return emit_close(e);
 }
 
-const OpDef op_softmax = {
-    .name = "Softmax", .domain = "", .since = 1, .min_inputs = 1, .max_inputs = 1,
-    .min_outputs = 1, .max_outputs = 1, .infer = sm_infer, .fold = sm_fold, .emit = sm_emit,
-    .memory = OP_MEMORY_SEPARATE,
-};
+#define SM_OP(var, NAME, KIND)                                                              \
+    const OpDef var = {                                                                     \
+        .name = NAME, .domain = "", .since = 1, .min_inputs = 1, .max_inputs = 1,          \
+        .min_outputs = 1, .max_outputs = 1, .infer = sm_infer, .fold = sm_fold,            \
+        .emit = sm_emit, .memory = OP_MEMORY_SEPARATE, .data = &KIND,                      \
+    }
+
+SM_OP(op_softmax, "Softmax", sm_softmax);
+SM_OP(op_logsoftmax, "LogSoftmax", sm_log);
+SM_OP(op_hardmax, "Hardmax", sm_hard);

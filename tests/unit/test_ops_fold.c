@@ -13,7 +13,8 @@
 #include "ops/op.h"
 #include "ops/op_util.h"
 
-extern const OpDef op_add, op_sub, op_mul, op_div, op_mod, op_bitshift, op_prelu, op_relu, op_clip, op_softmax;
+extern const OpDef op_add, op_sub, op_mul, op_div, op_mod, op_bitshift, op_prelu, op_relu, op_clip, op_softmax,
+    op_logsoftmax, op_hardmax;
 extern const OpDef op_reshape, op_slice, op_squeeze, op_unsqueeze, op_gather, op_concat;
 extern const OpDef op_transpose, op_cast, op_shape, op_constantofshape, op_pad, op_flatten;
 extern const OpDef op_constant, op_dropout, op_leakyrelu, op_castlike, op_size;
@@ -311,6 +312,24 @@ Test(opsfold_unary, softmax_rows_sum_to_one) {
     cr_assert_float_eq(ou_get_f64(y, 0), e1 / s, 1e-6);
     cr_assert_float_eq(ou_get_f64(y, 2), 1 / s, 1e-6);
     for (int i = 3; i < 6; i++) cr_assert_float_eq(ou_get_f64(y, i), 1.0 / 3, 1e-6);
+    ir_graph_free(g);
+}
+
+/* LogSoftmax is log(softmax), computed as x - max - log(sum(exp(x - max))); Hardmax
+ * marks the first maximum of each row. */
+Test(opsfold_unary, logsoftmax_and_hardmax) {
+    Graph *g = ir_graph_new(0);
+    int64_t d[] = { 2, 3 };
+    double x[] = { 1, 2, 3, 5, 5, -1 };
+    Value *in[] = { cval(g, "x", DT_DOUBLE, 2, d, x) };
+    Node *n = mk(g, &op_logsoftmax, 13, 1, in, 1);
+    expect_ok(g, n);
+    const double s = log(exp(-2.0) + exp(-1.0) + 1);
+    cr_assert_float_eq(ou_get_f64(n->outputs[0], 0), -2 - s, 1e-12);
+    cr_assert_float_eq(ou_get_f64(n->outputs[0], 2), -s, 1e-12);
+    Node *h = mk(g, &op_hardmax, 13, 1, in, 1);
+    expect_ok(g, h);
+    expect(h->outputs[0], DT_DOUBLE, 2, d, (double[]){ 0, 0, 1, 1, 0, 0 });
     ir_graph_free(g);
 }
 
@@ -872,6 +891,25 @@ Test(opsfold_opsets, softmax_before_13_coerces_to_2d) {
     /* one softmax over the 4 trailing elements of each batch, not per axis-1 column */
     double want[] = { 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25 };
     expect(n->outputs[0], DT_DOUBLE, 3, d, want);
+    ir_graph_free(g);
+}
+
+/* Before 13 a negative axis counts from the back over the rank dims: -1 on [2][3] is the
+ * last dim (one softmax per row), not the position past it (which softmaxed single
+ * elements into 1). */
+Test(opsfold_opsets, softmax_before_13_negative_axis) {
+    Graph *g = ir_graph_new(0);
+    int64_t d[] = { 2, 2 };
+    double x[] = { 0, 0, 1, 1 };
+    Value *in[] = { cval(g, "x", DT_DOUBLE, 2, d, x) };
+    Node *n = mk(g, &op_softmax, 11, 1, in, 1);
+    set_int(g, n, "axis", -1);
+    expect_ok(g, n);
+    expect(n->outputs[0], DT_DOUBLE, 2, d, (double[]){ 0.5, 0.5, 0.5, 0.5 });
+    Node *m = mk(g, &op_softmax, 11, 1, in, 1);
+    set_int(g, m, "axis", 2);       /* the rank itself: a [4][1] view */
+    expect_ok(g, m);
+    expect(m->outputs[0], DT_DOUBLE, 2, d, (double[]){ 1, 1, 1, 1 });
     ir_graph_free(g);
 }
 

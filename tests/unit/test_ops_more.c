@@ -869,6 +869,77 @@ static Node *b_bitshift(Graph *g, bool konst) {
 
 Test(opsmore_run, bitshift_signed_and_unsigned) { emit_vs_fold(b_bitshift, 1); }
 
+/* LogSoftmax over the middle axis plus Hardmax over the last of x * 4: emitted C against
+ * the folds. */
+static Node *b_logsoftmax_hardmax(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 5, 3 }, 0);
+    Value *k = tb_const(g, "k", 0, NULL, (float[]){ 4.0f });
+    Node *m = tb_node(g, "Mul", "m", 2, (Value *[]){ x, k }, 1);
+    Node *ls = tb_node(g, "LogSoftmax", "ls", 1, (Value *[]){ m->outputs[0] }, 1);
+    tb_attr_int(g, ls, "axis", 1);
+    Node *hm = tb_node(g, "Hardmax", "hm", 1, (Value *[]){ m->outputs[0] }, 1);
+    Node *out = tb_node(g, "Add", "out", 2, (Value *[]){ ls->outputs[0], hm->outputs[0] }, 1);
+    if (konst) {
+        Node *chain[] = { m, ls, hm };
+        for (int i = 0; i < 3; i++) {
+            chain[i]->op = op_find("", chain[i]->op_type);
+            mok(g, chain[i]);
+        }
+    }
+    return out;
+}
+
+Test(opsmore_run, logsoftmax_and_hardmax) { emit_vs_fold(b_logsoftmax_hardmax, 1); }
+
+/* ---- Trilu ------------------------------------------------------------------------------ */
+
+/* Upper with k = 1 and lower with k = -1 on a batch of two 3 x 4 matrices; no k is 0;
+ * rank 1 is refused. */
+Test(opsmore_trilu, triangles_and_offsets) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 3, 4 }, dk[] = { 1 }, d1[] = { 4 };
+    double x[24];
+    for (int i = 0; i < 24; i++) x[i] = i + 1;
+    Value *xv = mval(g, "x", DT_FLOAT, 3, dx, x);
+    Node *u = mnode(g, "Trilu", 14, 2, (Value *[]){ xv, mval(g, "k", DT_INT64, 1, dk,
+                                                            (double[]){ 1 }) }, 1);
+    mok(g, u);
+    double up[24] = { 0, 2, 3, 4, 0, 0, 7, 8, 0, 0, 0, 12,
+                      0, 14, 15, 16, 0, 0, 19, 20, 0, 0, 0, 24 };
+    mexpect(u->outputs[0], DT_FLOAT, 3, dx, up, 0);
+    Node *l = mnode(g, "Trilu", 14, 2, (Value *[]){ xv, mval(g, "km", DT_INT64, 1, dk,
+                                                            (double[]){ -1 }) }, 1);
+    tb_attr_int(g, l, "upper", 0);
+    mok(g, l);
+    double lo[24] = { 0, 0, 0, 0, 5, 0, 0, 0, 9, 10, 0, 0,
+                      0, 0, 0, 0, 17, 0, 0, 0, 21, 22, 0, 0 };
+    mexpect(l->outputs[0], DT_FLOAT, 3, dx, lo, 0);
+    Node *z = mnode(g, "Trilu", 14, 1, (Value *[]){ xv }, 1);
+    mok(g, z);
+    cr_assert_eq(ou_get_f64(z->outputs[0], 4), 0);     /* (1, 0) is below the diagonal */
+    cr_assert_eq(ou_get_f64(z->outputs[0], 5), 6);     /* (1, 1) is on it */
+    Node *bad = mnode(g, "Trilu", 14, 1, (Value *[]){ mval(g, "v", DT_FLOAT, 1, d1, NULL) }, 1);
+    merr(g, bad, "needs 2 or more");
+    ir_graph_free(g);
+}
+
+/* Lower triangle with k = 2 of x * 3: emitted C against the fold. */
+static Node *b_trilu(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 4, 5 }, 0);
+    Value *k = tb_value(g, "k", DT_INT64, 1, (int64_t[]){ 1 }, (double[]){ 2 });
+    Value *c = tb_const(g, "c", 0, NULL, (float[]){ 3.0f });
+    Node *m = tb_node(g, "Mul", "m", 2, (Value *[]){ x, c }, 1);
+    Node *t = tb_node(g, "Trilu", "t", 2, (Value *[]){ m->outputs[0], k }, 1);
+    tb_attr_int(g, t, "upper", 0);
+    if (konst) {
+        m->op = op_find("", "Mul");
+        mok(g, m);
+    }
+    return t;
+}
+
+Test(opsmore_run, trilu_lower) { emit_vs_fold(b_trilu, 1); }
+
 /* ---- tile, range ------------------------------------------------------------------------ */
 
 Test(opsmore_tile, tile_and_range_values_and_errors) {
