@@ -940,6 +940,129 @@ static Node *b_trilu(Graph *g, bool konst) {
 
 Test(opsmore_run, trilu_lower) { emit_vs_fold(b_trilu, 1); }
 
+/* ---- GatherElements ---------------------------------------------------------------------- */
+
+/* Axis 1 with a negative index and indices narrower than the data; an index out of range
+ * is refused when folding; indices of another rank are refused. */
+Test(opsmore_gather_elements, values_negative_and_errors) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 3 }, di[] = { 2, 2 }, d1[] = { 2 };
+    Value *x = mval(g, "x", DT_FLOAT, 2, dx, (double[]){ 1, 2, 3, 4, 5, 6 });
+    Value *ix = mval(g, "i", DT_INT64, 2, di, (double[]){ 2, 0, -1, 1 });
+    Node *n = mnode(g, "GatherElements", 13, 2, (Value *[]){ x, ix }, 1);
+    tb_attr_int(g, n, "axis", 1);
+    mok(g, n);
+    mexpect(n->outputs[0], DT_FLOAT, 2, di, (double[]){ 3, 1, 6, 5 }, 0);
+    Value *bad = mval(g, "b", DT_INT64, 2, di, (double[]){ 0, 3, 0, 0 });
+    Node *m = mnode(g, "GatherElements", 13, 2, (Value *[]){ x, bad }, 1);
+    tb_attr_int(g, m, "axis", 1);
+    merr(g, m, "out of range");
+    Node *r = mnode(g, "GatherElements", 13, 2,
+                    (Value *[]){ x, mval(g, "r", DT_INT64, 1, d1, (double[]){ 0, 1 }) }, 1);
+    merr(g, r, "rank");
+    ir_graph_free(g);
+}
+
+/* Axis 0 of x * 2 with constant indices of both signs: emitted C against the fold. */
+static Node *b_gather_elements(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 3, 4 }, 0);
+    Value *ix = tb_value(g, "i", DT_INT32, 2, (int64_t[]){ 2, 4 },
+                         (double[]){ 0, 2, -1, 1, 2, -3, 0, 0 });
+    Value *k = tb_const(g, "k", 0, NULL, (float[]){ 2.0f });
+    Node *m = tb_node(g, "Mul", "m", 2, (Value *[]){ x, k }, 1);
+    Node *ge = tb_node(g, "GatherElements", "ge", 2, (Value *[]){ m->outputs[0], ix }, 1);
+    if (konst) {
+        m->op = op_find("", "Mul");
+        mok(g, m);
+    }
+    return ge;
+}
+
+Test(opsmore_run, gather_elements_axis0) { emit_vs_fold(b_gather_elements, 1); }
+
+/* ---- NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss ---------------------------------- */
+
+/* NLL on [2][3] scores: each reduction, class weights, ignore_index; a target out of
+ * range is refused when folding. */
+Test(opsmore_loss, nll_reductions_weights_and_ignore) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 3 }, dt[] = { 2 }, dw[] = { 3 };
+    Value *x = mval(g, "x", DT_FLOAT, 2, dx, (double[]){ -1, -2, -3, -4, -5, -6 });
+    Value *t = mval(g, "t", DT_INT64, 1, dt, (double[]){ 2, 0 });
+    Value *w = mval(g, "w", DT_FLOAT, 1, dw, (double[]){ 0.5, 1, 2 });
+    const char *red[] = { "none", "sum", "mean" };
+    for (int r = 0; r < 3; r++) {
+        Node *n = mnode(g, "NegativeLogLikelihoodLoss", 22, 3, (Value *[]){ x, t, w }, 1);
+        tb_attr_str(g, n, "reduction", red[r]);
+        mok(g, n);
+        /* losses 3 * 2 = 6 and 4 * 0.5 = 2; weights 2 + 0.5 */
+        if (r == 0) mexpect(n->outputs[0], DT_FLOAT, 1, dt, (double[]){ 6, 2 }, 1e-6);
+        if (r == 1) mexpect(n->outputs[0], DT_FLOAT, 0, NULL, (double[]){ 8 }, 1e-6);
+        if (r == 2) mexpect(n->outputs[0], DT_FLOAT, 0, NULL, (double[]){ 8 / 2.5 }, 1e-6);
+    }
+    Node *ig = mnode(g, "NegativeLogLikelihoodLoss", 22, 2, (Value *[]){ x, t }, 1);
+    tb_attr_int(g, ig, "ignore_index", 0);
+    mok(g, ig);     /* mean over the one target left, unweighted */
+    mexpect(ig->outputs[0], DT_FLOAT, 0, NULL, (double[]){ 3 }, 1e-6);
+    Value *far = mval(g, "far", DT_INT64, 1, dt, (double[]){ 3, 0 });
+    merr(g, mnode(g, "NegativeLogLikelihoodLoss", 22, 2, (Value *[]){ x, far }, 1),
+         "out of range");
+    ir_graph_free(g);
+}
+
+/* SCE is NLL of the log-softmax over the class axis; its second output is that
+ * log-softmax.  Scores [1][2][2] (two positions). */
+Test(opsmore_loss, sce_is_nll_of_log_softmax) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 1, 2, 2 }, dt[] = { 1, 2 };
+    Value *x = mval(g, "x", DT_DOUBLE, 3, dx, (double[]){ 0, 1, 0, 3 });
+    Value *t = mval(g, "t", DT_INT32, 2, dt, (double[]){ 1, 0 });
+    Node *n = mnode(g, "SoftmaxCrossEntropyLoss", 13, 2, (Value *[]){ x, t }, 2);
+    tb_attr_str(g, n, "reduction", "none");
+    mok(g, n);
+    /* position 0: classes 0, 0 -> log_softmax -log 2 each, target 1; position 1:
+     * classes 1, 3 -> log_softmax 1 - lse and 3 - lse, target 0 */
+    const double lse = log(exp(1.0) + exp(3.0));
+    mexpect(n->outputs[0], DT_DOUBLE, 2, dt, (double[]){ log(2.0), lse - 1 }, 1e-12);
+    mexpect(n->outputs[1], DT_DOUBLE, 3, dx,
+            (double[]){ -log(2.0), 1 - lse, -log(2.0), 3 - lse }, 1e-12);
+    ir_graph_free(g);
+}
+
+/* Both losses with weights, ignore_index and each reduction on x * 3 ([2][4][3] scores):
+ * emitted C against the folds. */
+static Node *b_losses(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 4, 3 }, 0);
+    Value *t = tb_value(g, "t", DT_INT64, 2, (int64_t[]){ 2, 3 }, (double[]){ 0, 3, 1, 2, -1, 3 });
+    Value *w = tb_const(g, "w", 1, (int64_t[]){ 4 }, (float[]){ 1.0f, 0.5f, 2.0f, 1.5f });
+    Value *k = tb_const(g, "k", 0, NULL, (float[]){ 3.0f });
+    Node *m = tb_node(g, "Mul", "m", 2, (Value *[]){ x, k }, 1);
+    Node *nll = tb_node(g, "NegativeLogLikelihoodLoss", "nll", 3,
+                        (Value *[]){ m->outputs[0], t, w }, 1);
+    tb_attr_int(g, nll, "ignore_index", -1);
+    tb_attr_str(g, nll, "reduction", "none");
+    Node *sce = tb_node(g, "SoftmaxCrossEntropyLoss", "sce", 3,
+                        (Value *[]){ m->outputs[0], t, w }, 2);
+    tb_attr_int(g, sce, "ignore_index", -1);
+    Node *sum = tb_node(g, "SoftmaxCrossEntropyLoss", "sum", 2,
+                        (Value *[]){ m->outputs[0], t }, 1);
+    tb_attr_int(g, sum, "ignore_index", -1);
+    tb_attr_str(g, sum, "reduction", "sum");
+    /* the per-position NLL losses plus the two scalars */
+    Node *a = tb_node(g, "Add", "a", 2, (Value *[]){ nll->outputs[0], sce->outputs[0] }, 1);
+    Node *out = tb_node(g, "Add", "out", 2, (Value *[]){ a->outputs[0], sum->outputs[0] }, 1);
+    if (konst) {
+        Node *chain[] = { m, nll, sce, sum, a };
+        for (int i = 0; i < 5; i++) {
+            chain[i]->op = op_find("", chain[i]->op_type);
+            mok(g, chain[i]);
+        }
+    }
+    return out;
+}
+
+Test(opsmore_run, losses_with_weights_and_ignore_index) { emit_vs_fold(b_losses, 1); }
+
 /* ---- tile, range ------------------------------------------------------------------------ */
 
 Test(opsmore_tile, tile_and_range_values_and_errors) {
