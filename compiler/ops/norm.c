@@ -1,10 +1,12 @@
-/* norm.c: LayerNormalization (opset 17).
+/* norm.c: LayerNormalization (opset 17) and RMSNormalization (opset 23).
  *
  * X is seen as `outer` rows of N = product of dims[axis:] elements.  Each row gets its mean
  * and variance (two passes, in float for float inputs as onnxruntime does with
  * stash_type 1), then y = (x - mean) * inv_std * scale + bias.  Scale and B must hold N
  * elements (the normalized shape, leading 1s allowed) or one.  The optional outputs Mean
- * and InvStdDev have X's shape with the normalized dims set to 1. */
+ * and InvStdDev have X's shape with the normalized dims set to 1.  RMSNormalization is
+ * the same without the mean (its "variance" is the mean of the squares), bias and
+ * optional outputs: y = x / sqrt(mean(x^2) + epsilon) * scale. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +16,11 @@
 #include "ops/op_util.h"
 
 static const DType ln_types[] = { DT_FLOAT, DT_DOUBLE, DT_UNDEFINED };
+
+typedef enum NormKind { NORM_LAYER, NORM_RMS } NormKind;
+static const NormKind norm_layer = NORM_LAYER, norm_rms = NORM_RMS;
+
+static bool is_rms(const Node *n) { return *(const NormKind *)n->op->data == NORM_RMS; }
 
 /* outer rows and N elements per row. */
 static bool ln_geom(const Node *n, int *axis, int64_t *outer, int64_t *count, Diag *d) {
@@ -78,7 +85,7 @@ static bool ln_fold(Graph *g, Node *n, Diag *d) {
     bool sc1 = ir_numel(sc) == 1, b1 = b && ir_numel(b) == 1;
     for (int64_t o = 0; o < outer; o++) {
         double mean = 0, var = 0;
-        for (int64_t j = 0; j < count; j++) mean += ou_get_f64(x, o * count + j);
+        for (int64_t j = 0; j < count && !is_rms(n); j++) mean += ou_get_f64(x, o * count + j);
         mean = count ? mean / (double)count : 0;
         for (int64_t j = 0; j < count; j++) {
             double t = ou_get_f64(x, o * count + j) - mean;
@@ -109,17 +116,21 @@ static bool ln_emit(Emitter *e, const Node *n, Diag *d) {
     const char *T = dbl ? "double" : "float";
     const char *S = stash_dbl ? "double" : "float";   /* statistics */
     char sx[128], lit[40];
-    emit_line(e, "/* LayerNormalization: %s, axis %d, rows of %lld */",
+    emit_line(e, "/* %s: %s, axis %d, rows of %lld */", n->op_type,
               ou_shape(sx, sizeof sx, x), axis, (long long)count);
     emit_open(e, "for (size_t o = 0; o < %lld; o++)", (long long)outer);
     emit_line(e, "const %s *xr = x0 + o * %lld;", T, (long long)count);
     emit_line(e, "%s *yr = y0 + o * %lld;", T, (long long)count);
     char load[64];
-    emit_line(e, "%s sum = 0;", S);
-    snprintf(load, sizeof load, "(%s)xr[j]", S);
-    ou_emit_sum_loop(e, S, "sum", count, load, "v");
-    emit_line(e, "const %s mean = sum / %s;", S,
-              stash_dbl ? c_double(lit, (double)count) : c_float(lit, (float)count));
+    if (is_rms(n)) {
+        emit_line(e, "const %s mean = 0;   /* RMS: the squares themselves */", S);
+    } else {
+        emit_line(e, "%s sum = 0;", S);
+        snprintf(load, sizeof load, "(%s)xr[j]", S);
+        ou_emit_sum_loop(e, S, "sum", count, load, "v");
+        emit_line(e, "const %s mean = sum / %s;", S,
+                  stash_dbl ? c_double(lit, (double)count) : c_float(lit, (float)count));
+    }
     emit_line(e, "%s sq = 0;", S);
     snprintf(load, sizeof load, "(%s)xr[j] - mean", S);
     ou_emit_sum_loop(e, S, "sq", count, load, "v * v");
@@ -145,5 +156,11 @@ static bool ln_emit(Emitter *e, const Node *n, Diag *d) {
 const OpDef op_layernormalization = {
     .name = "LayerNormalization", .domain = "", .since = 17, .min_inputs = 2,
     .max_inputs = 3, .min_outputs = 1, .max_outputs = 3, .infer = ln_infer, .fold = ln_fold,
-    .emit = ln_emit, .memory = OP_MEMORY_SEPARATE,
+    .emit = ln_emit, .memory = OP_MEMORY_SEPARATE, .data = &norm_layer,
+};
+
+const OpDef op_rmsnormalization = {
+    .name = "RMSNormalization", .domain = "", .since = 23, .min_inputs = 2,
+    .max_inputs = 2, .min_outputs = 1, .max_outputs = 1, .infer = ln_infer, .fold = ln_fold,
+    .emit = ln_emit, .memory = OP_MEMORY_SEPARATE, .data = &norm_rms,
 };

@@ -440,6 +440,21 @@ Test(opsmore_norm, layernorm_values_and_stats) {
     ir_graph_free(g);
 }
 
+/* RMSNormalization: x / sqrt(mean(x^2) + epsilon) * scale over the last axis. */
+Test(opsmore_norm, rmsnorm_values) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 2 }, ds[] = { 2 };
+    Value *x = mval(g, "x", DT_FLOAT, 2, dx, (double[]){ 3, 4, -1, 1 });
+    Value *s = mval(g, "s", DT_FLOAT, 1, ds, (double[]){ 1, 2 });
+    Node *n = mnode(g, "RMSNormalization", 23, 2, (Value *[]){ x, s }, 1);
+    set_float(g, n, "epsilon", 0);
+    mok(g, n);
+    const double r0 = sqrt(12.5), r1 = 1;   /* rms of (3, 4) and of (-1, 1) */
+    mexpect(n->outputs[0], DT_FLOAT, 2, dx, (double[]){ 3 / r0, 8 / r0, -1 / r1, 2 / r1 },
+            1e-6);
+    ir_graph_free(g);
+}
+
 /* ---- end to end: emitted code against the folder ---------------------------------------- */
 
 /* Builds the test graph; float inputs are graph inputs, or when konst constants holding
@@ -528,6 +543,15 @@ static Node *b_layernorm(Graph *g, bool konst) {
     return n;
 }
 
+static Node *b_rmsnorm(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 4, 8 }, 0);
+    Value *s = tb_const_rand(g, "s", 2, (int64_t[]){ 4, 8 }, 3, 0.5f, 1.5f);
+    Node *n = tb_node(g, "RMSNormalization", "rms", 2, (Value *[]){ x, s }, 1);
+    tb_attr_int(g, n, "axis", 1);
+    n->opset = 23;
+    return n;
+}
+
 static Node *b_pow_sub(Graph *g, bool konst) {
     Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 3, 8 }, 0);
     Value *e = tb_const(g, "e", 0, NULL, (float[]){ 2.0f });
@@ -590,6 +614,7 @@ Test(opsmore_run, reduce_mean_over_hw) { emit_vs_fold(b_reduce_mean_hw, 1); }
 Test(opsmore_run, reduce_logsumexp_middle_axes) { emit_vs_fold(b_reduce_middle, 1); }
 Test(opsmore_run, reduce_max_last_axis) { emit_vs_fold(b_reduce_max_last, 1); }
 Test(opsmore_run, layernorm_last_axis) { emit_vs_fold(b_layernorm, 1); }
+Test(opsmore_run, rmsnorm_two_axes) { emit_vs_fold(b_rmsnorm, 1); }
 Test(opsmore_run, pow_square) { emit_vs_fold(b_pow_sub, 1); }
 Test(opsmore_run, pow_tensor_exponent) { emit_vs_fold(b_pow_tensor, 1); }
 Test(opsmore_run, split_three_parts) { emit_vs_fold(b_split, 3); }
@@ -1062,6 +1087,63 @@ static Node *b_losses(Graph *g, bool konst) {
 }
 
 Test(opsmore_run, losses_with_weights_and_ignore_index) { emit_vs_fold(b_losses, 1); }
+
+/* ---- CumSum, CumProd --------------------------------------------------------------------- */
+
+/* Along axis 1 of [2][3]: plain, exclusive, reverse, both; a product; an integer sum that
+ * wraps; an axis out of range. */
+Test(opsmore_cumulative, sums_products_and_flags) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 3 }, d1[] = { 1 };
+    Value *x = mval(g, "x", DT_FLOAT, 2, dx, (double[]){ 1, 2, 3, 4, 5, 6 });
+    Value *ax = mval(g, "ax", DT_INT64, 1, d1, (double[]){ 1 });
+    const int64_t flags[4][2] = { { 0, 0 }, { 1, 0 }, { 0, 1 }, { 1, 1 } };
+    const double want[4][6] = { { 1, 3, 6, 4, 9, 15 }, { 0, 1, 3, 0, 4, 9 },
+                                { 6, 5, 3, 15, 11, 6 }, { 5, 3, 0, 11, 6, 0 } };
+    for (int f = 0; f < 4; f++) {
+        Node *n = mnode(g, "CumSum", 14, 2, (Value *[]){ x, ax }, 1);
+        tb_attr_int(g, n, "exclusive", flags[f][0]);
+        tb_attr_int(g, n, "reverse", flags[f][1]);
+        mok(g, n);
+        mexpect(n->outputs[0], DT_FLOAT, 2, dx, want[f], 0);
+    }
+    Node *p = mnode(g, "CumProd", 26, 2, (Value *[]){ x, ax }, 1);
+    mok(g, p);
+    mexpect(p->outputs[0], DT_FLOAT, 2, dx, (double[]){ 1, 2, 6, 4, 20, 120 }, 0);
+    Value *big = mval(g, "big", DT_INT32, 1, (int64_t[]){ 2 }, (double[]){ 2147483647, 1 });
+    Value *a0 = mval(g, "a0", DT_INT64, 1, d1, (double[]){ 0 });
+    Node *w = mnode(g, "CumSum", 14, 2, (Value *[]){ big, a0 }, 1);
+    mok(g, w);
+    mexpect(w->outputs[0], DT_INT32, 1, (int64_t[]){ 2 }, (double[]){ 2147483647, -2147483648.0 },
+            0);
+    Value *a2 = mval(g, "a2", DT_INT64, 1, d1, (double[]){ 2 });
+    merr(g, mnode(g, "CumSum", 14, 2, (Value *[]){ x, a2 }, 1), "out of range");
+    ir_graph_free(g);
+}
+
+/* CumSum reverse exclusive along the middle axis and CumProd along the first, of x:
+ * emitted C against the folds. */
+static Node *b_cumulative(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 4, 3 }, 0);
+    Value *a1 = tb_value(g, "a1", DT_INT64, 0, NULL, (double[]){ 1 });
+    Value *a0 = tb_value(g, "a0", DT_INT64, 0, NULL, (double[]){ -3 });
+    Node *c = tb_node(g, "CumSum", "c", 2, (Value *[]){ x, a1 }, 1);
+    tb_attr_int(g, c, "exclusive", 1);
+    tb_attr_int(g, c, "reverse", 1);
+    Node *p = tb_node(g, "CumProd", "p", 2, (Value *[]){ x, a0 }, 1);
+    p->opset = 26;
+    Node *out = tb_node(g, "Add", "out", 2, (Value *[]){ c->outputs[0], p->outputs[0] }, 1);
+    if (konst) {
+        Node *chain[] = { c, p };
+        for (int i = 0; i < 2; i++) {
+            chain[i]->op = op_find("", chain[i]->op_type);
+            mok(g, chain[i]);
+        }
+    }
+    return out;
+}
+
+Test(opsmore_run, cumsum_and_cumprod) { emit_vs_fold(b_cumulative, 1); }
 
 /* ---- tile, range ------------------------------------------------------------------------ */
 
