@@ -48,8 +48,9 @@ struct Value {
     int id;                     /* index in graph->values, stable */
     bool is_input;              /* a graph input (not an initializer) */
     bool is_output;             /* a graph output */
-    bool needs_const;           /* a graph input whose data an op asked for at compile time
-                                   (op_require_const); `onnxcc test` then freezes it */
+    bool needs_const;           /* an op asked for this value's data at compile time, or for
+                                   that of a value computed from it (op_require_const);
+                                   `onnxcc test` then freezes such graph inputs */
     /* memory plan */
     Storage storage;
     size_t ws_offset;           /* bytes into the workspace, for STORAGE_WORKSPACE */

@@ -1,4 +1,5 @@
 /* registry.c: the table of every OpDef, expanded from ops.def. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/op.h"
@@ -59,11 +60,34 @@ bool op_require_shape(const Node *n, int i, Diag *d) {
     return true;
 }
 
+/* Marks the graph inputs v is computed from (v itself if it is one) as needed at compile
+ * time (Value.needs_const, which also marks the values visited); walks the producers
+ * iteratively, at most a few thousand values (an input beyond that stays unmarked: the
+ * error stands). */
+static void mark_needed_inputs(Value *v) {
+    enum { MAX_WALK = 4096 };
+    Value **stack = malloc(MAX_WALK * sizeof *stack);
+    if (!stack) return;
+    int top = 0;
+    if (!v->needs_const) stack[top++] = v, v->needs_const = true;
+    while (top > 0) {
+        const Value *u = stack[--top];
+        const Node *p = u->producer;
+        for (int k = 0; p && k < p->n_inputs; k++) {
+            Value *w = p->inputs[k];
+            if (!w || w->data || w->needs_const || top == MAX_WALK) continue;
+            w->needs_const = true;
+            stack[top++] = w;
+        }
+    }
+    free(stack);
+}
+
 bool op_require_const(const Node *n, int i, Diag *d) {
     Value *v = op_input(n, i);
     if (!op_require_shape(n, i, d)) return false;
     if (!v->data) {
-        if (v->is_input) v->needs_const = true;
+        mark_needed_inputs(v);
         diag_error(d, n, "input %d '%s' must be a constant (or computable at compile time)", i,
                    v->name);
         return false;

@@ -172,6 +172,26 @@ PYEOF
     expect_text "both data sets ran" "$T/out" "2 data sets"
     check "a frozen input does not hide a wrong output" 1 "$ONNXCC" test "$T/reshape_bad"
     expect_text "the wrong output is named" "$T/err" "test_data_set_1: output 0"
+    # The same with the shape computed from the input (an int32 input cast to int64):
+    # the inputs a compile-time value is computed from are frozen too.
+    "$PY" - "$T/reshape_case" "$T/reshape_cast" <<'PYEOF'
+import os, shutil, sys, numpy as np, onnx
+from onnx import helper as h, numpy_helper as nh, TensorProto as T
+shutil.copytree(sys.argv[1], sys.argv[2])
+d = sys.argv[2]
+g = h.make_graph([h.make_node('Cast', ['s32'], ['shape'], to=T.INT64),
+                  h.make_node('Reshape', ['x', 'shape'], ['y'])], 'g',
+                 [h.make_tensor_value_info('x', T.FLOAT, [2, 3]),
+                  h.make_tensor_value_info('s32', T.INT32, [None])],
+                 [h.make_tensor_value_info('y', T.FLOAT, None)])
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 14)]), d + '/model.onnx')
+for i in range(2):
+    p = d + '/test_data_set_%d/input_1.pb' % i
+    v = nh.to_array(onnx.load_tensor(p)).astype(np.int32)
+    open(p, 'wb').write(nh.from_array(v, 'input_1').SerializeToString())
+PYEOF
+    check "test freezes the input a constant is computed from" 0 "$ONNXCC" test \
+        "$T/reshape_cast"
 fi
 check "--threads 0 is a usage error" 2 "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/r0" \
     --threads 0
