@@ -1,8 +1,12 @@
-/* gather_elements.c: GatherElements, element-wise indexing along one axis: the output has
- * the indices' shape, and y[i0..in] = data[i0..in with i_axis replaced by
- * indices[i0..in]].  Indices (int32 or int64) may be negative, counting from the end of
- * the axis; one out of range makes the generated function return 1 (a constant one is
- * refused when folding).  Every other dim of the indices is at most the data's. */
+/* gather_elements.c: GatherElements and ScatterElements, element-wise indexing along one
+ * axis.  GatherElements: the output has the indices' shape, and y[i0..in] = data[i0..in
+ * with i_axis replaced by indices[i0..in]].  ScatterElements: the output is a copy of
+ * data where, for each position of indices (and of updates, of the same shape), the
+ * element so addressed gets the update, or is combined with it by `reduction` (add,
+ * mul, max, min; with none, a duplicate index keeps the last update, in row-major
+ * order).  Indices (int32 or int64) may be negative, counting from the end of the axis;
+ * one out of range makes the generated function return 1 (a constant one is refused
+ * when folding).  Every other dim of the indices is at most the data's. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,10 +17,43 @@ static bool ge_axis(const Node *n, int *axis, Diag *d) {
     return ou_axis(n, "axis", ir_attr_int(n, "axis", 0), n->inputs[0]->rank, false, axis, d);
 }
 
+/* Whether n is ScatterElements (three inputs: data, indices, updates). */
+static bool is_scatter(const Node *n) { return n->op->max_inputs == 3; }
+
+typedef enum ScatterRed { RED_NONE, RED_ADD, RED_MUL, RED_MAX, RED_MIN } ScatterRed;
+
+static bool scatter_reduction(const Node *n, ScatterRed *r, Diag *d) {
+    static const char *const names[] = { "none", "add", "mul", "max", "min" };
+    const char *s = ir_attr_string(n, "reduction", "none");
+    for (int k = 0; k < 5; k++)
+        if (strcmp(s, names[k]) == 0) {
+            *r = (ScatterRed)k;
+            return true;
+        }
+    diag_error(d, n, "reduction must be none, add, mul, max or min");
+    return false;
+}
+
 static bool ge_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
     if (!ou_require_typed(n, 0, d) || !op_require_shape(n, 1, d)) return false;
     const Value *x = n->inputs[0], *ind = n->inputs[1];
+    if (is_scatter(n)) {
+        const Value *u = n->inputs[2];
+        ScatterRed r;
+        if (!op_require_shape(n, 2, d) || !scatter_reduction(n, &r, d)) return false;
+        bool same = u->rank == ind->rank;
+        for (int k = 0; same && k < u->rank; k++) same = u->dims[k] == ind->dims[k];
+        if (u->dtype != x->dtype || !same) {
+            diag_error(d, n, "updates '%s' must have the indices' shape and the data's type",
+                       u->name);
+            return false;
+        }
+        if (ou_is_half(x->dtype) || x->dtype == DT_STRING) {
+            diag_error(d, n, "element type %s is not supported", dtype_name(x->dtype));
+            return false;
+        }
+    }
     if (ind->dtype != DT_INT32 && ind->dtype != DT_INT64) {
         diag_error(d, n, "indices '%s' are %s, not int32 or int64", ind->name,
                    dtype_name(ind->dtype));
@@ -35,6 +72,7 @@ static bool ge_infer(Graph *g, Node *n, Diag *d) {
             return false;
         }
     }
+    if (is_scatter(n)) return ou_set_output(n, n->outputs[0], x->dtype, x->rank, x->dims, d);
     return ou_set_output(n, n->outputs[0], x->dtype, ind->rank, ind->dims, d);
 }
 
@@ -58,8 +96,13 @@ static bool ge_fold(Graph *g, Node *n, Diag *d) {
     Value *y = n->outputs[0];
     int axis;
     if (!ge_axis(n, &axis, d) || !ir_value_alloc_data(g, y, d)) return false;
-    const int64_t count = ir_numel(y);
+    const int64_t count = ir_numel(ind);
     const size_t es = dtype_size(x->dtype);
+    ScatterRed r = RED_NONE;
+    if (is_scatter(n)) {
+        if (!scatter_reduction(n, &r, d)) return false;
+        memcpy(y->data, x->data, (size_t)ir_nbytes(x));
+    }
     for (int64_t p = 0; p < count; p++) {
         const int64_t src = ge_source(x, ind, axis, p);
         if (src < 0) {
@@ -68,7 +111,24 @@ static bool ge_fold(Graph *g, Node *n, Diag *d) {
                        (long long)x->dims[axis]);
             return false;
         }
-        ou_copy_elems(y->data, p, x->data, src, es);
+        if (!is_scatter(n)) {
+            ou_copy_elems(y->data, p, x->data, src, es);
+            continue;
+        }
+        const Value *u = n->inputs[2];
+        if (r == RED_NONE) {
+            ou_copy_elems(y->data, src, u->data, p, es);
+        } else if (dtype_is_float(x->dtype)) {
+            const double a = ou_get_f64(y, src), b = ou_get_f64(u, p);
+            ou_set_f64(y, src, r == RED_ADD ? a + b : r == RED_MUL ? a * b
+                               : r == RED_MAX ? (b > a ? b : a) : (b < a ? b : a));
+        } else {
+            const int64_t a = ir_const_get_i64(y, src), b = ir_const_get_i64(u, p);
+            const uint64_t ua = (uint64_t)a, ub = (uint64_t)b;
+            ir_const_set_i64(y, src, r == RED_ADD ? (int64_t)(ua + ub)
+                                     : r == RED_MUL ? (int64_t)(ua * ub)
+                                     : r == RED_MAX ? (b > a ? b : a) : (b < a ? b : a));
+        }
     }
     return true;
 }
@@ -78,8 +138,13 @@ static bool ge_emit(Emitter *e, const Node *n, Diag *d) {
     int axis;
     if (!ge_axis(n, &axis, d)) return false;
     char sx[128], si[128];
-    emit_line(e, "/* GatherElements axis %d of %s with indices %s */", axis,
+    emit_line(e, "/* %s axis %d of %s with indices %s */", n->op_type, axis,
               ou_shape(sx, sizeof sx, x), ou_shape(si, sizeof si, ind));
+    ScatterRed r = RED_NONE;
+    if (is_scatter(n)) {
+        if (!scatter_reduction(n, &r, d)) return false;
+        emit_line(e, "memcpy(y0, x0, %zu);", (size_t)ir_nbytes(x));
+    }
     /* One loop nest over the indices' shape: operand 0 is the indices and the output
      * (contiguous), operand 1 the data with no stride on the axis, which the index
      * supplies. */
@@ -98,10 +163,37 @@ static bool ge_emit(Emitter *e, const Node *n, Diag *d) {
     emit_line(e, "if (k < 0) k += %lld;", (long long)x->dims[axis]);
     emit_line(e, "if (k < 0 || k >= %lld) return 1; /* index out of range */",
               (long long)x->dims[axis]);
-    emit_line(e, "y0[%s] = x0[%s + (size_t)k * %lld];", idx[0], idx[1], (long long)axis_stride);
+    if (!is_scatter(n)) {
+        emit_line(e, "y0[%s] = x0[%s + (size_t)k * %lld];", idx[0], idx[1],
+                  (long long)axis_stride);
+    } else {
+        const char *T = dtype_ctype(x->dtype);
+        emit_line(e, "%s *const to = &y0[%s + (size_t)k * %lld];", T, idx[1],
+                  (long long)axis_stride);
+        emit_line(e, "const %s u = x2[%s];", T, idx[0]);
+        const bool wrap = !dtype_is_float(x->dtype) && dtype_size(x->dtype) >= 4;
+        const char *U = dtype_size(x->dtype) == 8 ? "uint64_t" : "uint32_t";
+        switch (r) {
+        case RED_NONE: emit_line(e, "*to = u;"); break;
+        case RED_ADD:
+        case RED_MUL:
+            if (wrap) emit_line(e, "*to = (%s)((%s)*to %s (%s)u);   /* wraps, no UB */", T, U,
+                                r == RED_ADD ? "+" : "*", U);
+            else emit_line(e, "*to = (%s)(*to %s u);", T, r == RED_ADD ? "+" : "*");
+            break;
+        case RED_MAX: emit_line(e, "*to = u > *to ? u : *to;"); break;
+        case RED_MIN: emit_line(e, "*to = u < *to ? u : *to;"); break;
+        }
+    }
     ou_loop_close(e, &l);
     return true;   /* the backend adds the final `return 0;` */
 }
+
+const OpDef op_scatterelements = {
+    .name = "ScatterElements", .domain = "", .since = 11, .min_inputs = 3, .max_inputs = 3,
+    .min_outputs = 1, .max_outputs = 1, .infer = ge_infer, .fold = ge_fold, .emit = ge_emit,
+    .memory = OP_MEMORY_SEPARATE, .may_fail = true,
+};
 
 const OpDef op_gatherelements = {
     .name = "GatherElements", .domain = "", .since = 11, .min_inputs = 2, .max_inputs = 2,

@@ -1005,6 +1005,92 @@ static Node *b_gather_elements(Graph *g, bool konst) {
 
 Test(opsmore_run, gather_elements_axis0) { emit_vs_fold(b_gather_elements, 1); }
 
+/* ScatterElements along axis 1: plain (a duplicate index keeps the last update), add,
+ * max; an index out of range is refused when folding. */
+Test(opsmore_gather_elements, scatter_plain_and_reductions) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 3 }, di[] = { 2, 2 };
+    Value *x = mval(g, "x", DT_FLOAT, 2, dx, (double[]){ 1, 2, 3, 4, 5, 6 });
+    Value *ix = mval(g, "i", DT_INT64, 2, di, (double[]){ 2, 2, -3, 1 });
+    Value *u = mval(g, "u", DT_FLOAT, 2, di, (double[]){ 10, 20, 30, 0 });
+    const char *red[] = { "none", "add", "max" };
+    const double want[3][6] = { { 1, 2, 20, 30, 0, 6 }, { 1, 2, 33, 34, 5, 6 },
+                                { 1, 2, 20, 30, 5, 6 } };
+    for (int r = 0; r < 3; r++) {
+        Node *n = mnode(g, "ScatterElements", 18, 3, (Value *[]){ x, ix, u }, 1);
+        tb_attr_int(g, n, "axis", 1);
+        tb_attr_str(g, n, "reduction", red[r]);
+        mok(g, n);
+        mexpect(n->outputs[0], DT_FLOAT, 2, dx, want[r], 0);
+    }
+    Value *bad = mval(g, "b", DT_INT64, 2, di, (double[]){ 0, 3, 0, 0 });
+    Node *m = mnode(g, "ScatterElements", 18, 3, (Value *[]){ x, bad, u }, 1);
+    tb_attr_int(g, m, "axis", 1);
+    merr(g, m, "out of range");
+    ir_graph_free(g);
+}
+
+/* ScatterElements with mul on axis 0 of x and constant updates: emitted C against the
+ * fold. */
+static Node *b_scatter_elements(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 3, 4 }, 0);
+    Value *ix = tb_value(g, "i", DT_INT64, 2, (int64_t[]){ 2, 4 },
+                         (double[]){ 0, 2, -1, 1, 2, -3, 0, 0 });
+    Value *u = tb_const(g, "u", 2, (int64_t[]){ 2, 4 },
+                        (float[]){ 2, 3, -1, 0.5f, 4, 1.5f, -2, 10 });
+    Node *s = tb_node(g, "ScatterElements", "s", 3, (Value *[]){ x, ix, u }, 1);
+    tb_attr_str(g, s, "reduction", "mul");
+    s->opset = 18;
+    return s;
+}
+
+Test(opsmore_run, scatter_elements_mul) { emit_vs_fold(b_scatter_elements, 1); }
+
+/* ---- OneHot ------------------------------------------------------------------------------ */
+
+/* Depth 3 on axis 0 and -1, a negative index, one out of range, float indices. */
+Test(opsmore_onehot, axes_negative_and_out_of_range) {
+    Graph *g = ir_graph_new(0);
+    int64_t di[] = { 3 }, d1[] = { 1 }, dv[] = { 2 };
+    Value *ix = mval(g, "i", DT_INT64, 1, di, (double[]){ 0, -1, 5 });
+    Value *dep = mval(g, "d", DT_FLOAT, 1, d1, (double[]){ 3 });
+    Value *v = mval(g, "v", DT_FLOAT, 1, dv, (double[]){ -1, 7 });
+    Node *n = mnode(g, "OneHot", 11, 3, (Value *[]){ ix, dep, v }, 1);
+    mok(g, n);      /* axis -1: [3 indices][3 positions] */
+    mexpect(n->outputs[0], DT_FLOAT, 2, (int64_t[]){ 3, 3 },
+            (double[]){ 7, -1, -1, -1, -1, 7, -1, -1, -1 }, 0);
+    Node *a0 = mnode(g, "OneHot", 11, 3, (Value *[]){ ix, dep, v }, 1);
+    tb_attr_int(g, a0, "axis", 0);
+    mok(g, a0);     /* axis 0: [3 positions][3 indices] */
+    mexpect(a0->outputs[0], DT_FLOAT, 2, (int64_t[]){ 3, 3 },
+            (double[]){ 7, -1, -1, -1, -1, -1, -1, 7, -1 }, 0);
+    Value *fx = mval(g, "f", DT_FLOAT, 1, di, (double[]){ 1.7, -0.5, -3.9 });
+    Node *f = mnode(g, "OneHot", 11, 3, (Value *[]){ fx, dep, v }, 1);
+    mok(g, f);      /* 1.7 -> 1, -0.5 -> 0, -3.9 -> -3 -> 0 */
+    mexpect(f->outputs[0], DT_FLOAT, 2, (int64_t[]){ 3, 3 },
+            (double[]){ -1, 7, -1, 7, -1, -1, 7, -1, -1 }, 0);
+    ir_graph_free(g);
+}
+
+/* OneHot of x * 3 (float indices of both signs, some out of range) at axis 1: emitted C
+ * against the fold. */
+static Node *b_onehot(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 3, 4 }, 0);
+    Value *k = tb_const(g, "k", 0, NULL, (float[]){ 3.0f });
+    Value *dep = tb_value(g, "d", DT_INT64, 0, NULL, (double[]){ 2 });
+    Value *v = tb_const(g, "v", 1, (int64_t[]){ 2 }, (float[]){ 0.5f, 2.0f });
+    Node *m = tb_node(g, "Mul", "m", 2, (Value *[]){ x, k }, 1);
+    Node *o = tb_node(g, "OneHot", "o", 3, (Value *[]){ m->outputs[0], dep, v }, 1);
+    tb_attr_int(g, o, "axis", 1);
+    if (konst) {
+        m->op = op_find("", "Mul");
+        mok(g, m);
+    }
+    return o;
+}
+
+Test(opsmore_run, onehot_float_indices) { emit_vs_fold(b_onehot, 1); }
+
 /* ---- NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss ---------------------------------- */
 
 /* NLL on [2][3] scores: each reduction, class weights, ignore_index; a target out of
