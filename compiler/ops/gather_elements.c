@@ -20,28 +20,14 @@ static bool ge_axis(const Node *n, int *axis, Diag *d) {
 /* Whether n is ScatterElements (three inputs: data, indices, updates). */
 static bool is_scatter(const Node *n) { return n->op->max_inputs == 3; }
 
-typedef enum ScatterRed { RED_NONE, RED_ADD, RED_MUL, RED_MAX, RED_MIN } ScatterRed;
-
-static bool scatter_reduction(const Node *n, ScatterRed *r, Diag *d) {
-    static const char *const names[] = { "none", "add", "mul", "max", "min" };
-    const char *s = ir_attr_string(n, "reduction", "none");
-    for (int k = 0; k < 5; k++)
-        if (strcmp(s, names[k]) == 0) {
-            *r = (ScatterRed)k;
-            return true;
-        }
-    diag_error(d, n, "reduction must be none, add, mul, max or min");
-    return false;
-}
-
 static bool ge_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
     if (!ou_require_typed(n, 0, d) || !op_require_shape(n, 1, d)) return false;
     const Value *x = n->inputs[0], *ind = n->inputs[1];
     if (is_scatter(n)) {
         const Value *u = n->inputs[2];
-        ScatterRed r;
-        if (!op_require_shape(n, 2, d) || !scatter_reduction(n, &r, d)) return false;
+        OuScatterRed r;
+        if (!op_require_shape(n, 2, d) || !ou_scatter_reduction(n, &r, d)) return false;
         bool same = u->rank == ind->rank;
         for (int k = 0; same && k < u->rank; k++) same = u->dims[k] == ind->dims[k];
         if (u->dtype != x->dtype || !same) {
@@ -98,9 +84,9 @@ static bool ge_fold(Graph *g, Node *n, Diag *d) {
     if (!ge_axis(n, &axis, d) || !ir_value_alloc_data(g, y, d)) return false;
     const int64_t count = ir_numel(ind);
     const size_t es = dtype_size(x->dtype);
-    ScatterRed r = RED_NONE;
+    OuScatterRed r = OU_SCATTER_NONE;
     if (is_scatter(n)) {
-        if (!scatter_reduction(n, &r, d)) return false;
+        if (!ou_scatter_reduction(n, &r, d)) return false;
         memcpy(y->data, x->data, (size_t)ir_nbytes(x));
     }
     for (int64_t p = 0; p < count; p++) {
@@ -115,20 +101,7 @@ static bool ge_fold(Graph *g, Node *n, Diag *d) {
             ou_copy_elems(y->data, p, x->data, src, es);
             continue;
         }
-        const Value *u = n->inputs[2];
-        if (r == RED_NONE) {
-            ou_copy_elems(y->data, src, u->data, p, es);
-        } else if (dtype_is_float(x->dtype)) {
-            const double a = ou_get_f64(y, src), b = ou_get_f64(u, p);
-            ou_set_f64(y, src, r == RED_ADD ? a + b : r == RED_MUL ? a * b
-                               : r == RED_MAX ? (b > a ? b : a) : (b < a ? b : a));
-        } else {
-            const int64_t a = ir_const_get_i64(y, src), b = ir_const_get_i64(u, p);
-            const uint64_t ua = (uint64_t)a, ub = (uint64_t)b;
-            ir_const_set_i64(y, src, r == RED_ADD ? (int64_t)(ua + ub)
-                                     : r == RED_MUL ? (int64_t)(ua * ub)
-                                     : r == RED_MAX ? (b > a ? b : a) : (b < a ? b : a));
-        }
+        ou_scatter_fold(y, src, n->inputs[2], p, r);
     }
     return true;
 }
@@ -140,9 +113,9 @@ static bool ge_emit(Emitter *e, const Node *n, Diag *d) {
     char sx[128], si[128];
     emit_line(e, "/* %s axis %d of %s with indices %s */", n->op_type, axis,
               ou_shape(sx, sizeof sx, x), ou_shape(si, sizeof si, ind));
-    ScatterRed r = RED_NONE;
+    OuScatterRed r = OU_SCATTER_NONE;
     if (is_scatter(n)) {
-        if (!scatter_reduction(n, &r, d)) return false;
+        if (!ou_scatter_reduction(n, &r, d)) return false;
         emit_line(e, "memcpy(y0, x0, %zu);", (size_t)ir_nbytes(x));
     }
     /* One loop nest over the indices' shape: operand 0 is the indices and the output
@@ -171,19 +144,7 @@ static bool ge_emit(Emitter *e, const Node *n, Diag *d) {
         emit_line(e, "%s *const to = &y0[%s + (size_t)k * %lld];", T, idx[1],
                   (long long)axis_stride);
         emit_line(e, "const %s u = x2[%s];", T, idx[0]);
-        const bool wrap = !dtype_is_float(x->dtype) && dtype_size(x->dtype) >= 4;
-        const char *U = dtype_size(x->dtype) == 8 ? "uint64_t" : "uint32_t";
-        switch (r) {
-        case RED_NONE: emit_line(e, "*to = u;"); break;
-        case RED_ADD:
-        case RED_MUL:
-            if (wrap) emit_line(e, "*to = (%s)((%s)*to %s (%s)u);   /* wraps, no UB */", T, U,
-                                r == RED_ADD ? "+" : "*", U);
-            else emit_line(e, "*to = (%s)(*to %s u);", T, r == RED_ADD ? "+" : "*");
-            break;
-        case RED_MAX: emit_line(e, "*to = u > *to ? u : *to;"); break;
-        case RED_MIN: emit_line(e, "*to = u < *to ? u : *to;"); break;
-        }
+        ou_emit_scatter_update(e, x->dtype, r);
     }
     ou_loop_close(e, &l);
     return true;   /* the backend adds the final `return 0;` */

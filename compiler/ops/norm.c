@@ -6,7 +6,8 @@
  * elements (the normalized shape, leading 1s allowed) or one.  The optional outputs Mean
  * and InvStdDev have X's shape with the normalized dims set to 1.  RMSNormalization is
  * the same without the mean (its "variance" is the mean of the squares), bias and
- * optional outputs: y = x / sqrt(mean(x^2) + epsilon) * scale. */
+ * optional outputs: y = x / sqrt(mean(x^2) + epsilon) * scale.  LpNormalization divides
+ * by the L1 or L2 norm along one axis (0 where that norm is 0). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -163,4 +164,91 @@ const OpDef op_rmsnormalization = {
     .name = "RMSNormalization", .domain = "", .since = 23, .min_inputs = 2,
     .max_inputs = 2, .min_outputs = 1, .max_outputs = 1, .infer = ln_infer, .fold = ln_fold,
     .emit = ln_emit, .memory = OP_MEMORY_SEPARATE, .data = &norm_rms,
+};
+
+/* ---- LpNormalization ------------------------------------------------------------------ */
+
+/* x as [outer][len][inner] around the axis; p 1 or 2. */
+static bool lp_view(const Node *n, int64_t *outer, int64_t *len, int64_t *inner, int *p,
+                    Diag *d) {
+    const Value *x = n->inputs[0];
+    int axis;
+    if (!ou_axis(n, "axis", ir_attr_int(n, "axis", -1), x->rank, false, &axis, d)) return false;
+    const int64_t pp = ir_attr_int(n, "p", 2);
+    if (pp != 1 && pp != 2) {
+        diag_error(d, n, "p must be 1 or 2, not %lld", (long long)pp);
+        return false;
+    }
+    *p = (int)pp;
+    *outer = *len = *inner = 1;
+    for (int k = 0; k < x->rank; k++) {
+        if (k < axis) *outer *= x->dims[k];
+        else if (k == axis) *len = x->dims[k];
+        else *inner *= x->dims[k];
+    }
+    return true;
+}
+
+static bool lp_infer(Graph *g, Node *n, Diag *d) {
+    if (!op_require_shape(n, 0, d) || !ou_check_dtype(n, 0, ln_types, d)) return false;
+    int64_t outer, len, inner;
+    int p;
+    return lp_view(n, &outer, &len, &inner, &p, d) && op_infer_like_input0(g, n, d);
+}
+
+static bool lp_fold(Graph *g, Node *n, Diag *d) {
+    const Value *x = n->inputs[0];
+    Value *y = n->outputs[0];
+    int64_t outer, len, inner;
+    int p;
+    if (!lp_view(n, &outer, &len, &inner, &p, d) || !ir_value_alloc_data(g, y, d)) return false;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t j = 0; j < inner; j++) {
+            double norm = 0;
+            for (int64_t a = 0; a < len; a++) {
+                const double v = ou_get_f64(x, (o * len + a) * inner + j);
+                norm += p == 1 ? fabs(v) : v * v;
+            }
+            if (p == 2) norm = sqrt(norm);
+            for (int64_t a = 0; a < len; a++) {
+                const int64_t at = (o * len + a) * inner + j;
+                ou_set_f64(y, at, norm == 0 ? 0 : ou_get_f64(x, at) / norm);
+            }
+        }
+    return true;
+}
+
+static bool lp_emit(Emitter *e, const Node *n, Diag *d) {
+    const Value *x = n->inputs[0];
+    int64_t outer, len, inner;
+    int p;
+    if (!lp_view(n, &outer, &len, &inner, &p, d)) return false;
+    const bool dbl = x->dtype == DT_DOUBLE;
+    const char *T = dbl ? "double" : "float";
+    char sx[128];
+    emit_line(e, "/* LpNormalization (L%d) along [%lld][%lld][%lld] of %s */", p,
+              (long long)outer, (long long)len, (long long)inner, ou_shape(sx, sizeof sx, x));
+    emit_open(e, "for (size_t o = 0; o < %lld; o++)", (long long)outer);
+    emit_open(e, "for (size_t j = 0; j < %lld; j++)", (long long)inner);
+    emit_line(e, "const %s *xr = x0 + o * %lld + j;   /* element a at xr[a * %lld] */", T,
+              (long long)(len * inner), (long long)inner);
+    emit_line(e, "%s *yr = y0 + o * %lld + j;", T, (long long)(len * inner));
+    emit_line(e, "%s norm = 0;", T);
+    if (p == 1)
+        emit_line(e, "for (size_t a = 0; a < %lld; a++) norm += %s(xr[a * %lld]);",
+                  (long long)len, dbl ? "fabs" : "fabsf", (long long)inner);
+    else
+        emit_line(e, "for (size_t a = 0; a < %lld; a++) norm += xr[a * %lld] * xr[a * %lld];",
+                  (long long)len, (long long)inner, (long long)inner);
+    if (p == 2) emit_line(e, "norm = %s(norm);", dbl ? "sqrt" : "sqrtf");
+    emit_line(e, "for (size_t a = 0; a < %lld; a++) yr[a * %lld] = norm == 0 ? 0 : "
+              "xr[a * %lld] / norm;", (long long)len, (long long)inner, (long long)inner);
+    emit_close(e);
+    return emit_close(e);
+}
+
+const OpDef op_lpnormalization = {
+    .name = "LpNormalization", .domain = "", .since = 1, .min_inputs = 1, .max_inputs = 1,
+    .min_outputs = 1, .max_outputs = 1, .infer = lp_infer, .fold = lp_fold, .emit = lp_emit,
+    .memory = OP_MEMORY_SEPARATE,
 };

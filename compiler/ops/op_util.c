@@ -401,3 +401,50 @@ bool ou_emit_if_empty(Emitter *e, const Node *n) {
     emit_line(e, "(void)y0;");
     return true;
 }
+
+/* ---- scatter reductions ------------------------------------------------------------- */
+
+bool ou_scatter_reduction(const Node *n, OuScatterRed *r, Diag *d) {
+    static const char *const names[] = { "none", "add", "mul", "max", "min" };
+    const char *s = ir_attr_string(n, "reduction", "none");
+    for (int k = 0; k < 5; k++)
+        if (strcmp(s, names[k]) == 0) {
+            *r = (OuScatterRed)k;
+            return true;
+        }
+    diag_error(d, n, "reduction must be none, add, mul, max or min");
+    return false;
+}
+
+void ou_scatter_fold(Value *y, int64_t at, const Value *u, int64_t from, OuScatterRed r) {
+    if (r == OU_SCATTER_NONE) {
+        ou_copy_elems(y->data, at, u->data, from, dtype_size(y->dtype));
+    } else if (dtype_is_float(y->dtype)) {
+        const double a = ou_get_f64(y, at), b = ou_get_f64(u, from);
+        ou_set_f64(y, at, r == OU_SCATTER_ADD ? a + b : r == OU_SCATTER_MUL ? a * b
+                          : r == OU_SCATTER_MAX ? (b > a ? b : a) : (b < a ? b : a));
+    } else {
+        const int64_t a = ir_const_get_i64(y, at), b = ir_const_get_i64(u, from);
+        ir_const_set_i64(y, at, r == OU_SCATTER_ADD ? (int64_t)((uint64_t)a + (uint64_t)b)
+                                : r == OU_SCATTER_MUL ? (int64_t)((uint64_t)a * (uint64_t)b)
+                                : r == OU_SCATTER_MAX ? (b > a ? b : a) : (b < a ? b : a));
+    }
+}
+
+void ou_emit_scatter_update(Emitter *e, DType t, OuScatterRed r) {
+    const char *T = dtype_ctype(t);
+    /* int32 and wider: add and multiply in the unsigned type of the same width */
+    const bool wrap = !dtype_is_float(t) && dtype_size(t) >= 4;
+    const char *U = dtype_size(t) == 8 ? "uint64_t" : "uint32_t";
+    switch (r) {
+    case OU_SCATTER_NONE: emit_line(e, "*to = u;"); break;
+    case OU_SCATTER_ADD:
+    case OU_SCATTER_MUL:
+        if (wrap) emit_line(e, "*to = (%s)((%s)*to %s (%s)u);   /* wraps, no UB */", T, U,
+                            r == OU_SCATTER_ADD ? "+" : "*", U);
+        else emit_line(e, "*to = (%s)(*to %s u);", T, r == OU_SCATTER_ADD ? "+" : "*");
+        break;
+    case OU_SCATTER_MAX: emit_line(e, "*to = u > *to ? u : *to;"); break;
+    case OU_SCATTER_MIN: emit_line(e, "*to = u < *to ? u : *to;"); break;
+    }
+}

@@ -108,4 +108,16 @@ const char *ou_literal(char *buf, DType t, double x, int64_t xi);
  * a body that only marks x0 and y0 used and returns true (the emitter is then done). */
 bool ou_emit_if_empty(Emitter *e, const Node *n);
 
+/* The scatter ops' `reduction` attribute (ScatterElements, ScatterND): how an update
+ * meets the element it addresses. */
+typedef enum OuScatterRed {
+    OU_SCATTER_NONE, OU_SCATTER_ADD, OU_SCATTER_MUL, OU_SCATTER_MAX, OU_SCATTER_MIN
+} OuScatterRed;
+/* Reads it (default none); false + d for another value. */
+bool ou_scatter_reduction(const Node *n, OuScatterRed *r, Diag *d);
+/* Folding: y[at] = update u[from] combined into y[at] (integers wrap). */
+void ou_scatter_fold(Value *y, int64_t at, const Value *u, int64_t from, OuScatterRed r);
+/* Emits `*to` combined with `u` (both of dtype t, already declared). */
+void ou_emit_scatter_update(Emitter *e, DType t, OuScatterRed r);
+
 #endif

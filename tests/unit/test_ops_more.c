@@ -1091,6 +1091,69 @@ static Node *b_onehot(Graph *g, bool konst) {
 
 Test(opsmore_run, onehot_float_indices) { emit_vs_fold(b_onehot, 1); }
 
+/* ---- LpNormalization, ScatterND ---------------------------------------------------------- */
+
+/* L1 and L2 along axis 1 of [2][2]; a zero row stays zero; p = 3 is refused. */
+Test(opsmore_norm, lpnorm_l1_l2_and_zero_rows) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 2 };
+    Value *x = mval(g, "x", DT_FLOAT, 2, dx, (double[]){ 3, -4, 0, 0 });
+    Node *l1 = mnode(g, "LpNormalization", 22, 1, (Value *[]){ x }, 1);
+    tb_attr_int(g, l1, "p", 1);
+    mok(g, l1);
+    mexpect(l1->outputs[0], DT_FLOAT, 2, dx, (double[]){ 3.0 / 7, -4.0 / 7, 0, 0 }, 1e-7);
+    Node *l2 = mnode(g, "LpNormalization", 22, 1, (Value *[]){ x }, 1);
+    mok(g, l2);
+    mexpect(l2->outputs[0], DT_FLOAT, 2, dx, (double[]){ 0.6, -0.8, 0, 0 }, 1e-7);
+    Node *bad = mnode(g, "LpNormalization", 22, 1, (Value *[]){ x }, 1);
+    tb_attr_int(g, bad, "p", 3);
+    merr(g, bad, "p must be 1 or 2");
+    ir_graph_free(g);
+}
+
+/* Row slices of [3][2] by 1-tuples (one negative), element updates by 2-tuples with add;
+ * a coordinate out of range is refused when folding. */
+Test(opsmore_gather_elements, scatter_nd_slices_and_elements) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 3, 2 };
+    Value *x = mval(g, "x", DT_FLOAT, 2, dx, (double[]){ 1, 2, 3, 4, 5, 6 });
+    Value *rows = mval(g, "r", DT_INT64, 2, (int64_t[]){ 2, 1 }, (double[]){ -1, 0 });
+    Value *ru = mval(g, "ru", DT_FLOAT, 2, (int64_t[]){ 2, 2 }, (double[]){ 10, 20, 30, 40 });
+    Node *n = mnode(g, "ScatterND", 18, 3, (Value *[]){ x, rows, ru }, 1);
+    mok(g, n);
+    mexpect(n->outputs[0], DT_FLOAT, 2, dx, (double[]){ 30, 40, 3, 4, 10, 20 }, 0);
+    Value *el = mval(g, "e", DT_INT64, 2, (int64_t[]){ 2, 2 }, (double[]){ 1, 1, 1, 1 });
+    Value *eu = mval(g, "eu", DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ 5, 7 });
+    Node *a = mnode(g, "ScatterND", 18, 3, (Value *[]){ x, el, eu }, 1);
+    tb_attr_str(g, a, "reduction", "add");
+    mok(g, a);
+    mexpect(a->outputs[0], DT_FLOAT, 2, dx, (double[]){ 1, 2, 3, 16, 5, 6 }, 0);
+    Value *far = mval(g, "f", DT_INT64, 2, (int64_t[]){ 2, 1 }, (double[]){ 3, 0 });
+    merr(g, mnode(g, "ScatterND", 18, 3, (Value *[]){ x, far, ru }, 1), "out of range");
+    ir_graph_free(g);
+}
+
+/* L1 normalisation along axis 0 and ScatterND with max into x: emitted C against the
+ * folds. */
+static Node *b_lp_scatternd(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 3, 4 }, 0);
+    Node *lp = tb_node(g, "LpNormalization", "lp", 1, (Value *[]){ x }, 1);
+    tb_attr_int(g, lp, "p", 1);
+    tb_attr_int(g, lp, "axis", 0);
+    Value *ix = tb_value(g, "i", DT_INT64, 2, (int64_t[]){ 3, 2 }, (double[]){ 0, 1, -1, 3, 0, 1 });
+    Value *u = tb_const(g, "u", 1, (int64_t[]){ 3 }, (float[]){ 0.25f, -2.0f, 0.75f });
+    Node *s = tb_node(g, "ScatterND", "s", 3, (Value *[]){ lp->outputs[0], ix, u }, 1);
+    tb_attr_str(g, s, "reduction", "max");
+    s->opset = 18;
+    if (konst) {
+        lp->op = op_find("", "LpNormalization");
+        mok(g, lp);
+    }
+    return s;
+}
+
+Test(opsmore_run, lpnorm_and_scatter_nd) { emit_vs_fold(b_lp_scatternd, 1); }
+
 /* ---- NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss ---------------------------------- */
 
 /* NLL on [2][3] scores: each reduction, class weights, ignore_index; a target out of
