@@ -1154,6 +1154,60 @@ static Node *b_lp_scatternd(Graph *g, bool konst) {
 
 Test(opsmore_run, lpnorm_and_scatter_nd) { emit_vs_fold(b_lp_scatternd, 1); }
 
+/* ---- TopK -------------------------------------------------------------------------------- */
+
+/* Largest and smallest 2 of each row of [2][4], ties in index order; along axis 0; K
+ * larger than the axis is refused. */
+Test(opsmore_topk, largest_smallest_ties_and_axis) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 2, 4 }, d1[] = { 1 }, dy[] = { 2, 2 };
+    Value *x = mval(g, "x", DT_FLOAT, 2, dx, (double[]){ 3, 1, 3, 2, -1, 5, 0, 5 });
+    Value *k = mval(g, "k", DT_INT64, 1, d1, (double[]){ 2 });
+    Node *n = mnode(g, "TopK", 11, 2, (Value *[]){ x, k }, 2);
+    mok(g, n);
+    mexpect(n->outputs[0], DT_FLOAT, 2, dy, (double[]){ 3, 3, 5, 5 }, 0);
+    mexpect(n->outputs[1], DT_INT64, 2, dy, (double[]){ 0, 2, 1, 3 }, 0);
+    Node *s = mnode(g, "TopK", 11, 2, (Value *[]){ x, k }, 2);
+    tb_attr_int(g, s, "largest", 0);
+    mok(g, s);
+    mexpect(s->outputs[0], DT_FLOAT, 2, dy, (double[]){ 1, 2, -1, 0 }, 0);
+    mexpect(s->outputs[1], DT_INT64, 2, dy, (double[]){ 1, 3, 0, 2 }, 0);
+    Value *k1 = mval(g, "k1", DT_INT64, 1, d1, (double[]){ 1 });
+    Node *a0 = mnode(g, "TopK", 11, 2, (Value *[]){ x, k1 }, 2);
+    tb_attr_int(g, a0, "axis", 0);
+    mok(g, a0);
+    mexpect(a0->outputs[0], DT_FLOAT, 2, (int64_t[]){ 1, 4 }, (double[]){ 3, 5, 3, 5 }, 0);
+    Value *k9 = mval(g, "k9", DT_INT64, 1, d1, (double[]){ 9 });
+    merr(g, mnode(g, "TopK", 11, 2, (Value *[]){ x, k9 }, 2), "out of range");
+    ir_graph_free(g);
+}
+
+/* The 3 largest of each row of round(x * 4) (ties likely) along the last axis; values
+ * plus 100 x indices: emitted C against the fold. */
+static Node *b_topk(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 3, 6 }, 0);
+    Value *c = tb_const(g, "c", 0, NULL, (float[]){ 4.0f });
+    Value *k = tb_value(g, "k", DT_INT64, 1, (int64_t[]){ 1 }, (double[]){ 3 });
+    Value *h = tb_const(g, "h", 0, NULL, (float[]){ 100.0f });
+    Node *m = tb_node(g, "Mul", "m", 2, (Value *[]){ x, c }, 1);
+    Node *r = tb_node(g, "Round", "r", 1, (Value *[]){ m->outputs[0] }, 1);
+    Node *t = tb_node(g, "TopK", "t", 2, (Value *[]){ r->outputs[0], k }, 2);
+    Node *ci = tb_node(g, "Cast", "ci", 1, (Value *[]){ t->outputs[1] }, 1);
+    tb_attr_int(g, ci, "to", DT_FLOAT);
+    Node *sc = tb_node(g, "Mul", "sc", 2, (Value *[]){ ci->outputs[0], h }, 1);
+    Node *out = tb_node(g, "Add", "out", 2, (Value *[]){ t->outputs[0], sc->outputs[0] }, 1);
+    if (konst) {
+        Node *chain[] = { m, r, t, ci, sc };
+        for (int i = 0; i < 5; i++) {
+            chain[i]->op = op_find("", chain[i]->op_type);
+            mok(g, chain[i]);
+        }
+    }
+    return out;
+}
+
+Test(opsmore_run, topk_with_ties) { emit_vs_fold(b_topk, 1); }
+
 /* ---- NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss ---------------------------------- */
 
 /* NLL on [2][3] scores: each reduction, class weights, ignore_index; a target out of
