@@ -1208,6 +1208,60 @@ static Node *b_topk(Graph *g, bool konst) {
 
 Test(opsmore_run, topk_with_ties) { emit_vs_fold(b_topk, 1); }
 
+/* ---- ConvTranspose ----------------------------------------------------------------------- */
+
+/* 1-D by hand: x [1][1][3] = 1, 2, 3 with w [1][1][2] = 1, 10, stride 2: each input puts
+ * (v, 10 v) at 2i, 2i + 1; pads trim the ends; output_shape and SAME_UPPER fix the size;
+ * a W of the wrong channel count is refused. */
+Test(opsmore_convtranspose, scatter_strides_pads_and_sizes) {
+    Graph *g = ir_graph_new(0);
+    int64_t dx[] = { 1, 1, 3 }, dw[] = { 1, 1, 2 };
+    Value *x = mval(g, "x", DT_FLOAT, 3, dx, (double[]){ 1, 2, 3 });
+    Value *w = mval(g, "w", DT_FLOAT, 3, dw, (double[]){ 1, 10 });
+    Node *n = mnode(g, "ConvTranspose", 11, 2, (Value *[]){ x, w }, 1);
+    tb_attr_ints(g, n, "strides", (int64_t[]){ 2 }, 1);
+    mok(g, n);
+    mexpect(n->outputs[0], DT_FLOAT, 3, (int64_t[]){ 1, 1, 6 },
+            (double[]){ 1, 10, 2, 20, 3, 30 }, 0);
+    Node *p = mnode(g, "ConvTranspose", 11, 2, (Value *[]){ x, w }, 1);
+    tb_attr_ints(g, p, "strides", (int64_t[]){ 2 }, 1);
+    tb_attr_ints(g, p, "pads", (int64_t[]){ 1, 2 }, 2);
+    mok(g, p);
+    mexpect(p->outputs[0], DT_FLOAT, 3, (int64_t[]){ 1, 1, 3 }, (double[]){ 10, 2, 20 }, 0);
+    Node *o = mnode(g, "ConvTranspose", 11, 2, (Value *[]){ x, w }, 1);
+    tb_attr_ints(g, o, "strides", (int64_t[]){ 2 }, 1);
+    tb_attr_ints(g, o, "output_shape", (int64_t[]){ 7 }, 1);
+    mok(g, o);      /* total padding 6 - 7 = -1: begin -1 - (-1 // 2) = 0, the end grows */
+    mexpect(o->outputs[0], DT_FLOAT, 3, (int64_t[]){ 1, 1, 7 },
+            (double[]){ 1, 10, 2, 20, 3, 30, 0 }, 0);
+    Node *s = mnode(g, "ConvTranspose", 11, 2, (Value *[]){ x, w }, 1);
+    tb_attr_ints(g, s, "strides", (int64_t[]){ 2 }, 1);
+    tb_attr_str(g, s, "auto_pad", "SAME_UPPER");
+    mok(g, s);      /* in x stride = 6: no padding needed */
+    mexpect(s->outputs[0], DT_FLOAT, 3, (int64_t[]){ 1, 1, 6 },
+            (double[]){ 1, 10, 2, 20, 3, 30 }, 0);
+    Value *w2 = mval(g, "w2", DT_FLOAT, 3, (int64_t[]){ 2, 1, 2 }, (double[]){ 1, 1, 1, 1 });
+    merr(g, mnode(g, "ConvTranspose", 11, 2, (Value *[]){ x, w2 }, 1), "input channels");
+    ir_graph_free(g);
+}
+
+/* 2-D, 2 groups, strides 2 x 1, dilation 2 on the first axis, asymmetric pads, output
+ * padding and a bias: emitted C against the fold. */
+static Node *b_convtranspose(Graph *g, bool konst) {
+    Value *x = e2e_input(g, konst, "x", 4, (int64_t[]){ 2, 4, 3, 5 }, 0);
+    Value *w = tb_const_rand(g, "w", 4, (int64_t[]){ 4, 3, 3, 2 }, 5, -1, 1);
+    Value *b = tb_const_rand(g, "b", 1, (int64_t[]){ 6 }, 6, -1, 1);
+    Node *n = tb_node(g, "ConvTranspose", "ct", 3, (Value *[]){ x, w, b }, 1);
+    tb_attr_int(g, n, "group", 2);
+    tb_attr_ints(g, n, "strides", (int64_t[]){ 2, 1 }, 2);
+    tb_attr_ints(g, n, "dilations", (int64_t[]){ 2, 1 }, 2);
+    tb_attr_ints(g, n, "pads", (int64_t[]){ 1, 0, 0, 1 }, 4);
+    tb_attr_ints(g, n, "output_padding", (int64_t[]){ 1, 0 }, 2);
+    return n;
+}
+
+Test(opsmore_run, convtranspose_groups_strides_dilations) { emit_vs_fold(b_convtranspose, 1); }
+
 /* ---- NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss ---------------------------------- */
 
 /* NLL on [2][3] scores: each reduction, class weights, ignore_index; a target out of
