@@ -127,33 +127,16 @@ static bool ct_infer(Graph *gr, Node *n, Diag *d) {
     return ou_set_output(n, n->outputs[0], x->dtype, x->rank, dims, d);
 }
 
-/* Row-major offsets of spatial position p[] in dims[] (ns dims). */
-static int64_t ct_off(int ns, const int64_t *dims, const int64_t *p) {
-    int64_t o = 0;
-    for (int a = 0; a < ns; a++) o = o * dims[a] + p[a];
-    return o;
-}
-
-/* "v0 * S0 + v1 * S1 + ... + v{ns-1}", the row-major offset of the loop variables named
- * `var` with an index suffix in dims[]. */
-static void ct_offset_expr(char *buf, size_t size, int ns, const int64_t *dims, char var) {
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int a = 0; a < ns; a++) {
-        int64_t stride = 1;
-        for (int b = a + 1; b < ns; b++) stride *= dims[b];
-        int w = stride == 1 ? snprintf(buf + used, size - used, "%s%c%d", a ? " + " : "", var, a)
-                            : snprintf(buf + used, size - used, "%s%c%d * %lld", a ? " + " : "",
-                                       var, a, (long long)stride);
-        if (w < 0 || (size_t)w >= size - used) return;
-        used += (size_t)w;
-    }
-}
-
-static int64_t ct_count(int ns, const int64_t *dims) {
-    int64_t c = 1;
-    for (int a = 0; a < ns; a++) c *= dims[a];
-    return c;
+/* "i0 * 2 - 1 + t0 * 3": output position a from input index i<a> and tap t<a>, the
+ * unit factors and a zero pad left out. */
+static void ct_pos_expr(char *buf, size_t size, const CtGeom *g, int a) {
+    char st[32] = "", pd[32] = "", dl[32] = "";
+    if (g->stride[a] != 1) snprintf(st, sizeof st, " * %lld", (long long)g->stride[a]);
+    if (g->pad[a] != 0)
+        snprintf(pd, sizeof pd, " %c %lld", g->pad[a] > 0 ? '-' : '+',
+                 (long long)(g->pad[a] > 0 ? g->pad[a] : -g->pad[a]));
+    if (g->dil[a] != 1) snprintf(dl, sizeof dl, " * %lld", (long long)g->dil[a]);
+    snprintf(buf, size, "i%d%s%s + t%d%s", a, st, pd, a, dl);
 }
 
 static bool ct_fold(Graph *gr, Node *n, Diag *d) {
@@ -161,8 +144,10 @@ static bool ct_fold(Graph *gr, Node *n, Diag *d) {
     Value *y = n->outputs[0];
     CtGeom g;
     if (!ct_geom(n, &g, d) || !ir_value_alloc_data(gr, y, d)) return false;
-    const int64_t nin = ct_count(g.ns, g.in), nout = ct_count(g.ns, g.out), nk = ct_count(g.ns, g.k);
-    const int64_t cg = g.C / g.group, mg = g.M / g.group;
+    const int64_t nin = shape_numel(g.ns, g.in), nout = shape_numel(g.ns, g.out);
+    const int64_t nk = shape_numel(g.ns, g.k), cg = g.C / g.group, mg = g.M / g.group;
+    int64_t ostride[CT_MAX_SPATIAL];
+    shape_strides(g.ns, g.out, ostride);
     for (int64_t i = 0; i < g.N * g.M * nout; i++)
         ou_set_f64(y, i, b ? ou_get_f64(b, i / nout % g.M) : 0);
     for (int64_t bn = 0; bn < g.N; bn++)
@@ -173,17 +158,18 @@ static bool ct_fold(Graph *gr, Node *n, Diag *d) {
                 const double v = ou_get_f64(x, (bn * g.C + c) * nin + ip);
                 for (int64_t mm = 0; mm < mg; mm++)
                     for (int64_t kp = 0; kp < nk; kp++) {
-                        int64_t po[CT_MAX_SPATIAL];
+                        int64_t off = 0;
                         bool inside = true;
                         for (int a = g.ns - 1, r = kp; a >= 0; a--) {
                             const int64_t t = r % g.k[a];
                             r /= g.k[a];
-                            po[a] = pi[a] * g.stride[a] - g.pad[a] + t * g.dil[a];
-                            inside = inside && po[a] >= 0 && po[a] < g.out[a];
+                            const int64_t po = pi[a] * g.stride[a] - g.pad[a] + t * g.dil[a];
+                            inside = inside && po >= 0 && po < g.out[a];
+                            off += po * ostride[a];
                         }
                         if (!inside) continue;
                         const int64_t m = c / cg * mg + mm;
-                        const int64_t at = (bn * g.M + m) * nout + ct_off(g.ns, g.out, po);
+                        const int64_t at = (bn * g.M + m) * nout + off;
                         ou_set_f64(y, at, ou_get_f64(y, at) +
                                               v * ou_get_f64(w, (c * mg + mm) * nk + kp));
                     }
@@ -196,8 +182,8 @@ static bool ct_emit(Emitter *e, const Node *n, Diag *d) {
     CtGeom g;
     if (!ct_geom(n, &g, d)) return false;
     const char *T = dtype_ctype(x->dtype);
-    const int64_t nin = ct_count(g.ns, g.in), nout = ct_count(g.ns, g.out), nk = ct_count(g.ns, g.k);
-    const int64_t cg = g.C / g.group, mg = g.M / g.group;
+    const int64_t nin = shape_numel(g.ns, g.in), nout = shape_numel(g.ns, g.out);
+    const int64_t nk = shape_numel(g.ns, g.k), cg = g.C / g.group, mg = g.M / g.group;
     char sx[128], sy[128];
     emit_line(e, "/* ConvTranspose %s -> %s, %lld group(s): each input element scatters into "
               "the outputs it reaches */", ou_shape(sx, sizeof sx, x),
@@ -208,15 +194,23 @@ static bool ct_emit(Emitter *e, const Node *n, Diag *d) {
     emit_close(e);
     emit_open(e, "for (size_t n = 0; n < %lld; n++)", (long long)g.N);
     emit_open(e, "for (size_t c = 0; c < %lld; c++)", (long long)g.C);
-    emit_line(e, "const size_t m0 = c / %lld * %lld;   /* the group's first output channel */",
-              (long long)cg, (long long)mg);
+    if (g.group > 1)
+        emit_line(e, "const size_t m0 = c / %lld * %lld;   /* the group's first output "
+                  "channel */", (long long)cg, (long long)mg);
+    else
+        emit_line(e, "const size_t m0 = 0;   /* one group: every output channel */");
     /* input position i0.., kernel tap t0.., output position o0.. per spatial dim */
     for (int a = 0; a < g.ns; a++)
         emit_open(e, "for (int64_t i%d = 0; i%d < %lld; i%d++)", a, a, (long long)g.in[a], a);
-    char xoff[200], koff[200], yoff[200];
-    ct_offset_expr(xoff, sizeof xoff, g.ns, g.in, 'i');
-    ct_offset_expr(koff, sizeof koff, g.ns, g.k, 't');
-    ct_offset_expr(yoff, sizeof yoff, g.ns, g.out, 'o');
+    /* row-major offsets over the input, tap and output positions */
+    char xoff[256], koff[256], yoff[256], pos[128];
+    int64_t st[CT_MAX_SPATIAL];
+    shape_strides(g.ns, g.in, st);
+    ou_index_expr(xoff, g.ns, st, 0, "i");
+    shape_strides(g.ns, g.k, st);
+    ou_index_expr(koff, g.ns, st, 0, "t");
+    shape_strides(g.ns, g.out, st);
+    ou_index_expr(yoff, g.ns, st, 0, "o");
     emit_line(e, "const %s v = x0[(n * %lld + c) * %lld + (size_t)(%s)];", T, (long long)g.C,
               (long long)nin, xoff);
     emit_open(e, "for (size_t mm = 0; mm < %lld; mm++)", (long long)mg);
@@ -225,8 +219,8 @@ static bool ct_emit(Emitter *e, const Node *n, Diag *d) {
               (long long)nout);
     for (int a = 0; a < g.ns; a++) {
         emit_open(e, "for (int64_t t%d = 0; t%d < %lld; t%d++)", a, a, (long long)g.k[a], a);
-        emit_line(e, "const int64_t o%d = i%d * %lld - %lld + t%d * %lld;", a, a,
-                  (long long)g.stride[a], (long long)g.pad[a], a, (long long)g.dil[a]);
+        ct_pos_expr(pos, sizeof pos, &g, a);
+        emit_line(e, "const int64_t o%d = %s;", a, pos);
         emit_line(e, "if (o%d < 0 || o%d >= %lld) continue;", a, a, (long long)g.out[a]);
     }
     emit_line(e, "yc[(size_t)(%s)] += v * wk[(size_t)(%s)];", yoff, koff);

@@ -31,12 +31,7 @@ static bool cum_view(const Node *n, CumView *v, Diag *d) {
         return false;
     }
     if (!ou_axis(n, "axis", a, x->rank, false, &axis, d)) return false;
-    v->outer = v->len = v->inner = 1;
-    for (int k = 0; k < x->rank; k++) {
-        if (k < axis) v->outer *= x->dims[k];
-        else if (k == axis) v->len = x->dims[k];
-        else v->inner *= x->dims[k];
-    }
+    ou_axis_split(x, axis, &v->outer, &v->len, &v->inner);
     v->exclusive = ir_attr_int(n, "exclusive", 0) != 0;
     v->reverse = ir_attr_int(n, "reverse", 0) != 0;
     return true;

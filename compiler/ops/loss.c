@@ -41,10 +41,7 @@ static bool loss_view(const Node *n, LossView *v, Diag *d) {
     v->has_ignore = ir_attr(n, "ignore_index") != NULL;
     v->ignore = ir_attr_int(n, "ignore_index", 0);
     v->sce = strcmp(n->op_type, "SoftmaxCrossEntropyLoss") == 0;
-    v->N = x->dims[0];
-    v->C = x->dims[1];
-    v->D = 1;
-    for (int k = 2; k < x->rank; k++) v->D *= x->dims[k];
+    ou_axis_split(x, 1, &v->N, &v->C, &v->D);   /* the class axis */
     return true;
 }
 

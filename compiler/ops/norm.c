@@ -180,12 +180,7 @@ static bool lp_view(const Node *n, int64_t *outer, int64_t *len, int64_t *inner,
         return false;
     }
     *p = (int)pp;
-    *outer = *len = *inner = 1;
-    for (int k = 0; k < x->rank; k++) {
-        if (k < axis) *outer *= x->dims[k];
-        else if (k == axis) *len = x->dims[k];
-        else *inner *= x->dims[k];
-    }
+    ou_axis_split(x, axis, outer, len, inner);
     return true;
 }
 

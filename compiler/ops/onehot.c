@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "ir/shape.h"
 #include "ops/op_util.h"
 
 typedef struct OneHotView {
@@ -29,11 +30,9 @@ static bool onehot_view(const Node *n, OneHotView *v, Diag *d) {
     v->depth = (int64_t)depth;
     if (!ou_axis(n, "axis", ir_attr_int(n, "axis", -1), ind->rank, true, &v->axis, d))
         return false;
-    v->outer = v->inner = 1;
-    for (int k = 0; k < ind->rank; k++) {
-        if (k < v->axis) v->outer *= ind->dims[k];
-        else v->inner *= ind->dims[k];
-    }
+    /* the new axis goes between the indices' dims before it and those after */
+    v->outer = shape_numel(v->axis, ind->dims);
+    v->inner = shape_numel(ind->rank - v->axis, ind->dims + v->axis);
     return true;
 }
 

@@ -187,33 +187,47 @@ void ou_loop_simplify(OuLoop *l) {
     *l = r;
 }
 
-void ou_loop_index(const OuLoop *l, int o, char *s) {
+void ou_index_expr(char *s, int rank, const int64_t *strides, int64_t base, const char *var) {
     size_t used = 0;
     s[0] = 0;
-    if (l->base[o] != 0)
-        used += (size_t)snprintf(s + used, 256 - used, "%lld", (long long)l->base[o]);
-    for (int k = 0; k < l->rank && used < 200; k++) {
-        int64_t st = l->strides[o][k];
+    if (base != 0) used += (size_t)snprintf(s + used, 256 - used, "%lld", (long long)base);
+    for (int k = 0; k < rank && used < 200; k++) {
+        int64_t st = strides[k];
         if (st == 0) continue;
         const char *sep = used ? (st < 0 ? " - " : " + ") : (st < 0 ? "-" : "");
         long long mag = st < 0 ? -(long long)st : (long long)st;
         /* size_t index variables: cast to ptrdiff_t so negative steps stay signed */
-        const char *cast = l->base[o] != 0 || st < 0 ? "(ptrdiff_t)" : "";
+        const char *cast = base != 0 || st < 0 ? "(ptrdiff_t)" : "";
         if (mag == 1)
-            used += (size_t)snprintf(s + used, 256 - used, "%s%si%d", sep, cast, k);
+            used += (size_t)snprintf(s + used, 256 - used, "%s%s%s%d", sep, cast, var, k);
         else
-            used += (size_t)snprintf(s + used, 256 - used, "%s%si%d * %lld", sep, cast, k, mag);
+            used += (size_t)snprintf(s + used, 256 - used, "%s%s%s%d * %lld", sep, cast, var, k,
+                                     mag);
     }
     if (!used) snprintf(s, 256, "0");
 }
 
+void ou_loop_index(const OuLoop *l, int o, char *s) {
+    ou_index_expr(s, l->rank, l->strides[o], l->base[o], "i");
+}
+
+void ou_axis_split(const Value *x, int axis, int64_t *outer, int64_t *len, int64_t *inner) {
+    *outer = shape_numel(axis, x->dims);
+    *len = x->dims[axis];
+    *inner = shape_numel(x->rank - axis - 1, x->dims + axis + 1);
+}
+
 void ou_loop_open(Emitter *e, const OuLoop *l, char idx[][256]) {
+    /* A nest simplified to one element still gets its block, so that a body emitted
+     * several times (Sum's one pass per input) declares its locals once per scope. */
+    if (l->rank == 0) emit_open(e, "/* a single element */");
     for (int k = 0; k < l->rank; k++)
         emit_open(e, "for (size_t i%d = 0; i%d < %lld; i%d++)", k, k, (long long)l->dims[k], k);
     for (int o = 0; o < l->n_ops; o++) ou_loop_index(l, o, idx[o]);
 }
 
 void ou_loop_close(Emitter *e, const OuLoop *l) {
+    if (l->rank == 0) emit_close(e);
     for (int k = 0; k < l->rank; k++) emit_close(e);
 }
 

@@ -65,12 +65,21 @@ typedef struct OuLoop {
 
 /* Simplifies the nest in place (drop 1-dims, merge contiguous dims). */
 void ou_loop_simplify(OuLoop *l);
-/* Opens the loops (variables i0, i1, ...) and writes each operand's index expression
- * into idx[k] (e.g. "i0 * 12 + i1").  Close with ou_loop_close. */
+/* Opens the loops (variables i0, i1, ...; a plain block when the nest has no dim left)
+ * and writes each operand's index expression into idx[k] (e.g. "i0 * 12 + i1").  Close
+ * with ou_loop_close. */
 void ou_loop_open(Emitter *e, const OuLoop *l, char idx[][256]);
 void ou_loop_close(Emitter *e, const OuLoop *l);
 /* Operand o's index expression over the loop variables i0, i1, ... (s holds 256 bytes). */
 void ou_loop_index(const OuLoop *l, int o, char *s);
+/* The same for any variables: base + var0 * strides[0] + var1 * strides[1] + ... over
+ * `rank` variables named var followed by their dim (zero strides left out; "0" when
+ * nothing is left).  s holds 256 bytes. */
+void ou_index_expr(char *s, int rank, const int64_t *strides, int64_t base, const char *var);
+
+/* x seen as [outer][len][inner] around `axis` (len = dims[axis]; outer and inner the
+ * products of the dims before and after it). */
+void ou_axis_split(const Value *x, int axis, int64_t *outer, int64_t *len, int64_t *inner);
 /* Index of operand k for the flat position pos (row-major over l->dims). */
 int64_t ou_loop_offset(const OuLoop *l, int k, int64_t pos);
 /* Row-major strides of an operand of rank r_in broadcast (right-aligned) to out_rank. */

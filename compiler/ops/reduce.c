@@ -474,11 +474,7 @@ static bool arg_geom(const Node *n, int *axis, int64_t *outer, int64_t *dim, int
                      Diag *d) {
     const Value *x = n->inputs[0];
     if (!ou_axis(n, "axis", ir_attr_int(n, "axis", 0), x->rank, false, axis, d)) return false;
-    *outer = 1;
-    *inner = 1;
-    for (int k = 0; k < *axis; k++) *outer *= x->dims[k];
-    for (int k = *axis + 1; k < x->rank; k++) *inner *= x->dims[k];
-    *dim = x->dims[*axis];
+    ou_axis_split(x, *axis, outer, dim, inner);
     return true;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "onnxcc_act.h"
+#include "ir/shape.h"
 #include "ops/op_util.h"
 
 typedef enum SmKind { SM_SOFTMAX, SM_LOG, SM_HARD } SmKind;
@@ -27,13 +28,13 @@ static bool sm_view(const Node *n, SmView *v, Diag *d) {
      * the back over the rank dims either way (-1 is the last dim, not past it). */
     if (n->opset < 13 && axis_attr == x->rank) axis = x->rank;
     else if (!ou_axis(n, "axis", axis_attr, x->rank, false, &axis, d)) return false;
-    v->outer = 1;
-    v->len = 1;
-    v->inner = 1;
-    for (int k = 0; k < x->rank; k++) {
-        if (k < axis) v->outer *= x->dims[k];
-        else if (k == axis || n->opset < 13) v->len *= x->dims[k];
-        else v->inner *= x->dims[k];
+    if (n->opset < 13) {
+        /* coerced to 2-D: the row is every dim from the axis on */
+        v->outer = shape_numel(axis, x->dims);
+        v->len = shape_numel(x->rank - axis, x->dims + axis);
+        v->inner = 1;
+    } else {
+        ou_axis_split(x, axis, &v->outer, &v->len, &v->inner);
     }
     return true;
 }

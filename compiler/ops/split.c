@@ -130,10 +130,8 @@ static bool split_infer(Graph *g, Node *n, Diag *d) {
 
 /* outer = product of dims before axis, inner = product after (elements). */
 static void split_geom(const Value *x, int axis, int64_t *outer, int64_t *inner) {
-    *outer = 1;
-    *inner = 1;
-    for (int k = 0; k < axis; k++) *outer *= x->dims[k];
-    for (int k = axis + 1; k < x->rank; k++) *inner *= x->dims[k];
+    int64_t len;
+    ou_axis_split(x, axis, outer, &len, inner);
 }
 
 static bool split_fold(Graph *g, Node *n, Diag *d) {

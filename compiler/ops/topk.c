@@ -30,12 +30,7 @@ static bool topk_view(const Node *n, TopKView *v, Diag *d) {
     }
     if (!ou_axis(n, "axis", ir_attr_int(n, "axis", -1), x->rank, false, &v->axis, d))
         return false;
-    v->outer = v->inner = 1;
-    v->len = x->dims[v->axis];
-    for (int a = 0; a < x->rank; a++) {
-        if (a < v->axis) v->outer *= x->dims[a];
-        if (a > v->axis) v->inner *= x->dims[a];
-    }
+    ou_axis_split(x, v->axis, &v->outer, &v->len, &v->inner);
     if (v->k < 0 || v->k > v->len) {
         diag_error(d, n, "K %lld is out of range [0, %lld]", (long long)v->k, (long long)v->len);
         return false;
