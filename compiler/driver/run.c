@@ -470,21 +470,27 @@ static int read_numbered(const char *dir, const char *prefix, HostTensor *t, Dia
 
 /* Compiles and builds a test case's model for one data set's inputs (in) into *gp and b;
  * returns the exit code.  An op that needs a graph input at compile time (Reshape's
- * shape, Slice's starts, a reduction's axes...) fails the first pipeline: the model is
- * then loaded again with those inputs frozen to this data set's values (frozen[k] for
- * graph input k), so that the case checks the op with them; the first attempt's errors
- * are dropped from d (which holds nothing else: the caller stops at the first error). */
+ * shape, Slice's starts, a reduction's axes...) fails the pipeline: the model is then
+ * loaded again with those inputs frozen to this data set's values (frozen[k] for graph
+ * input k), so that the case checks the op with them.  Inference stops at the first
+ * error, so one attempt may reveal only the first of several such inputs (Slice's starts,
+ * then its ends): the set grows until the pipeline passes or an attempt adds no input,
+ * at most once per graph input.  A failed attempt's errors are dropped from d (which
+ * holds nothing else: the caller stops at the first error). */
 static int compile_case(const DriverOptions *o, const char *path, const HostTensor *in,
                         int n_in, Graph **gp, Build *b, bool *frozen, Diag *d) {
     int rc = 0;
+    bool freeze[DRIVER_MAX_FILES] = {false};
     memset(frozen, 0, (size_t)n_in * sizeof *frozen);
     Graph *g = *gp = drv_load(o, path, &rc, d);
     if (!g) return rc;
-    if (!drv_bind_input_shapes(g, in, n_in, d)) return 1;
-    bool ok = drv_pipeline(g, o, NULL, d), again = false;
-    bool freeze[DRIVER_MAX_FILES] = {false};
-    for (int k = 0; !ok && k < g->n_inputs; k++) again |= freeze[k] = g->inputs[k]->needs_const;
-    if (again) {
+    bool ok = drv_bind_input_shapes(g, in, n_in, d) && drv_pipeline(g, o, NULL, d);
+    for (int attempt = 0; !ok && attempt < n_in && n_in <= DRIVER_MAX_FILES; attempt++) {
+        /* g->inputs holds the inputs not frozen yet, in model order */
+        bool grew = false;
+        for (int k = 0, j = 0; k < n_in && j < g->n_inputs; k++)
+            if (!freeze[k] && g->inputs[j++]->needs_const) grew = freeze[k] = true;
+        if (!grew) break;
         ir_graph_free(g);
         diag_free(d);
         diag_init(d);

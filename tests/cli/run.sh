@@ -192,6 +192,25 @@ for i in range(2):
 PYEOF
     check "test freezes the input a constant is computed from" 0 "$ONNXCC" test \
         "$T/reshape_cast"
+    # Two inputs needed by one node (Slice's starts and ends): inference stops at the
+    # first, so test freezes them over successive attempts.
+    "$PY" -c "import sys, os, numpy as np, onnx
+from onnx import helper as h, numpy_helper as nh, TensorProto as T
+d = sys.argv[1]
+g = h.make_graph([h.make_node('Slice', ['x', 'starts', 'ends'], ['y'])], 'g',
+                 [h.make_tensor_value_info('x', T.FLOAT, [4, 5]),
+                  h.make_tensor_value_info('starts', T.INT64, [2]),
+                  h.make_tensor_value_info('ends', T.INT64, [2])],
+                 [h.make_tensor_value_info('y', T.FLOAT, None)])
+os.makedirs(d + '/test_data_set_0', exist_ok=True)
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 13)]), d + '/model.onnx')
+x = np.arange(20, dtype=np.float32).reshape(4, 5)
+for name, v in (('input_0', x), ('input_1', np.array([1, 0], np.int64)),
+                ('input_2', np.array([3, -1], np.int64)), ('output_0', x[1:3, 0:-1])):
+    open(d + '/test_data_set_0/' + name + '.pb', 'wb').write(nh.from_array(v, name).SerializeToString())
+" "$T/slice_case"
+    check "test freezes each input a node needs, one attempt at a time" 0 "$ONNXCC" test \
+        "$T/slice_case"
 fi
 check "--threads 0 is a usage error" 2 "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/r0" \
     --threads 0
