@@ -82,7 +82,13 @@ static void emit_literal_values(StrBuf *c, const Value *v) {
         case DT_FLOAT16: case DT_BFLOAT16:
             sb_printf(c, "0x%04x", (unsigned)((const uint16_t *)v->data)[i]);
             break;
-        default: sb_puts(c, c_int64(buf, ir_const_get_i64(v, i))); break;
+        case DT_INT4: case DT_INT2: sb_printf(c, "%d", ((const int8_t *)v->data)[i]); break;
+        default:
+            if (dtype_is_lowp(v->dtype))   /* one byte: float8/float4 bits, uint4/uint2 */
+                sb_printf(c, "%u", (unsigned)((const uint8_t *)v->data)[i]);
+            else
+                sb_puts(c, c_int64(buf, ir_const_get_i64(v, i)));
+            break;
         }
     }
     sb_putc(c, '\n');

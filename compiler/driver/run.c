@@ -391,8 +391,9 @@ int driver_run(const DriverOptions *o, Diag *d) {
 
 /* ---- test ------------------------------------------------------------------------- */
 
-/* Compares one output as the ONNX backend tests do (floats of every width within
- * atol + rtol * |expected|, NaN equal to NaN, other types exactly); writes a one-line
+/* Compares one output as the ONNX backend tests do (floats of every width, float8 and
+ * float4 included, within atol + rtol * |expected|, NaN equal to NaN; other types, int4
+ * and int2 included, exactly); writes a one-line
  * reason on failure. */
 static bool compare(const HostTensor *got, const HostTensor *want, double rtol, double atol,
                     double *max_err, char *why, size_t why_size) {
@@ -422,6 +423,12 @@ static bool compare(const HostTensor *got, const HostTensor *want, double rtol, 
         case DT_BFLOAT16:
             a = ou_bf16_to_float(((uint16_t *)got->data)[i]);
             b = ou_bf16_to_float(((uint16_t *)want->data)[i]);
+            break;
+        case DT_FLOAT8E4M3FN: case DT_FLOAT8E4M3FNUZ: case DT_FLOAT8E5M2:
+        case DT_FLOAT8E5M2FNUZ: case DT_FLOAT8E8M0: case DT_FLOAT4E2M1:
+            /* by value: the two NaN patterns of float8e4m3fn compare equal */
+            a = ou_lowp_get(got->dtype, got->data, (int64_t)i);
+            b = ou_lowp_get(want->dtype, want->data, (int64_t)i);
             break;
         default:
             if (memcmp((char *)got->data + i * es, (char *)want->data + i * es, es) != 0) {

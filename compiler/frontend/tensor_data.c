@@ -6,6 +6,11 @@
  * double_data, uint64_data for uint32/uint64), or as little-endian raw_data, or in an
  * external file next to the model.  Everything here is model data: every count, size and
  * path is checked before it is used.
+ *
+ * The sub-byte types (int4, uint4, float4e2m1: two a byte; int2, uint2: four a byte, the
+ * first element in the lowest bits) are stored packed, in raw_data, external data and
+ * int32_data (one packed byte per entry) alike; they are unpacked here to one element a
+ * byte, the layout the rest of onnxcc uses (dtype.h).
  */
 #include "frontend/tensor_data.h"
 
@@ -130,7 +135,47 @@ bool tensor_proto_meta(const Onnx__TensorProto *tp, const char *what, TensorMeta
         return false;
     }
     m->numel = numel;
+    m->stored_bytes = tensor_packed_size(m->dtype, numel);
     return true;
+}
+
+/* --- packed sub-byte types --------------------------------------------------------------- */
+
+size_t tensor_packed_size(DType t, size_t numel) {
+    const size_t per_byte = (size_t)(8 / dtype_packed_bits(t));
+    if (per_byte <= 1) return numel * dtype_size(t);
+    return numel / per_byte + (numel % per_byte != 0);
+}
+
+void tensor_unpack_lowp(DType t, void *buf, size_t numel) {
+    const int bits = dtype_packed_bits(t);
+    if (bits >= 8) return;
+    const size_t per_byte = (size_t)(8 / bits);
+    const unsigned mask = (1u << bits) - 1, sign = 1u << (bits - 1);
+    const bool is_signed = t == DT_INT4 || t == DT_INT2;
+    uint8_t *p = buf;
+    /* backwards: element i reads byte i / per_byte <= i, which later (smaller) elements
+     * have not overwritten yet */
+    for (size_t i = numel; i-- > 0;) {
+        unsigned v = (p[i / per_byte] >> (bits * (int)(i % per_byte))) & mask;
+        if (is_signed && (v & sign)) v |= ~mask & 0xffu;     /* sign-extend into the byte */
+        p[i] = (uint8_t)v;
+    }
+}
+
+void tensor_pack_lowp(DType t, const void *src, size_t numel, void *dst) {
+    const int bits = dtype_packed_bits(t);
+    if (bits >= 8) {
+        if (numel) memcpy(dst, src, numel * dtype_size(t));
+        return;
+    }
+    const size_t per_byte = (size_t)(8 / bits);
+    const unsigned mask = (1u << bits) - 1;
+    const uint8_t *s = src;
+    uint8_t *d = dst;
+    memset(d, 0, tensor_packed_size(t, numel));
+    for (size_t i = 0; i < numel; i++)
+        d[i / per_byte] |= (uint8_t)((s[i] & mask) << (bits * (int)(i % per_byte)));
 }
 
 /* --- element conversion ------------------------------------------------------------------ */
@@ -195,8 +240,20 @@ static bool typed_data(const Onnx__TensorProto *tp, const TensorMeta *m, const c
             else ((uint32_t *)out)[i] = (uint32_t)tp->uint64_data[i];
         }
         return true;
+    case DT_INT4: case DT_UINT4: case DT_FLOAT4E2M1: case DT_INT2: case DT_UINT2:
+        /* one packed byte per entry */
+        if (tp->n_int32_data != m->stored_bytes) {
+            diag_error(d, NULL, "%s has %zu entries in int32_data, but its shape needs %zu "
+                       "packed bytes", what, tp->n_int32_data, m->stored_bytes);
+            return false;
+        }
+        for (size_t i = 0; i < m->stored_bytes; i++)
+            ((uint8_t *)out)[i] = (uint8_t)tp->int32_data[i];
+        tensor_unpack_lowp(m->dtype, out, m->numel);
+        return true;
     case DT_INT32: case DT_INT16: case DT_UINT16: case DT_INT8: case DT_UINT8:
-    case DT_BOOL: case DT_FLOAT16: case DT_BFLOAT16:
+    case DT_BOOL: case DT_FLOAT16: case DT_BFLOAT16: case DT_FLOAT8E4M3FN:
+    case DT_FLOAT8E4M3FNUZ: case DT_FLOAT8E5M2: case DT_FLOAT8E5M2FNUZ: case DT_FLOAT8E8M0:
         if (!count_ok(tp->n_int32_data, m, "int32_data", what, d)) return false;
         for (size_t i = 0; i < m->numel; i++) {
             /* Narrower types are stored as bit patterns in the low bits. */
@@ -248,7 +305,7 @@ static bool location_is_safe(const char *loc) {
 static bool external_data(const Onnx__TensorProto *tp, const TensorMeta *m, const char *base_dir,
                           const char *what, void *out, Diag *d) {
     const char *loc = NULL;
-    uint64_t offset = 0, length = m->nbytes;
+    uint64_t offset = 0, length = m->stored_bytes;
     bool has_length = false;
     char qb[300];
     if (!base_dir) {
@@ -284,9 +341,9 @@ static bool external_data(const Onnx__TensorProto *tp, const TensorMeta *m, cons
                    "the model's folder are allowed", what, diag_quote(qb, sizeof qb, loc));
         return false;
     }
-    if (has_length && length != m->nbytes) {
+    if (has_length && length != m->stored_bytes) {
         diag_error(d, NULL, "%s has external data length %llu, but its shape needs %zu bytes",
-                   what, (unsigned long long)length, m->nbytes);
+                   what, (unsigned long long)length, m->stored_bytes);
         return false;
     }
     /* Resolve symlinks on both sides and require the file to stay inside base_dir. */
@@ -337,8 +394,9 @@ static bool external_data(const Onnx__TensorProto *tp, const TensorMeta *m, cons
         goto done;
     }
     size_t got = 0;
-    while (got < m->nbytes) {
-        ssize_t r = pread(fd, (uint8_t *)out + got, m->nbytes - got, (off_t)(offset + got));
+    while (got < m->stored_bytes) {
+        ssize_t r = pread(fd, (uint8_t *)out + got, m->stored_bytes - got,
+                          (off_t)(offset + got));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             diag_error(d, NULL, "%s: cannot read external data '%s': %s", what,
@@ -348,6 +406,7 @@ static bool external_data(const Onnx__TensorProto *tp, const TensorMeta *m, cons
         got += (size_t)r;
     }
     le_to_host(out, m->numel, dtype_size(m->dtype));
+    tensor_unpack_lowp(m->dtype, out, m->numel);
     ok = true;
 done:
     if (fd >= 0) close(fd);
@@ -363,13 +422,14 @@ bool tensor_proto_data(const Onnx__TensorProto *tp, const TensorMeta *m, const c
     if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
         ok = external_data(tp, m, base_dir, what, out, d);
     } else if (tp->has_raw_data && (tp->raw_data.len > 0 || m->nbytes == 0)) {
-        if (tp->raw_data.len != m->nbytes) {
+        if (tp->raw_data.len != m->stored_bytes) {
             diag_error(d, NULL, "%s has %zu bytes of raw_data, but its shape needs %zu", what,
-                       tp->raw_data.len, m->nbytes);
+                       tp->raw_data.len, m->stored_bytes);
             return false;
         }
-        if (m->nbytes) memcpy(out, tp->raw_data.data, m->nbytes);
+        if (m->stored_bytes) memcpy(out, tp->raw_data.data, m->stored_bytes);
         le_to_host(out, m->numel, dtype_size(m->dtype));
+        tensor_unpack_lowp(m->dtype, out, m->numel);
         ok = true;
     } else {
         ok = typed_data(tp, m, what, out, d);

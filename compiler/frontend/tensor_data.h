@@ -26,7 +26,9 @@ typedef struct TensorMeta {
     int rank;
     int64_t dims[IR_MAX_RANK];
     size_t numel;
-    size_t nbytes;              /* numel * dtype_size(dtype) */
+    size_t nbytes;              /* numel * dtype_size(dtype): the unpacked size in memory */
+    size_t stored_bytes;        /* the size in raw_data / external data: nbytes, or packed
+                                   (two 4-bit or four 2-bit elements a byte) */
 } TensorMeta;
 
 /* The ONNX spelling of a data type number, also for types we cannot hold ("complex64");
@@ -35,6 +37,15 @@ const char *onnx_type_name(int t);
 /* Checks data type (held types only: no strings), rank, dims and size overflow.  what
  * names the tensor in messages ("initializer 'w'"). */
 bool tensor_proto_meta(const Onnx__TensorProto *tp, const char *what, TensorMeta *m, Diag *d);
+/* Bytes that numel elements of t take packed as ONNX stores them (ceil(numel * bits / 8)). */
+size_t tensor_packed_size(DType t, size_t numel);
+/* Sub-byte types (int4, uint4, float4e2m1, int2, uint2): unpacks in place the packed
+ * bytes at the start of buf (tensor_packed_size(t, numel) of them, low bits first) into
+ * one element a byte (signed types sign-extended).  Other types: nothing to do. */
+void tensor_unpack_lowp(DType t, void *buf, size_t numel);
+/* The reverse: packs numel one-byte elements of src into dst (tensor_packed_size bytes;
+ * padding bits zero).  For other types, copies numel * dtype_size bytes. */
+void tensor_pack_lowp(DType t, const void *src, size_t numel, void *dst);
 /* Writes the m->nbytes bytes of the tensor's contents, row-major, host byte order, into
  * out.  Checks that the stored data has exactly numel elements.  base_dir: folder where
  * external data may be read (NULL: external data refused). */

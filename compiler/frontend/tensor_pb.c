@@ -3,6 +3,8 @@
  * `onnxcc run` reads its inputs and writes its outputs with these, and `onnxcc test`
  * reads the expected outputs.  Reading accepts every encoding tensor_data.c knows (but
  * no external data); writing always uses raw_data and is atomic (PATH.tmp, then rename).
+ * A HostTensor holds the sub-byte types (int4, uint4, float4e2m1, int2, uint2) one element
+ * a byte, like the rest of onnxcc: reading unpacks them (tensor_data.c), writing packs them.
  */
 #include "frontend/tensor_data.h"
 
@@ -117,14 +119,27 @@ bool tensor_write_pb(const char *path, const HostTensor *t, Diag *d) {
     tp.has_raw_data = 1;
     tp.raw_data.len = t->nbytes;
     tp.raw_data.data = t->data;
+    size_t es = dtype_size(t->dtype);
+    uint8_t *packed = NULL;
+    if (dtype_packed_bits(t->dtype) < 8) {
+        /* one element a byte in memory (es == 1): nbytes is the element count */
+        tp.raw_data.len = tensor_packed_size(t->dtype, t->nbytes);
+        packed = malloc(tp.raw_data.len ? tp.raw_data.len : 1);
+        if (!packed) { diag_error(d, NULL, "out of memory writing %s", what); return false; }
+        tensor_pack_lowp(t->dtype, t->data, t->nbytes, packed);
+        tp.raw_data.data = packed;
+    }
     /* raw_data is little-endian: on a big-endian host write a swapped copy. */
     uint8_t *swapped = NULL;
-    size_t es = dtype_size(t->dtype);
 #if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && \
     __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     if (es > 1 && t->nbytes) {
         swapped = malloc(t->nbytes);
-        if (!swapped) { diag_error(d, NULL, "out of memory writing %s", what); return false; }
+        if (!swapped) {
+            free(packed);
+            diag_error(d, NULL, "out of memory writing %s", what);
+            return false;
+        }
         for (size_t i = 0; i < t->nbytes; i += es)
             for (size_t k = 0; k < es; k++)
                 swapped[i + k] = ((const uint8_t *)t->data)[i + es - 1 - k];
@@ -171,6 +186,7 @@ done:
     free(tmp);
     free(buf);
     free(swapped);
+    free(packed);
     return ok;
 }
 

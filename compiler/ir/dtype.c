@@ -25,6 +25,17 @@ static const DTypeInfo dtype_info[] = {
     [DT_UINT32] = { "uint32", "uint32_t", 4 },
     [DT_UINT64] = { "uint64", "uint64_t", 8 },
     [DT_BFLOAT16] = { "bfloat16", "uint16_t", 2 },
+    /* low precision: one element per byte in memory (see dtype.h) */
+    [DT_FLOAT8E4M3FN] = { "float8e4m3fn", "uint8_t", 1 },
+    [DT_FLOAT8E4M3FNUZ] = { "float8e4m3fnuz", "uint8_t", 1 },
+    [DT_FLOAT8E5M2] = { "float8e5m2", "uint8_t", 1 },
+    [DT_FLOAT8E5M2FNUZ] = { "float8e5m2fnuz", "uint8_t", 1 },
+    [DT_UINT4] = { "uint4", "uint8_t", 1 },
+    [DT_INT4] = { "int4", "int8_t", 1 },
+    [DT_FLOAT4E2M1] = { "float4e2m1", "uint8_t", 1 },
+    [DT_FLOAT8E8M0] = { "float8e8m0", "uint8_t", 1 },
+    [DT_UINT2] = { "uint2", "uint8_t", 1 },
+    [DT_INT2] = { "int2", "int8_t", 1 },
 };
 enum { DTYPE_INFO_COUNT = sizeof dtype_info / sizeof dtype_info[0] };
 
@@ -65,4 +76,26 @@ bool dtype_is_integer(DType t) {
     }
 }
 
-bool dtype_is_valid(int t) { return t > 0 && t <= 23; }
+/* The highest number ONNX defines (FLOAT6E3M2, which we cannot hold). */
+enum { DTYPE_ONNX_MAX = 28 };
+
+bool dtype_is_valid(int t) { return t > 0 && t <= DTYPE_ONNX_MAX; }
+
+bool dtype_is_lowp_float(DType t) {
+    return t == DT_FLOAT8E4M3FN || t == DT_FLOAT8E4M3FNUZ || t == DT_FLOAT8E5M2 ||
+           t == DT_FLOAT8E5M2FNUZ || t == DT_FLOAT8E8M0 || t == DT_FLOAT4E2M1;
+}
+
+bool dtype_is_lowp_int(DType t) {
+    return t == DT_INT4 || t == DT_UINT4 || t == DT_INT2 || t == DT_UINT2;
+}
+
+bool dtype_is_lowp(DType t) { return dtype_is_lowp_float(t) || dtype_is_lowp_int(t); }
+
+int dtype_packed_bits(DType t) {
+    switch (t) {
+    case DT_INT4: case DT_UINT4: case DT_FLOAT4E2M1: return 4;
+    case DT_INT2: case DT_UINT2: return 2;
+    default: return (int)dtype_size(t) * 8;
+    }
+}

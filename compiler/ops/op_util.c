@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ir/shape.h"
+#include "onnxcc_lowp.h"
 
 const DType ou_float_types[] = { DT_FLOAT, DT_DOUBLE, DT_FLOAT16, DT_BFLOAT16, DT_UNDEFINED };
 const DType ou_numeric_types[] = {
@@ -16,6 +17,11 @@ const DType ou_signed_types[] = {
     DT_FLOAT, DT_DOUBLE, DT_FLOAT16, DT_BFLOAT16, DT_INT8, DT_INT16, DT_INT32, DT_INT64,
     DT_UNDEFINED,
 };
+const DType ou_lowp_float_types[] = {
+    DT_FLOAT8E4M3FN, DT_FLOAT8E4M3FNUZ, DT_FLOAT8E5M2, DT_FLOAT8E5M2FNUZ, DT_FLOAT8E8M0,
+    DT_FLOAT4E2M1, DT_UNDEFINED,
+};
+const DType ou_lowp_int_types[] = { DT_INT4, DT_UINT4, DT_INT2, DT_UINT2, DT_UNDEFINED };
 
 /* ---- half types ---------------------------------------------------------------------- */
 
@@ -73,8 +79,48 @@ double ou_get_f64(const Value *v, int64_t i) {
     switch (v->dtype) {
     case DT_FLOAT16: return ou_half_to_float(((const uint16_t *)v->data)[i]);
     case DT_BFLOAT16: return ou_bf16_to_float(((const uint16_t *)v->data)[i]);
-    default: return ir_const_get_f64(v, i);
+    default:
+        if (dtype_is_lowp(v->dtype)) return ou_lowp_get(v->dtype, v->data, i);
+        return ir_const_get_f64(v, i);
     }
+}
+
+/* ---- low-precision types (onnxcc_lowp.h holds the rules) ---------------------------- */
+
+double ou_lowp_get(DType t, const void *data, int64_t i) {
+    if (dtype_is_lowp_float(t)) return onnxcc_lowp_to_float((int)t, ((const uint8_t *)data)[i]);
+    if (t == DT_INT4 || t == DT_INT2) return ((const int8_t *)data)[i];
+    return ((const uint8_t *)data)[i];
+}
+
+void ou_lowp_set(DType t, void *data, int64_t i, double x, bool saturate) {
+    if (dtype_is_lowp_float(t))
+        ((uint8_t *)data)[i] = onnxcc_lowp_from_float((int)t, (float)x, saturate);
+    else
+        ou_lowp_set_int(t, data, i, onnxcc_lowp_int_from_double((int)t, x));
+}
+
+void ou_lowp_set_int(DType t, void *data, int64_t i, int64_t x) {
+    const int w = onnxcc_lowp_int_wrap((int)t, x);
+    if (t == DT_INT4 || t == DT_INT2) ((int8_t *)data)[i] = (int8_t)w;
+    else ((uint8_t *)data)[i] = (uint8_t)w;
+}
+
+const char *ou_lowp_load_expr(char *buf, size_t size, DType t, const char *src) {
+    if (dtype_is_lowp_float(t))
+        snprintf(buf, size, "onnxcc_lowp_to_float(%d, %s) /* %s */", (int)t, src, dtype_name(t));
+    else
+        snprintf(buf, size, "(float)%s", src);
+    return buf;
+}
+
+void ou_emit_lowp_store(Emitter *e, DType t, const char *dst, const char *src, bool saturate) {
+    if (dtype_is_lowp_float(t))
+        emit_line(e, "%s = onnxcc_lowp_from_float(%d, (float)(%s), %d); /* %s */", dst, (int)t, src,
+                  saturate ? 1 : 0, dtype_name(t));
+    else
+        emit_line(e, "%s = (%s)onnxcc_lowp_int_from_double(%d, %s); /* %s */", dst,
+                  dtype_ctype(t), (int)t, src, dtype_name(t));
 }
 
 /* Float to integer without UB: NaN -> 0, out of range saturates. */
@@ -86,7 +132,7 @@ static int64_t f64_to_i64(double x) {
 }
 
 int64_t ou_get_i64(const Value *v, int64_t i) {
-    if (dtype_is_float(v->dtype)) return f64_to_i64(ou_get_f64(v, i));
+    if (dtype_is_float(v->dtype) || dtype_is_lowp(v->dtype)) return f64_to_i64(ou_get_f64(v, i));
     return ir_const_get_i64(v, i);
 }
 
@@ -97,6 +143,11 @@ void ou_set_f64(Value *v, int64_t i, double x) {
     case DT_FLOAT16: ((uint16_t *)v->data)[i] = ou_float_to_half((float)x); break;
     case DT_BFLOAT16: ((uint16_t *)v->data)[i] = ou_float_to_bf16((float)x); break;
     case DT_BOOL: ((bool *)v->data)[i] = x != 0; break;
+    case DT_FLOAT8E4M3FN: case DT_FLOAT8E4M3FNUZ: case DT_FLOAT8E5M2: case DT_FLOAT8E5M2FNUZ:
+    case DT_FLOAT8E8M0: case DT_FLOAT4E2M1: case DT_INT4: case DT_UINT4: case DT_INT2:
+    case DT_UINT2:
+        ou_lowp_set(v->dtype, v->data, i, x, true);
+        break;
     case DT_UINT64:
         ((uint64_t *)v->data)[i] = x != x || x <= 0 ? 0
             : x >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)x;
@@ -108,7 +159,11 @@ void ou_set_f64(Value *v, int64_t i, double x) {
 void ou_set_i64(Value *v, int64_t i, int64_t x) {
     switch (v->dtype) {
     case DT_FLOAT16: case DT_BFLOAT16: ou_set_f64(v, i, (double)x); break;
-    default: ir_const_set_i64(v, i, x); break;
+    default:
+        if (dtype_is_lowp_int(v->dtype)) ou_lowp_set_int(v->dtype, v->data, i, x);
+        else if (dtype_is_lowp_float(v->dtype)) ou_set_f64(v, i, (double)x);
+        else ir_const_set_i64(v, i, x);
+        break;
     }
 }
 
@@ -280,7 +335,14 @@ const char *ou_literal(char *buf, DType t, double x, int64_t xi) {
     case DT_BFLOAT16: snprintf(buf, 32, "%u", (unsigned)ou_float_to_bf16((float)x)); return buf;
     case DT_UINT64: snprintf(buf, 32, "UINT64_C(%llu)", (unsigned long long)xi); return buf;
     case DT_UINT32: snprintf(buf, 32, "%lluu", (unsigned long long)(uint32_t)xi); return buf;
-    default: return c_int64(buf, (long long)xi);
+    default:
+        if (dtype_is_lowp_float(t)) {
+            /* the saturated bits, as a float constant cast to this type would give */
+            snprintf(buf, 32, "%u", (unsigned)onnxcc_lowp_from_float((int)t, (float)x, 1));
+            return buf;
+        }
+        if (dtype_is_lowp_int(t)) return c_int64(buf, onnxcc_lowp_int_wrap((int)t, xi));
+        return c_int64(buf, (long long)xi);
     }
 }
 
@@ -424,6 +486,13 @@ bool ou_scatter_reduction(const Node *n, OuScatterRed *r, Diag *d) {
     for (int k = 0; k < 5; k++)
         if (strcmp(s, names[k]) == 0) {
             *r = (OuScatterRed)k;
+            /* the reductions do arithmetic, which the low-precision types do not get */
+            const Value *x = op_input(n, 0);
+            if (*r != OU_SCATTER_NONE && x && dtype_is_lowp(x->dtype)) {
+                diag_error(d, n, "reduction %s on element type %s is not supported", s,
+                           dtype_name(x->dtype));
+                return false;
+            }
             return true;
         }
     diag_error(d, n, "reduction must be none, add, mul, max or min");

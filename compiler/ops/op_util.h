@@ -50,6 +50,9 @@ bool ou_check_dtype(const Node *n, int i, const DType *allowed, Diag *d);
 extern const DType ou_float_types[];      /* float, double, float16, bfloat16 */
 extern const DType ou_numeric_types[];    /* floats + all integers */
 extern const DType ou_signed_types[];     /* floats + signed integers */
+/* The low-precision types (dtype.h), for the ops that convert them. */
+extern const DType ou_lowp_float_types[]; /* float8 (five variants), float4e2m1 */
+extern const DType ou_lowp_int_types[];   /* int4, uint4, int2, uint2 */
 
 /* A loop nest over `rank` dims with up to OU_MAX_OPERANDS operands, each with its own
  * element strides (0 = broadcast, negative allowed) and base offset.  Dims of size 1 are
@@ -102,6 +105,23 @@ void ou_emit_half_load(Emitter *e, DType t, const char *dst, const char *src);
 void ou_emit_half_store(Emitter *e, DType t, const char *dst, const char *src);
 static inline bool ou_is_half(DType t) { return t == DT_FLOAT16 || t == DT_BFLOAT16; }
 
+/* Low-precision types (dtype_is_lowp: float8s, float4e2m1, int4/uint4, int2/uint2), held
+ * one element per byte.  The conversion rules live in runtime/include/onnxcc_lowp.h, which
+ * both the compiler and the generated code (through onnxcc_rt.h) include, so folding and
+ * generated code agree bit for bit; ou_get_f64/ou_set_f64 use these too (saturating).
+ * ou_lowp_get: element i of data (dtype t) as a double (exact).
+ * ou_lowp_set: stores x converted to t: float types round x to float, then to nearest
+ *   even (saturate: Cast's attribute), integer types truncate and wrap.
+ * ou_lowp_set_int: stores the integer x wrapped to t, which must be int4, uint4, int2 or
+ *   uint2. */
+double ou_lowp_get(DType t, const void *data, int64_t i);
+void   ou_lowp_set(DType t, void *data, int64_t i, double x, bool saturate);
+void   ou_lowp_set_int(DType t, void *data, int64_t i, int64_t x);
+/* Emitted code: a float expression for the element `src` of type t (writes into buf);
+ * and a statement storing the double/float expression src into lvalue dst of type t. */
+const char *ou_lowp_load_expr(char *buf, size_t size, DType t, const char *src);
+void ou_emit_lowp_store(Emitter *e, DType t, const char *dst, const char *src, bool saturate);
+
 /* Emits `acc += term` for j in [0, count), where each step first declares
  * `const T v = load;` (load and term may use the index `j`); acc must be declared.  Long
  * loops use 16 partial sums so that the emitted C vectorises (reductions, normalisation). */
@@ -122,7 +142,8 @@ bool ou_emit_if_empty(Emitter *e, const Node *n);
 typedef enum OuScatterRed {
     OU_SCATTER_NONE, OU_SCATTER_ADD, OU_SCATTER_MUL, OU_SCATTER_MAX, OU_SCATTER_MIN
 } OuScatterRed;
-/* Reads it (default none); false + d for another value. */
+/* Reads it (default none); false + d for another value, or for a reduction other than
+ * none on input 0 of a low-precision type. */
 bool ou_scatter_reduction(const Node *n, OuScatterRed *r, Diag *d);
 /* Folding: y[at] = update u[from] combined into y[at] (integers wrap). */
 void ou_scatter_fold(Value *y, int64_t at, const Value *u, int64_t from, OuScatterRed r);

@@ -1,6 +1,7 @@
 /* shape_ops.c: the ops of the shape chains PyTorch exports (Shape, Size, Gather,
- * Unsqueeze, Squeeze, Slice, Cast, CastLike, ConstantOfShape).  All of them fold when their inputs are
- * constant (Shape as soon as its input's shape is known), so a flatten/view written as
+ * Unsqueeze, Squeeze, Slice, Cast, CastLike, ConstantOfShape; Cast and CastLike also
+ * convert the low-precision types).  All of them fold when their inputs are constant
+ * (Shape as soon as its input's shape is known), so a flatten/view written as
  * Shape -> Gather -> Unsqueeze -> Concat -> Reshape disappears at compile time; each also
  * emits plain C for the cases where data flows at run time. */
 #include <math.h>
@@ -10,6 +11,7 @@
 #include "base/checked.h"
 #include "ir/shape.h"
 #include "ops/op_util.h"
+#include "onnxcc_lowp.h"
 
 /* ---- Shape -------------------------------------------------------------------------- */
 
@@ -469,8 +471,41 @@ const OpDef op_slice = {
 /* ---- Cast --------------------------------------------------------------------------- */
 
 /* Cast takes its target type from the attribute `to`, CastLike from its second input's
- * element type; the rest is shared. */
+ * element type; the rest is shared.  The low-precision types (float8s, float4e2m1, int4,
+ * int2...) convert through onnxcc_lowp.h, the same functions in folding and in the
+ * generated code: `saturate` (opset 19+, default 1) says whether float8 overflow clamps to
+ * the largest finite value, `round_mode` (opset 24+, default "up") how float8e8m0 rounds. */
 static bool cast_like(const Node *n) { return n->n_inputs == 2; }
+
+typedef struct CastMode {
+    bool saturate;
+    int round_mode;             /* ONNXCC_ROUND_* */
+} CastMode;
+
+static bool cast_mode(const Node *n, CastMode *m, Diag *d) {
+    static const char *const modes[] = { [ONNXCC_ROUND_UP] = "up",
+                                         [ONNXCC_ROUND_DOWN] = "down",
+                                         [ONNXCC_ROUND_NEAREST] = "nearest" };
+    int64_t sat = ir_attr_int(n, "saturate", 1);
+    if (sat != 0 && sat != 1) {
+        diag_error(d, n, "attribute 'saturate' must be 0 or 1, not %lld", (long long)sat);
+        return false;
+    }
+    m->saturate = sat == 1;
+    const char *rm = ir_attr_string(n, "round_mode", "up");
+    for (int k = 0; k < (int)(sizeof modes / sizeof modes[0]); k++)
+        if (strcmp(rm, modes[k]) == 0) {
+            m->round_mode = k;
+            return true;
+        }
+    char q[80];
+    diag_error(d, n, "attribute 'round_mode' must be up, down or nearest, not '%s'",
+               diag_quote(q, sizeof q, rm));
+    return false;
+}
+
+/* Types whose values Cast reads as a floating-point number. */
+static bool cast_float_like(DType t) { return dtype_is_float(t) || dtype_is_lowp_float(t); }
 
 static bool cast_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
@@ -489,18 +524,41 @@ static bool cast_infer(Graph *g, Node *n, Diag *d) {
         diag_error(d, n, "cannot cast from element type %s", dtype_name(x->dtype));
         return false;
     }
+    CastMode m;
+    if (!cast_mode(n, &m, d)) return false;
     ir_value_set_shape(n->outputs[0], (DType)to, x->rank, x->dims);
     return true;
+}
+
+/* Element i of x converted to y's low-precision type. */
+static void cast_fold_lowp(const Value *x, Value *y, int64_t i, const CastMode *m) {
+    if (y->dtype == DT_FLOAT8E8M0) {
+        ((uint8_t *)y->data)[i] = onnxcc_e8m0_from_float((float)ou_get_f64(x, i), m->saturate,
+                                                         m->round_mode);
+    } else if (dtype_is_lowp_float(y->dtype) || cast_float_like(x->dtype) ||
+               x->dtype == DT_UINT64) {
+        ou_lowp_set(y->dtype, y->data, i, ou_get_f64(x, i), m->saturate);
+    } else {
+        ou_lowp_set_int(y->dtype, y->data, i, ou_get_i64(x, i));
+    }
 }
 
 static bool cast_fold(Graph *g, Node *n, Diag *d) {
     const Value *x = n->inputs[0];
     Value *y = n->outputs[0];
-    if (!ir_value_alloc_data(g, y, d)) return false;
+    CastMode m;
+    if (!cast_mode(n, &m, d) || !ir_value_alloc_data(g, y, d)) return false;
     int64_t count = ir_numel(y);
-    bool via_float = dtype_is_float(x->dtype) || dtype_is_float(y->dtype);
+    if (x->dtype == y->dtype) {
+        if (count) memcpy(y->data, x->data, ir_nbytes(y));
+        return true;
+    }
+    bool via_float = cast_float_like(x->dtype) || dtype_is_float(y->dtype);
     for (int64_t i = 0; i < count; i++) {
-        if (dtype_is_float(x->dtype) && dtype_is_integer(y->dtype) && y->dtype != DT_UINT64) {
+        if (dtype_is_lowp(y->dtype)) {
+            cast_fold_lowp(x, y, i, &m);
+        } else if (cast_float_like(x->dtype) && dtype_is_integer(y->dtype) &&
+                   y->dtype != DT_UINT64) {
             /* saturate like the emitted code; NaN gives 0 */
             double v = ou_get_f64(x, i);
             int bits = (int)dtype_size(y->dtype) * 8;
@@ -515,7 +573,7 @@ static bool cast_fold(Graph *g, Node *n, Diag *d) {
         } else if (via_float) {
             ou_set_f64(y, i, ou_get_f64(x, i));
         } else {
-            ou_set_i64(y, i, ir_const_get_i64(x, i));
+            ou_set_i64(y, i, ou_get_i64(x, i));
         }
     }
     return true;
@@ -524,7 +582,8 @@ static bool cast_fold(Graph *g, Node *n, Diag *d) {
 /* The C expression converting `v` (of type from) to type to, free of UB. */
 static bool cast_expr(char *buf, size_t size, DType from, DType to) {
     const char *T = dtype_ctype(to);
-    if (ou_is_half(to) || ou_is_half(from)) return false;
+    if (ou_is_half(to) || ou_is_half(from) || dtype_is_lowp(to) || dtype_is_lowp(from))
+        return false;
     if (to == DT_BOOL) {
         snprintf(buf, size, "v != 0");
     } else if ((from == DT_FLOAT || from == DT_DOUBLE) && dtype_is_integer(to)) {
@@ -544,10 +603,42 @@ static bool cast_expr(char *buf, size_t size, DType from, DType to) {
     return true;
 }
 
+/* Declares `v` holding element i of x in a plain C type and returns that type: half and
+ * low-precision floats load as float, int4/int2 as int8_t, uint4/uint2 as uint8_t. */
+static DType cast_emit_load(Emitter *e, DType t) {
+    if (ou_is_half(t)) {
+        ou_emit_half_load(e, t, "v", "x0[i]");
+        return DT_FLOAT;
+    }
+    if (dtype_is_lowp_float(t)) {
+        char expr[128];
+        emit_line(e, "const float v = %s;", ou_lowp_load_expr(expr, sizeof expr, t, "x0[i]"));
+        return DT_FLOAT;
+    }
+    DType as = t == DT_INT4 || t == DT_INT2 ? DT_INT8 : dtype_is_lowp_int(t) ? DT_UINT8 : t;
+    emit_line(e, "const %s v = x0[i];", dtype_ctype(as));
+    return as;
+}
+
+/* Stores `v` (of plain type from) into y0[i] of the low-precision type to. */
+static void cast_emit_store_lowp(Emitter *e, DType from, DType to, const CastMode *m) {
+    if (to == DT_FLOAT8E8M0) {
+        emit_line(e, "y0[i] = onnxcc_e8m0_from_float((float)v, %d, %d); /* float8e8m0, round "
+                  "%s */", m->saturate, m->round_mode, m->round_mode == ONNXCC_ROUND_UP ? "up"
+                  : m->round_mode == ONNXCC_ROUND_DOWN ? "down" : "nearest");
+    } else if (dtype_is_lowp_float(to) || dtype_is_float(from) || from == DT_UINT64) {
+        ou_emit_lowp_store(e, to, "y0[i]", "v", m->saturate);
+    } else {
+        emit_line(e, "y0[i] = (%s)onnxcc_lowp_int_wrap(%d, (int64_t)v); /* %s */",
+                  dtype_ctype(to), (int)to, dtype_name(to));
+    }
+}
+
 static bool cast_emit(Emitter *e, const Node *n, Diag *d) {
     const Value *x = n->inputs[0], *y = n->outputs[0];
     char sx[128], expr[256];
-    (void)d;
+    CastMode m;
+    if (!cast_mode(n, &m, d)) return false;
     emit_line(e, "/* %s %s -> %s */", n->op_type, ou_shape(sx, sizeof sx, x),
               dtype_name(y->dtype));
     if (cast_like(n)) emit_line(e, "(void)x1;   /* only its element type counts */");
@@ -555,20 +646,18 @@ static bool cast_emit(Emitter *e, const Node *n, Diag *d) {
         emit_line(e, "memcpy(y0, x0, %zu);", ir_nbytes(y));
         return true;
     }
-    /* half types go through float */
-    DType from = ou_is_half(x->dtype) ? DT_FLOAT : x->dtype;
-    DType to = ou_is_half(y->dtype) ? DT_FLOAT : y->dtype;
-    if (!cast_expr(expr, sizeof expr, from, to)) BUG("cast_expr refused %d -> %d", from, to);
     emit_open(e, "for (size_t i = 0; i < %lld; i++)", (long long)ir_numel(y));
-    if (ou_is_half(x->dtype)) {
-        ou_emit_half_load(e, x->dtype, "v", "x0[i]");
-    } else {
-        emit_line(e, "const %s v = x0[i];", dtype_ctype(x->dtype));
-    }
-    if (ou_is_half(y->dtype)) {
-        emit_line(e, "const float f = %s;", ou_is_half(x->dtype) ? "v" : expr);
+    /* half and low-precision types go through float (int4/int2 through int8) */
+    DType from = cast_emit_load(e, x->dtype);
+    if (dtype_is_lowp(y->dtype)) {
+        cast_emit_store_lowp(e, from, y->dtype, &m);
+    } else if (ou_is_half(y->dtype)) {
+        if (!cast_expr(expr, sizeof expr, from, DT_FLOAT)) BUG("cast_expr refused %d", from);
+        emit_line(e, "const float f = %s;", from == DT_FLOAT ? "v" : expr);
         ou_emit_half_store(e, y->dtype, "y0[i]", "f");
     } else {
+        if (!cast_expr(expr, sizeof expr, from, y->dtype))
+            BUG("cast_expr refused %d -> %d", from, y->dtype);
         emit_line(e, "y0[i] = %s;", expr);
     }
     return emit_close(e);

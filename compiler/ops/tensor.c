@@ -664,7 +664,8 @@ static bool pad_fold(Graph *g, Node *n, Diag *d) {
             else inside = false;
         }
         if (inside) ou_copy_elems(y->data, pos, x->data, src, es);
-        else if (dtype_is_float(y->dtype)) ou_set_f64(y, pos, p.value);
+        else if (dtype_is_float(y->dtype) || dtype_is_lowp_float(y->dtype))
+            ou_set_f64(y, pos, p.value);
         else ou_set_i64(y, pos, p.value_i);
     }
     return true;
