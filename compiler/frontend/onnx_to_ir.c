@@ -6,6 +6,9 @@
  * toposort pass orders it), then graph outputs.  Names are resolved through a small
  * hash table, since models have 10^5 values.  Everything kept is copied into the graph's
  * arena; errors name the tensor or node and the conversion goes on to report the rest.
+ * A graph attribute (the body of If, Loop, Scan) is converted the same way in a nested
+ * scope once its node's inputs are resolved; the outer names it reads become captures
+ * (see Subgraph in ir/graph.h), and nesting is bounded by IR_MAX_SUBGRAPH_DEPTH.
  */
 #include "frontend/tensor_data.h"
 
@@ -84,13 +87,23 @@ typedef struct OpsetEntry {
     int version;
 } OpsetEntry;
 
+/* The names visible while converting a body (a graph attribute): its own, then its
+ * parent's.  An outer name a body reads becomes one of its captures (graph.h). */
+typedef struct Scope {
+    struct Scope *parent;       /* NULL: the parent is the main graph */
+    Subgraph *sub;
+    Node *owner;                /* the node holding the attribute, in the parent scope */
+    NameMap names;              /* the body's own values and captures */
+} Scope;
+
 typedef struct Conv {
     Graph *g;
     Diag *d;
     const char *base_dir;
-    NameMap names;
+    NameMap names;              /* the main graph's values */
     OpsetEntry *opsets;
     size_t n_opsets;
+    Scope *scope;               /* the body being converted, NULL for the main graph */
 } Conv;
 
 static const char *norm_domain(const char *dom) {
@@ -127,20 +140,40 @@ static const char *definer(const Value *v, char *buf, size_t size) {
     return buf;
 }
 
-/* A new value named name; error if the name is taken. */
+/* A new value named name in the current scope; error if the name is taken there. */
 static Value *define_value(Conv *c, const char *name, const char *what, const Node *by) {
     char q[QBUF], who[QBUF + 16];
     if (!name_ok(c, name, what)) return NULL;
-    Value *old = map_get(&c->names, name);
+    NameMap *names = c->scope ? &c->scope->names : &c->names;
+    Value *old = map_get(names, name);
     if (old) {
         diag_error(c->d, by, "value '%s' is defined twice (by %s and by %s)",
                    diag_quote(q, sizeof q, name), definer(old, who, sizeof who), what);
         return NULL;
     }
-    Value *v = ir_value_new(c->g, name, c->d);
+    Value *v = c->scope ? ir_subgraph_value_new(c->g, c->scope->sub, name, c->d)
+                        : ir_value_new(c->g, name, c->d);
     if (!v) return NULL;
-    if (!map_put(&c->names, v->name, v)) { oom(c); return NULL; }
+    if (!map_put(names, v->name, v)) { oom(c); return NULL; }
     return v;
+}
+
+/* The value a name denotes in scope s (NULL: the main graph), or NULL.  A name found
+ * only in an outer scope becomes a capture of s: a local placeholder, and the outer
+ * value appended to the inputs of s's owner node.  Recursion is bounded by the nesting
+ * depth (IR_MAX_SUBGRAPH_DEPTH). */
+static Value *resolve_name(Conv *c, Scope *s, const char *name) {
+    if (!s) return map_get(&c->names, name);
+    Value *v = map_get(&s->names, name);
+    if (v) return v;
+    Value *outer = resolve_name(c, s->parent, name);
+    if (!outer) return NULL;
+    Value *p = ir_subgraph_value_new(c->g, s->sub, name, c->d);
+    if (!p || !ir_subgraph_add_capture(c->g, s->sub, p, c->d) ||
+        !ir_node_add_input(c->g, s->owner, outer, c->d))
+        return NULL;
+    if (!map_put(&s->names, p->name, p)) { oom(c); return NULL; }
+    return p;
 }
 
 /* --- tensors ------------------------------------------------------------------------------ */
@@ -385,7 +418,9 @@ static bool convert_attr(Conv *c, Node *n, const Onnx__AttributeProto *ap, Attr 
         return a->tensor != NULL;
     case ATTR_GRAPH:
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPHS:
-        /* Subgraphs are not converted; the op registry rejects ops that carry them. */
+        /* A graph is converted with the node's inputs (convert_graph_attrs), once every
+         * outer name is defined; a list of graphs is not converted (a->graph stays NULL,
+         * which the ops reject). */
         a->type = ATTR_GRAPH;
         return true;
     case 0:
@@ -420,8 +455,10 @@ static Node *convert_node_outputs(Conv *c, const Onnx__NodeProto *np, size_t ind
                    diag_quote(q, sizeof q, name));
         return NULL;
     }
-    Node *n = ir_node_new(c->g, name, op_type, domain, (int)np->n_input, (int)np->n_output,
-                          c->d);
+    Node *n = c->scope ? ir_subgraph_node_new(c->g, c->scope->sub, name, op_type, domain,
+                                              (int)np->n_input, (int)np->n_output, c->d)
+                       : ir_node_new(c->g, name, op_type, domain, (int)np->n_input,
+                                     (int)np->n_output, c->d);
     if (!n) return NULL;
     bool ok = true;
     /* Outputs first: a node with errors still defines them, so its readers do not add
@@ -469,14 +506,17 @@ static Node *convert_node_outputs(Conv *c, const Onnx__NodeProto *np, size_t ind
     return ok ? n : NULL;
 }
 
-/* Second pass: resolves inputs; reports every name defined nowhere. */
+static bool convert_graph_attrs(Conv *c, const Onnx__NodeProto *np, Node *n);
+
+/* Second pass: resolves inputs; reports every name defined nowhere; converts the
+ * node's graph attributes (bodies), whose outer names are all defined by now. */
 static bool convert_node_inputs(Conv *c, const Onnx__NodeProto *np, Node *n) {
     bool ok = true;
     char q[QBUF];
     for (size_t k = 0; k < np->n_input; k++) {
         const char *in = np->input[k] ? np->input[k] : "";
         if (!*in) continue;         /* omitted optional input */
-        Value *v = map_get(&c->names, in);
+        Value *v = resolve_name(c, c->scope, in);
         if (!v) {
             diag_error(c->d, n, "input '%s' is not defined by any node, graph input or "
                        "initializer", diag_quote(q, sizeof q, in));
@@ -484,6 +524,115 @@ static bool convert_node_inputs(Conv *c, const Onnx__NodeProto *np, Node *n) {
             continue;
         }
         n->inputs[k] = v;
+    }
+    return convert_graph_attrs(c, np, n) && ok;
+}
+
+/* --- bodies (graph attributes) ------------------------------------------------------------ */
+
+/* A formal input of a body.  Its type may be left out (Loop bodies often do): the
+ * binding at expansion gives it. */
+static bool convert_body_input(Conv *c, const Onnx__ValueInfoProto *vi, size_t index) {
+    char q[QBUF], what[QBUF + 32];
+    const char *name = vi->name ? vi->name : "";
+    if (!*name) {
+        diag_error(c->d, NULL, "input #%zu of subgraph '%s' has no name", index,
+                   diag_quote(q, sizeof q, c->scope->sub->name));
+        return false;
+    }
+    snprintf(what, sizeof what, "subgraph input '%s'", diag_quote(q, sizeof q, name));
+    Value *v = define_value(c, name, what, NULL);
+    if (!v) return false;
+    if (vi->type && !tensor_type(c, vi, what)) return false;
+    c->scope->sub->inputs[c->scope->sub->n_inputs++] = v;
+    return true;
+}
+
+static bool convert_body_output(Conv *c, const Onnx__ValueInfoProto *vi, size_t index) {
+    char q[QBUF];
+    Subgraph *sub = c->scope->sub;
+    const char *name = vi->name ? vi->name : "";
+    Value *v = *name ? resolve_name(c, c->scope, name) : NULL;
+    if (!v) {
+        diag_error(c->d, NULL, "output #%zu '%s' of subgraph '%s' is not defined", index,
+                   diag_quote(q, sizeof q, name), sub->name);
+        return false;
+    }
+    sub->outputs[sub->n_outputs++] = v;
+    return true;
+}
+
+/* The body of a graph attribute of owner, converted in a new scope inside the current
+ * one: initializers, inputs, nodes (in two passes, as for the main graph), outputs. */
+static Subgraph *convert_subgraph(Conv *c, Node *owner, const Onnx__GraphProto *gp) {
+    char q[QBUF];
+    int depth = c->scope ? c->scope->sub->depth + 1 : 1;
+    const char *gname = gp->name ? gp->name : "";
+    if (!name_ok(c, gname, "graph")) return NULL;
+    if (depth > IR_MAX_SUBGRAPH_DEPTH) {
+        diag_error(c->d, owner, "subgraph '%s' is nested more than %d deep",
+                   diag_quote(q, sizeof q, gname), (int)IR_MAX_SUBGRAPH_DEPTH);
+        return NULL;
+    }
+    if (gp->n_node > MAX_NODE_ARITY || gp->n_input > MAX_NODE_ARITY ||
+        gp->n_output > MAX_NODE_ARITY) {
+        diag_error(c->d, owner, "subgraph '%s' is too large", diag_quote(q, sizeof q, gname));
+        return NULL;
+    }
+    Subgraph *sub = ir_subgraph_new(c->g, gname, depth, c->d);
+    if (!sub) return NULL;
+    sub->capture_base = owner->n_inputs;
+    sub->inputs = arena_array(&c->g->arena, gp->n_input ? gp->n_input : 1, sizeof(Value *));
+    sub->outputs = arena_array(&c->g->arena, gp->n_output ? gp->n_output : 1, sizeof(Value *));
+    Scope sc = { .parent = c->scope, .sub = sub, .owner = owner };
+    size_t expect = gp->n_initializer + gp->n_input;
+    for (size_t i = 0; i < gp->n_node; i++) expect += gp->node[i]->n_output;
+    Node **nodes = calloc(gp->n_node ? gp->n_node : 1, sizeof *nodes);
+    bool ok = sub->inputs && sub->outputs && nodes && map_init(&sc.names, expect);
+    if (!ok) {
+        free(nodes);
+        map_free(&sc.names);
+        oom(c);
+        return NULL;
+    }
+    c->scope = &sc;
+    if (!convert_initializers(c, gp)) ok = false;
+    for (size_t i = 0; i < gp->n_input; i++) {
+        Value *known = map_get(&sc.names, gp->input[i]->name ? gp->input[i]->name : "");
+        if (known && known->data) continue;     /* an initializer listed as an input */
+        if (!convert_body_input(c, gp->input[i], i)) ok = false;
+    }
+    for (size_t i = 0; i < gp->n_node; i++) {
+        nodes[i] = convert_node_outputs(c, gp->node[i], i);
+        if (!nodes[i]) ok = false;
+    }
+    for (size_t i = 0; i < gp->n_node; i++)
+        if (nodes[i] && !convert_node_inputs(c, gp->node[i], nodes[i])) ok = false;
+    for (size_t i = 0; i < gp->n_output; i++)
+        if (!convert_body_output(c, gp->output[i], i)) ok = false;
+    c->scope = sc.parent;
+    free(nodes);
+    map_free(&sc.names);
+    return ok ? sub : NULL;
+}
+
+static bool convert_graph_attrs(Conv *c, const Onnx__NodeProto *np, Node *n) {
+    bool ok = true;
+    char q[QBUF];
+    for (size_t k = 0; k < np->n_attribute; k++) {
+        const Onnx__AttributeProto *ap = np->attribute[k];
+        if (attr_type_of(ap) != ATTR_GRAPH || !ap->name) continue;
+        for (int j = 0; j < n->n_attrs; j++) {
+            Attr *a = &n->attrs[j];
+            if (strcmp(a->name, ap->name) != 0) continue;
+            if (!ap->g) {
+                diag_error(c->d, n, "graph attribute '%s' holds no graph",
+                           diag_quote(q, sizeof q, a->name));
+                ok = false;
+            } else if (!(a->graph = convert_subgraph(c, n, ap->g))) {
+                ok = false;
+            }
+        }
     }
     return ok;
 }

@@ -1,7 +1,8 @@
-/* graph.c: creating and editing the IR; see graph.h. */
+/* graph.c: creating and editing the IR, and the bodies of control-flow nodes; see graph.h. */
 #include "ir/graph.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/checked.h"
@@ -19,8 +20,49 @@ Graph *ir_graph_new(size_t arena_limit_bytes) {
 
 void ir_graph_free(Graph *g) {
     if (!g) return;
+    free(g->name_index);
     Arena a = g->arena;   /* g itself lives in the arena */
     arena_free(&a);
+}
+
+/* --- the name index ----------------------------------------------------------------------- */
+
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;        /* FNV-1a */
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+/* (Re)builds the index with room for twice the values; on failure there is none (the
+ * linear scan remains correct). */
+static void name_index_build(Graph *g) {
+    enum { MIN_CAP = 256 };
+    free(g->name_index);
+    g->name_index = NULL;
+    size_t cap = MIN_CAP;
+    while (cap < 4 * (size_t)g->n_values + 4) cap *= 2;
+    Value **slots = calloc(cap, sizeof *slots);
+    if (!slots) return;
+    for (int k = 0; k < g->n_values; k++) {
+        size_t i = (size_t)name_hash(g->values[k]->name) & (cap - 1);
+        while (slots[i]) i = (i + 1) & (cap - 1);
+        slots[i] = g->values[k];
+    }
+    g->name_index = slots;
+    g->name_index_cap = cap;
+}
+
+/* Adds a new value to the index, if there is one (at most half full). */
+static void name_index_add(Graph *g, Value *v) {
+    if (!g->name_index) return;
+    if (2 * (size_t)g->n_values > g->name_index_cap) {
+        name_index_build(g);    /* v is in g->values already */
+        return;
+    }
+    size_t mask = g->name_index_cap - 1;
+    size_t i = (size_t)name_hash(v->name) & mask;
+    while (g->name_index[i]) i = (i + 1) & mask;
+    g->name_index[i] = v;
 }
 
 Value *ir_value_new(Graph *g, const char *name, Diag *d) {
@@ -38,24 +80,25 @@ Value *ir_value_new(Graph *g, const char *name, Diag *d) {
     v->rank = -1;
     v->id = g->n_values;
     g->values[g->n_values++] = v;
+    name_index_add(g, v);
     return v;
 }
 
 Value *ir_value_find(const Graph *g, const char *name) {
+    if (g->name_index) {
+        size_t mask = g->name_index_cap - 1;
+        for (size_t i = (size_t)name_hash(name) & mask; g->name_index[i]; i = (i + 1) & mask)
+            if (strcmp(g->name_index[i]->name, name) == 0) return g->name_index[i];
+        return NULL;
+    }
     for (int i = 0; i < g->n_values; i++)
         if (strcmp(g->values[i]->name, name) == 0) return g->values[i];
     return NULL;
 }
 
-Node *ir_node_new(Graph *g, const char *name, const char *op_type, const char *domain,
-                  int n_inputs, int n_outputs, Diag *d) {
-    if (g->n_nodes == g->cap_nodes) {
-        int cap = g->cap_nodes ? g->cap_nodes * 2 : 64;
-        Node **p = arena_grow(&g->arena, g->nodes, (size_t)g->n_nodes, (size_t)cap, sizeof *p);
-        if (!p) { diag_error(d, NULL, "out of memory creating node"); return NULL; }
-        g->nodes = p;
-        g->cap_nodes = cap;
-    }
+/* A node in g's arena, in no schedule. */
+static Node *node_alloc(Graph *g, const char *name, const char *op_type, const char *domain,
+                        int n_inputs, int n_outputs, Diag *d) {
     Node *n = arena_alloc(&g->arena, sizeof *n);
     if (!n) { diag_error(d, NULL, "out of memory creating node"); return NULL; }
     n->name = arena_strdup(&g->arena, name ? name : "");
@@ -69,11 +112,99 @@ Node *ir_node_new(Graph *g, const char *name, const char *op_type, const char *d
     }
     n->n_inputs = n_inputs;
     n->n_outputs = n_outputs;
-    n->id = g->next_node_id++;
     n->epi.slope_input = -1;
     n->epi.residual_input = -1;
-    g->nodes[g->n_nodes++] = n;
     return n;
+}
+
+/* Appends to an arena array of *count entries and capacity *cap (doubling). */
+static bool node_list_push(Graph *g, Node ***list, int *count, int *cap, Node *n) {
+    if (*count == *cap) {
+        int c = *cap ? *cap * 2 : 64;
+        Node **q = arena_grow(&g->arena, *list, (size_t)*count, (size_t)c, sizeof *q);
+        if (!q) return false;
+        *list = q;
+        *cap = c;
+    }
+    (*list)[(*count)++] = n;
+    return true;
+}
+
+static bool value_list_push(Graph *g, Value ***list, int *count, int *cap, Value *v) {
+    if (*count == *cap) {
+        int c = *cap ? *cap * 2 : 16;
+        Value **q = arena_grow(&g->arena, *list, (size_t)*count, (size_t)c, sizeof *q);
+        if (!q) return false;
+        *list = q;
+        *cap = c;
+    }
+    (*list)[(*count)++] = v;
+    return true;
+}
+
+Node *ir_node_new(Graph *g, const char *name, const char *op_type, const char *domain,
+                  int n_inputs, int n_outputs, Diag *d) {
+    Node *n = node_alloc(g, name, op_type, domain, n_inputs, n_outputs, d);
+    if (!n) return NULL;
+    if (!node_list_push(g, &g->nodes, &g->n_nodes, &g->cap_nodes, n)) {
+        diag_error(d, NULL, "out of memory creating node");
+        return NULL;
+    }
+    n->id = g->next_node_id++;
+    return n;
+}
+
+/* --- bodies ------------------------------------------------------------------------------- */
+
+Subgraph *ir_subgraph_new(Graph *g, const char *name, int depth, Diag *d) {
+    Subgraph *s = arena_alloc(&g->arena, sizeof *s);
+    if (s) s->name = arena_strdup(&g->arena, name ? name : "");
+    if (!s || !s->name) { diag_error(d, NULL, "out of memory creating a subgraph"); return NULL; }
+    s->depth = depth;
+    return s;
+}
+
+Value *ir_subgraph_value_new(Graph *g, Subgraph *s, const char *name, Diag *d) {
+    Value *v = arena_alloc(&g->arena, sizeof *v);
+    char *nm = v ? arena_strdup(&g->arena, name) : NULL;
+    if (!nm || !value_list_push(g, &s->values, &s->n_values, &s->cap_values, v)) {
+        diag_error(d, NULL, "out of memory creating value");
+        return NULL;
+    }
+    v->name = nm;
+    v->rank = -1;
+    v->id = s->n_values - 1;
+    return v;
+}
+
+Node *ir_subgraph_node_new(Graph *g, Subgraph *s, const char *name, const char *op_type,
+                           const char *domain, int n_inputs, int n_outputs, Diag *d) {
+    Node *n = node_alloc(g, name, op_type, domain, n_inputs, n_outputs, d);
+    if (!n) return NULL;
+    if (!node_list_push(g, &s->nodes, &s->n_nodes, &s->cap_nodes, n)) {
+        diag_error(d, NULL, "out of memory creating node");
+        return NULL;
+    }
+    n->id = s->n_nodes - 1;
+    return n;
+}
+
+bool ir_subgraph_add_capture(Graph *g, Subgraph *s, Value *placeholder, Diag *d) {
+    if (!value_list_push(g, &s->captures, &s->n_captures, &s->cap_captures,
+                         placeholder)) {
+        diag_error(d, NULL, "out of memory recording an outer value of a subgraph");
+        return false;
+    }
+    return true;
+}
+
+bool ir_node_add_input(Graph *g, Node *n, Value *v, Diag *d) {
+    Value **p = arena_grow(&g->arena, n->inputs, (size_t)n->n_inputs, (size_t)n->n_inputs + 1,
+                           sizeof *p);
+    if (!p) { diag_error(d, n, "out of memory adding an input"); return false; }
+    p[n->n_inputs++] = v;
+    n->inputs = p;
+    return true;
 }
 
 static bool value_list_add(Graph *g, Value ***list, int *count, Value *v, Diag *d) {
@@ -103,6 +234,7 @@ void ir_graph_compact(Graph *g) {
 }
 
 const char *ir_unique_name(Graph *g, const char *base) {
+    if (!g->name_index) name_index_build(g);
     if (!ir_value_find(g, base)) return arena_strdup(&g->arena, base);
     for (int k = 1;; k++) {
         char *s = arena_printf(&g->arena, "%s__%d", base, k);

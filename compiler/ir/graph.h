@@ -21,11 +21,13 @@
 enum {
     IR_MAX_RANK = 8,          /* larger ranks are rejected by the frontend */
     IR_MAX_NAME = 4096,       /* longer names are rejected */
+    IR_MAX_SUBGRAPH_DEPTH = 16, /* deeper nesting of If/Loop/Scan bodies is rejected */
 };
 
 typedef struct Graph Graph;
 typedef struct Node Node;
 typedef struct Value Value;
+typedef struct Subgraph Subgraph;
 struct OpDef;
 
 /* Where a value's bytes live in the generated program. Set by the memory planner. */
@@ -81,7 +83,33 @@ typedef struct Attr {
     const char **strings;       /* ATTR_STRINGS */
     size_t count;               /* elements of floats / ints / strings */
     Value *tensor;              /* ATTR_TENSOR: a constant value not in graph->values */
+    Subgraph *graph;            /* ATTR_GRAPH: the body (NULL for a list of graphs, which
+                                   is not converted) */
 } Attr;
+
+/* The body of a control-flow node (If's branches, Loop's and Scan's body): a graph
+ * attribute, converted by the frontend.  Its values and nodes live in the graph's arena
+ * but not in graph->values or the schedule; a body value's id is its index in
+ * sub->values.  A body never names an outer value directly: each outer value it reads is
+ * a local placeholder, capture k, standing for input capture_base + k of the node that
+ * holds the attribute (the frontend appends those inputs after the declared ones), so
+ * toposort and liveness see what a body reads.  Ops with bodies are expanded into plain
+ * nodes during inference (OpDef.expand); nothing after inference sees a Subgraph. */
+struct Subgraph {
+    const char *name;
+    int depth;                  /* 1 for a body of a main-graph node, <= IR_MAX_SUBGRAPH_DEPTH */
+    Value **inputs;             /* formal inputs, bound at each instantiation */
+    int n_inputs;
+    Value **outputs;            /* results: local values, inputs or captures */
+    int n_outputs;
+    Node **nodes;               /* in the model's (topological) order */
+    int n_nodes, cap_nodes;
+    Value **values;             /* every local value, by local id */
+    int n_values, cap_values;
+    Value **captures;           /* placeholders for outer values */
+    int n_captures, cap_captures;
+    int capture_base;           /* index of capture 0 among the owner node's inputs */
+};
 
 /* What a fused node does after its main computation, element by element, before the one
  * store: y = act(y + residual).  Activation kinds are the runtime's ONNXCC_ACT_* codes
@@ -127,6 +155,11 @@ struct Graph {
     Value **outputs;            /* graph outputs in model order */
     int n_outputs;
     struct MemoryPlan *plan;    /* set by the plan_memory pass */
+    /* name -> value hash (open addressing, malloc'ed, freed by ir_graph_free), built by
+     * the first ir_unique_name so that expansions creating 10^5 values stay linear; NULL
+     * until then (ir_value_find then scans graph->values) */
+    Value **name_index;
+    size_t name_index_cap;
 };
 
 /* Creation.  All return NULL (and record an error in d) when the arena is exhausted. */
@@ -143,6 +176,16 @@ bool   ir_graph_add_output(Graph *g, Value *v, Diag *d);
 void   ir_graph_compact(Graph *g);
 /* A fresh value name derived from base, unique in g ("base__1", ...). */
 const char *ir_unique_name(Graph *g, const char *base);
+
+/* Bodies (graph attributes).  Values and nodes created here are local to s. */
+Subgraph *ir_subgraph_new(Graph *g, const char *name, int depth, Diag *d);
+Value *ir_subgraph_value_new(Graph *g, Subgraph *s, const char *name, Diag *d);
+Node  *ir_subgraph_node_new(Graph *g, Subgraph *s, const char *name, const char *op_type,
+                            const char *domain, int n_inputs, int n_outputs, Diag *d);
+/* Adds a placeholder value of s standing for the owner's input capture_base + k. */
+bool   ir_subgraph_add_capture(Graph *g, Subgraph *s, Value *placeholder, Diag *d);
+/* Appends an input to a node (the frontend's captures). */
+bool   ir_node_add_input(Graph *g, Node *n, Value *v, Diag *d);
 
 /* Shapes. */
 void    ir_value_set_shape(Value *v, DType t, int rank, const int64_t *dims);

@@ -36,6 +36,13 @@ static void put_attr(StrBuf *out, const Attr *a) {
             sb_printf(out, "%s%g", k ? "," : "", (double)a->floats[k]);
         sb_puts(out, a->count > 16 ? ",...]" : "]");
         break;
+    case ATTR_GRAPH:
+        if (a->graph)
+            sb_printf(out, "<graph '%s': %d nodes>", diag_quote(q, sizeof q, a->graph->name),
+                      a->graph->n_nodes);
+        else
+            sb_puts(out, "<graphs>");
+        break;
     default: sb_puts(out, "<...>"); break;
     }
 }

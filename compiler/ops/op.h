@@ -20,6 +20,18 @@
 
 typedef struct Emitter Emitter;
 
+/* The most nodes (loop iterations included) all expansions of one model may create. */
+enum { OP_EXPAND_MAX_NODES = 100000 };
+
+/* What the inference pass lends an op's expand hook: infer_node infers (and folds, and
+ * expands in turn) a node the hook has just appended to the schedule; nodes_left is the
+ * budget of nodes all expansions together may still create. */
+typedef struct OpExpandCtx OpExpandCtx;
+struct OpExpandCtx {
+    bool (*infer_node)(OpExpandCtx *cx, Graph *g, Node *n, Diag *d);
+    int64_t nodes_left;
+};
+
 /* How the memory planner may place output 0 relative to input 0. */
 typedef enum OpMemory {
     OP_MEMORY_SEPARATE = 0,   /* output needs its own buffer */
@@ -55,6 +67,12 @@ typedef struct OpDef {
      * counts one per output element. */
     int64_t (*flops)(const Node *n);
     const void *data;           /* per-op constants for families sharing functions */
+    /* Control flow (If, Loop, Scan): called by inference instead of infer, once the
+     * node's inputs are inferred.  Appends plain nodes to the schedule, calling
+     * cx->infer_node on each right after appending it (so that later choices can read
+     * folded values), makes the node's outputs produced by the last of them, and marks
+     * the node dead.  NULL for ordinary ops. */
+    bool (*expand)(Graph *g, Node *n, OpExpandCtx *cx, Diag *d);
 } OpDef;
 
 /* The registry (registry.c, generated from ops.def). */

@@ -6,7 +6,15 @@
  * outputs becoming constants.  Folding happens during inference, node by node, because
  * inferring a Reshape needs its shape input, which PyTorch computes with a chain of
  * Shape/Gather/Concat nodes that only folding resolves.
+ *
+ * Control-flow nodes (If, Loop, Scan) are expanded here rather than inferred: their
+ * OpDef's expand hook replaces them by plain nodes, inferring each as it creates it
+ * (infer_node), so that a loop condition or an If condition can fold before the next
+ * choice.  The new nodes take the control-flow node's place in the schedule.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "ops/op.h"
 #include "passes/pass.h"
 #include "passes/fold.h"
@@ -40,27 +48,56 @@ static bool check_graph_inputs(const Graph *g, Diag *d) {
     return ok;
 }
 
+/* Infers one node: checks its inputs are inferred, runs the op's infer (or, for control
+ * flow, its expand), checks the outputs and folds the node if its inputs are constant. */
+static bool infer_node(OpExpandCtx *cx, Graph *g, Node *n, Diag *d) {
+    for (int k = 0; k < n->n_inputs; k++) {
+        if (n->inputs[k] && n->inputs[k]->rank < 0) {
+            diag_error(d, n, "input %d '%s' has no known shape", k, n->inputs[k]->name);
+            return false;
+        }
+    }
+    if (n->op->expand) return n->op->expand(g, n, cx, d);
+    if (!n->op->infer(g, n, d)) return false;
+    for (int k = 0; k < n->n_outputs; k++) {
+        Value *v = n->outputs[k];
+        if (v && (!ir_value_shape_known(v) || dtype_size(v->dtype) == 0)) {
+            diag_error(d, n, "could not infer the shape of output '%s'", v->name);
+            return false;
+        }
+    }
+    return fold_node_if_constant(g, n, d);
+}
+
+/* Moves the nodes from index `from` to the end of the schedule to just after index at. */
+static bool move_tail_after(Graph *g, int at, int from, Diag *d) {
+    size_t count = (size_t)(g->n_nodes - from), between = (size_t)(from - at - 1);
+    Node **tail = malloc(count * sizeof *tail);
+    if (!tail) {
+        diag_error(d, NULL, "out of memory placing the nodes of an expansion");
+        return false;
+    }
+    memcpy(tail, g->nodes + from, count * sizeof *tail);
+    memmove(g->nodes + at + 1 + count, g->nodes + at + 1, between * sizeof *tail);
+    memcpy(g->nodes + at + 1, tail, count * sizeof *tail);
+    free(tail);
+    return true;
+}
+
 bool pass_infer_shapes(Graph *g, const PassOptions *opt, Diag *d) {
     (void)opt;
     if (!check_graph_inputs(g, d)) return false;
+    OpExpandCtx cx = { .infer_node = infer_node, .nodes_left = OP_EXPAND_MAX_NODES };
     for (int i = 0; i < g->n_nodes; i++) {
         Node *n = g->nodes[i];
         if (n->dead) continue;
-        for (int k = 0; k < n->n_inputs; k++) {
-            if (n->inputs[k] && n->inputs[k]->rank < 0) {
-                diag_error(d, n, "input %d '%s' has no known shape", k, n->inputs[k]->name);
-                return false;
-            }
+        int before = g->n_nodes;
+        if (!infer_node(&cx, g, n, d)) return false;
+        /* An expansion appended its nodes, already inferred: they take n's place. */
+        if (g->n_nodes > before) {
+            if (!move_tail_after(g, i, before, d)) return false;
+            i += g->n_nodes - before;
         }
-        if (!n->op->infer(g, n, d)) return false;
-        for (int k = 0; k < n->n_outputs; k++) {
-            Value *v = n->outputs[k];
-            if (v && (!ir_value_shape_known(v) || dtype_size(v->dtype) == 0)) {
-                diag_error(d, n, "could not infer the shape of output '%s'", v->name);
-                return false;
-            }
-        }
-        if (!fold_node_if_constant(g, n, d)) return false;
     }
     ir_graph_compact(g);
     return true;
