@@ -3,8 +3,10 @@
  * y = (x - mean) / sqrt(var + epsilon) * scale + B per channel (axis 1).  Usually the
  * fold_batchnorm pass merges it into the Conv or Gemm before it; this is the standalone
  * form.  momentum is ignored; training_mode = 1 and the training outputs (running mean,
- * var, saved mean, var) are rejected.  Opset 7-8's spatial = 0 means the parameters are
- * per (channel, spatial position), shaped [C, D1, ...].
+ * var, saved mean, var) are rejected.  Opsets before 9 read spatial: 0 means the
+ * parameters are per (channel, spatial position), shaped [C, D1, ...].  Opsets before 7
+ * say inference with is_test = 1 (0, training, is the default and is rejected);
+ * consumed_inputs (opsets 1-5) was a hint for in-place updates and is ignored.
  */
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +57,11 @@ static bool bn_infer(Graph *g, Node *n, Diag *d) {
     }
     if (ir_attr_int(n, "training_mode", 0) != 0) {
         diag_error(d, n, "training mode is not supported");
+        return false;
+    }
+    if (n->opset < 7 && ir_attr_int(n, "is_test", 0) == 0) {
+        diag_error(d, n, "training mode (is_test = 0, the default before opset 7) is not "
+                   "supported");
         return false;
     }
     for (int i = 1; i < n->n_outputs; i++) {
@@ -109,7 +116,7 @@ static int64_t bn_flops(const Node *n) {
 }
 
 const OpDef op_batchnormalization = {
-    .name = "BatchNormalization", .domain = "", .since = 7,
+    .name = "BatchNormalization", .domain = "", .since = 1,
     .min_inputs = 5, .max_inputs = 5, .min_outputs = 1, .max_outputs = 5,
     .infer = bn_infer, .emit = bn_emit, .flops = bn_flops,
     .memory = OP_MEMORY_SEPARATE,

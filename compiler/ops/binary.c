@@ -1,5 +1,6 @@
 /* binary.c: numpy-broadcasting elementwise arithmetic (Add, Sub, Mul, Div, Mod,
- * BitShift) and PRelu, whose slope broadcasts one way onto X.  One table drives inference, folding and
+ * BitShift) and PRelu, whose slope broadcasts one way onto X.  Opsets before 7 broadcast
+ * B from an axis instead (legacy_axis).  One table drives inference, folding and
  * emission; integer arithmetic is done in unsigned types (wrap-around, no UB) and integer
  * division or remainder by zero (or INT_MIN / -1) yields 0 in emitted code.  Mod follows
  * its attribute fmod: 0 gives the remainder with the divisor's sign, as Python's % (a
@@ -61,6 +62,36 @@ static int64_t shift_fold(bool left, bool is_signed, int64_t x, int64_t q, uint6
 /* The remainder of integer division with the divisor's sign (fmod 0), from C's. */
 static int64_t mod_floor(int64_t r, int64_t q) { return r != 0 && (r < 0) != (q < 0) ? r + q : r; }
 
+/* The broadcasting of opsets before 7: Add, Sub, Mul and Div with broadcast = 1 line B's
+ * dims up with A's from attribute `axis` on (by default B faces A's trailing dims), and
+ * PRelu's one-dim slope holds one value per channel (axis 1 of X).  Whether those rules
+ * apply, and the axis of A where B starts (checked by bin_infer). */
+static bool legacy_axis(const Node *n, int64_t *axis) {
+    const Value *a = n->inputs[0], *b = n->inputs[1];
+    *axis = -1;
+    if (n->opset >= 7) return false;
+    if (bin_info(n)->kind == BIN_PRELU) {
+        if (b->rank != 1 || a->rank < 2) return false;
+        *axis = 1;
+        return true;
+    }
+    if (ir_attr_int(n, "broadcast", 0) == 0) return false;
+    *axis = ir_attr_int(n, "axis", (int64_t)a->rank - b->rank);
+    return true;
+}
+
+/* B's dims as numpy broadcasting sees them: under the legacy rules, B padded with
+ * trailing 1s up to A's last dim, which makes it start at the axis. */
+static void bin_b_dims(const Node *n, int *rank, int64_t *dims) {
+    const Value *a = n->inputs[0], *b = n->inputs[1];
+    int64_t axis;
+    *rank = b->rank;
+    memcpy(dims, b->dims, sizeof(int64_t) * (size_t)b->rank);
+    if (!legacy_axis(n, &axis)) return;
+    *rank = a->rank - (int)axis;          /* axis in [0, a->rank - b->rank]: checked */
+    for (int k = b->rank; k < *rank; k++) dims[k] = 1;
+}
+
 static bool bin_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
     if (!op_require_shape(n, 0, d) || !op_require_shape(n, 1, d)) return false;
@@ -80,14 +111,19 @@ static bool bin_infer(Graph *g, Node *n, Diag *d) {
                    dtype_name(b->dtype));
         return false;
     }
-    if (n->opset < 7 && ir_attr_int(n, "broadcast", 0) != 0 && ir_attr(n, "axis")) {
-        diag_error(d, n, "legacy broadcasting with an 'axis' attribute (opset %d) is not "
-                   "supported", n->opset);
+    int64_t axis;
+    if (legacy_axis(n, &axis) && (axis < 0 || axis > a->rank - b->rank)) {
+        char sa[128], sb[128];
+        diag_error(d, n, "legacy broadcasting (opset %d): B %s cannot start at axis %lld of "
+                   "A %s", n->opset, ou_shape(sb, sizeof sb, b), (long long)axis,
+                   ou_shape(sa, sizeof sa, a));
         return false;
     }
-    int rank;
-    int64_t dims[IR_MAX_RANK];
-    if (!shape_broadcast(a->rank, a->dims, b->rank, b->dims, &rank, dims)) {
+    int b_rank, rank;
+    int64_t b_dims[IR_MAX_RANK], dims[IR_MAX_RANK];
+    bin_b_dims(n, &b_rank, b_dims);
+    if (!shape_broadcast(a->rank, a->dims, b_rank, b_dims, &rank, dims) ||
+        (legacy_axis(n, &axis) && memcmp(dims, a->dims, sizeof(int64_t) * (size_t)rank))) {
         char sa[128], sb[128];
         diag_error(d, n, "shapes %s and %s cannot be broadcast together",
                    ou_shape(sa, sizeof sa, a), ou_shape(sb, sizeof sb, b));
@@ -113,7 +149,10 @@ static void bin_loop(const Node *n, OuLoop *l) {
     l->n_ops = 3;
     shape_strides(y->rank, y->dims, l->strides[0]);
     ou_bcast_strides(n->inputs[0], y->rank, l->strides[1]);
-    ou_bcast_strides(n->inputs[1], y->rank, l->strides[2]);
+    int b_rank;
+    int64_t b_dims[IR_MAX_RANK];
+    bin_b_dims(n, &b_rank, b_dims);
+    shape_broadcast_strides(b_rank, b_dims, y->rank, l->strides[2]);
 }
 
 static int64_t int_min_of(DType t) {

@@ -1,13 +1,15 @@
 /* compare.c: comparisons and logic with boolean outputs (Equal, Less, Greater,
- * LessOrEqual, GreaterOrEqual, And, Or, Xor, Not) and Where, all with numpy broadcasting.
+ * LessOrEqual, GreaterOrEqual, And, Or, Xor, Not), the float classifiers IsInf and IsNaN,
+ * and Where, all with numpy broadcasting.
  *
  * One table gives each binary op its C operator; inputs of half types are compared as
  * floats, integers exactly (folding compares int64 values, not doubles). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ir/shape.h"
-#include "ops/op_util.h"
+#include "ops/elementwise.h"
 
 typedef enum CmpKind {
     CMP_EQ, CMP_LT, CMP_GT, CMP_LE, CMP_GE, CMP_AND, CMP_OR, CMP_XOR,
@@ -35,8 +37,7 @@ static const DType cmp_eq_types[] = {
 };
 static const DType cmp_bool_types[] = { DT_BOOL, DT_UNDEFINED };
 
-/* Operand 0 is y (contiguous), 1.. the inputs broadcast to y's shape. */
-static void cmp_loop(const Node *n, int n_in, OuLoop *l) {
+void ew_bcast_loop(const Node *n, int n_in, OuLoop *l) {
     const Value *y = n->outputs[0];
     memset(l, 0, sizeof *l);
     l->rank = y->rank;
@@ -46,8 +47,7 @@ static void cmp_loop(const Node *n, int n_in, OuLoop *l) {
     for (int k = 0; k < n_in; k++) ou_bcast_strides(n->inputs[k], y->rank, l->strides[k + 1]);
 }
 
-/* Broadcast shape of inputs [0, n_in); error naming both shapes on failure. */
-static bool cmp_bcast(const Node *n, int n_in, int *rank, int64_t *dims, Diag *d) {
+bool ew_bcast_shape(const Node *n, int n_in, int *rank, int64_t *dims, Diag *d) {
     const Value *a = n->inputs[0];
     *rank = a->rank;
     memcpy(dims, a->dims, sizeof(int64_t) * (size_t)a->rank);
@@ -82,7 +82,7 @@ static bool cmp_infer(Graph *g, Node *n, Diag *d) {
     }
     int rank;
     int64_t dims[IR_MAX_RANK];
-    if (!cmp_bcast(n, 2, &rank, dims, d)) return false;
+    if (!ew_bcast_shape(n, 2, &rank, dims, d)) return false;
     ir_value_set_shape(n->outputs[0], DT_BOOL, rank, dims);
     return true;
 }
@@ -93,7 +93,7 @@ static bool cmp_fold(Graph *g, Node *n, Diag *d) {
     CmpKind kind = cmp_info(n)->kind;
     if (!ir_value_alloc_data(g, y, d)) return false;
     OuLoop l;
-    cmp_loop(n, 2, &l);
+    ew_bcast_loop(n, 2, &l);
     int64_t count = ir_numel(y);
     bool fl = dtype_is_float(a->dtype), u64 = a->dtype == DT_UINT64;
     for (int64_t p = 0; p < count; p++) {
@@ -139,7 +139,7 @@ static bool cmp_emit(Emitter *e, const Node *n, Diag *d) {
     emit_line(e, "/* %s: %s, %s -> %s */", n->op_type, ou_shape(sa, sizeof sa, a),
               ou_shape(sb, sizeof sb, b), ou_shape(sy, sizeof sy, y));
     OuLoop l;
-    cmp_loop(n, 2, &l);
+    ew_bcast_loop(n, 2, &l);
     ou_loop_simplify(&l);
     char idx[OU_MAX_OPERANDS][256];
     ou_loop_open(e, &l, idx);
@@ -206,6 +206,80 @@ const OpDef op_not = {
     .emit = not_emit, .memory = OP_MEMORY_INPLACE,
 };
 
+/* ---- IsInf, IsNaN ---- */
+
+/* IsInf's attributes detect_positive and detect_negative (default 1 each): which
+ * infinities count.  IsNaN has neither and classifies NaN. */
+typedef struct Classify {
+    bool nan;               /* IsNaN */
+    bool pos, neg;          /* IsInf: +inf, -inf count */
+} Classify;
+
+static const Classify cls_isinf = { false, true, true };
+static const Classify cls_isnan = { true, false, false };
+
+static Classify classify_of(const Node *n) {
+    Classify c = *(const Classify *)n->op->data;
+    if (!c.nan) {
+        c.pos = ir_attr_int(n, "detect_positive", 1) != 0;
+        c.neg = ir_attr_int(n, "detect_negative", 1) != 0;
+    }
+    return c;
+}
+
+static bool classify_infer(Graph *g, Node *n, Diag *d) {
+    (void)g;
+    if (!op_require_shape(n, 0, d) || !ou_check_dtype(n, 0, ou_float_types, d)) return false;
+    const Value *x = n->inputs[0];
+    ir_value_set_shape(n->outputs[0], DT_BOOL, x->rank, x->dims);
+    return true;
+}
+
+static bool classify_fold(Graph *g, Node *n, Diag *d) {
+    const Value *x = n->inputs[0];
+    Value *y = n->outputs[0];
+    if (!ir_value_alloc_data(g, y, d)) return false;
+    const Classify c = classify_of(n);
+    const int64_t count = ir_numel(y);
+    for (int64_t p = 0; p < count; p++) {
+        const double v = ou_get_f64(x, p);
+        const bool r = c.nan ? isnan(v) : isinf(v) && (v > 0 ? c.pos : c.neg);
+        ir_const_set_i64(y, p, r);
+    }
+    return true;
+}
+
+static bool classify_emit(Emitter *e, const Node *n, Diag *d) {
+    if (ou_emit_if_empty(e, n)) return true;
+    (void)d;
+    const Value *x = n->inputs[0];
+    const Classify c = classify_of(n);
+    char sx[128];
+    emit_line(e, "/* %s: %s -> bool */", n->op_type, ou_shape(sx, sizeof sx, x));
+    emit_open(e, "for (size_t i = 0; i < %lld; i++)", (long long)ir_numel(x));
+    if (ou_is_half(x->dtype)) ou_emit_half_load(e, x->dtype, "v", "x0[i]");
+    else emit_line(e, "const %s v = x0[i];", dtype_ctype(x->dtype));
+    if (c.nan) emit_line(e, "y0[i] = isnan(v);");
+    else if (c.pos && c.neg) emit_line(e, "y0[i] = isinf(v);");
+    else if (c.pos || c.neg) emit_line(e, "y0[i] = isinf(v) && v %s 0;", c.pos ? ">" : "<");
+    else {
+        emit_line(e, "(void)v;");
+        emit_line(e, "y0[i] = false;   /* neither infinity is detected */");
+    }
+    return emit_close(e);
+}
+
+#define CLASSIFY_OP(var, NAME, INFO, SINCE)                                                  \
+    const OpDef var = {                                                                      \
+        .name = NAME, .domain = "", .since = SINCE, .min_inputs = 1, .max_inputs = 1,       \
+        .min_outputs = 1, .max_outputs = 1, .infer = classify_infer,                        \
+        .fold = classify_fold, .emit = classify_emit, .memory = OP_MEMORY_SEPARATE,         \
+        .data = &INFO,                                                                       \
+    }
+
+CLASSIFY_OP(op_isinf, "IsInf", cls_isinf, 10);
+CLASSIFY_OP(op_isnan, "IsNaN", cls_isnan, 9);
+
 /* ---- Where ---- */
 
 static bool where_infer(Graph *g, Node *n, Diag *d) {
@@ -225,7 +299,7 @@ static bool where_infer(Graph *g, Node *n, Diag *d) {
     }
     int rank;
     int64_t dims[IR_MAX_RANK];
-    if (!cmp_bcast(n, 3, &rank, dims, d)) return false;
+    if (!ew_bcast_shape(n, 3, &rank, dims, d)) return false;
     ir_value_set_shape(n->outputs[0], x->dtype, rank, dims);
     return true;
 }
@@ -234,7 +308,7 @@ static bool where_fold(Graph *g, Node *n, Diag *d) {
     Value *y = n->outputs[0];
     if (!ir_value_alloc_data(g, y, d)) return false;
     OuLoop l;
-    cmp_loop(n, 3, &l);
+    ew_bcast_loop(n, 3, &l);
     int64_t count = ir_numel(y);
     size_t es = dtype_size(y->dtype);
     for (int64_t p = 0; p < count; p++) {
@@ -253,7 +327,7 @@ static bool where_emit(Emitter *e, const Node *n, Diag *d) {
               ou_shape(sx, sizeof sx, n->inputs[1]), ou_shape(sy, sizeof sy, n->inputs[2]),
               ou_shape(so, sizeof so, n->outputs[0]));
     OuLoop l;
-    cmp_loop(n, 3, &l);
+    ew_bcast_loop(n, 3, &l);
     ou_loop_simplify(&l);
     char idx[OU_MAX_OPERANDS][256];
     ou_loop_open(e, &l, idx);

@@ -1,7 +1,7 @@
 /* unary.c: elementwise activations and math (Relu, LeakyRelu, Elu, Sigmoid, Tanh, Clip,
  * HardSigmoid, HardSwish, Gelu, Softplus, Sqrt, Exp, Log, Erf, Neg, Abs, Reciprocal,
  * Floor, Ceil, Round, Sign, Sin, Cos, Softsign, Selu, Celu, ThresholdedRelu, Mish, Swish,
- * Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh).  Swish (opset 24) is also what
+ * Shrink, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh).  Swish (opset 24) is also what
  * the fusion pass turns Mul(x, Sigmoid(x)) into.
  *
  * One table: for each op the dtypes it accepts, its alpha default, the C expression of one
@@ -26,7 +26,7 @@ typedef enum UnKind {
     UN_RELU, UN_LEAKY, UN_ELU, UN_SIGMOID, UN_TANH, UN_CLIP,
     UN_HARD_SIGMOID, UN_HARD_SWISH, UN_GELU, UN_SOFTPLUS, UN_SQRT, UN_EXP, UN_LOG, UN_ERF,
     UN_NEG, UN_ABS, UN_RECIPROCAL, UN_FLOOR, UN_CEIL, UN_ROUND, UN_SIGN, UN_SIN, UN_COS,
-    UN_SOFTSIGN, UN_SELU, UN_CELU, UN_THRESHOLDED_RELU, UN_MISH, UN_SWISH,
+    UN_SOFTSIGN, UN_SELU, UN_CELU, UN_THRESHOLDED_RELU, UN_MISH, UN_SWISH, UN_SHRINK,
     /* plain libm functions: the C name is the lower-case op name (+ "f" for float) */
     UN_TAN, UN_ASIN, UN_ACOS, UN_ATAN, UN_SINH, UN_COSH, UN_ASINH, UN_ACOSH, UN_ATANH,
 } UnKind;
@@ -56,8 +56,8 @@ static const UnLibm *un_libm_of(UnKind kind) {
 typedef struct UnInfo {
     UnKind kind;
     const DType *types;
-    float alpha_default;    /* LeakyRelu / Elu / HardSigmoid */
-    float beta_default;     /* HardSigmoid beta, Selu gamma */
+    float alpha_default;    /* LeakyRelu / Elu / HardSigmoid, Shrink lambd */
+    float beta_default;     /* HardSigmoid beta, Selu gamma, Shrink bias */
 } UnInfo;
 
 static const UnInfo un_relu = { UN_RELU, ou_signed_types, 0, 0 };
@@ -90,6 +90,7 @@ static const UnInfo un_celu = { UN_CELU, ou_float_types, 1.0f, 0 };
 static const UnInfo un_thresholded_relu = { UN_THRESHOLDED_RELU, ou_float_types, 1.0f, 0 };
 static const UnInfo un_mish = { UN_MISH, ou_float_types, 0, 0 };
 static const UnInfo un_swish = { UN_SWISH, ou_float_types, 1.0f, 0 };
+static const UnInfo un_shrink = { UN_SHRINK, ou_float_types, 0.5f, 0 };
 static const UnInfo un_tan = { UN_TAN, ou_float_types, 0, 0 };
 static const UnInfo un_asin = { UN_ASIN, ou_float_types, 0, 0 };
 static const UnInfo un_acos = { UN_ACOS, ou_float_types, 0, 0 };
@@ -166,11 +167,13 @@ static bool un_infer(Graph *g, Node *n, Diag *d) {
 }
 
 static float alpha_of(const Node *n) {
-    return ir_attr_float(n, "alpha", un_info(n)->alpha_default);
+    const char *name = un_info(n)->kind == UN_SHRINK ? "lambd" : "alpha";
+    return ir_attr_float(n, name, un_info(n)->alpha_default);
 }
 
 static float beta_of(const Node *n) {
-    const char *name = un_info(n)->kind == UN_SELU ? "gamma" : "beta";
+    UnKind kind = un_info(n)->kind;
+    const char *name = kind == UN_SELU ? "gamma" : kind == UN_SHRINK ? "bias" : "beta";
     return ir_attr_float(n, name, un_info(n)->beta_default);
 }
 
@@ -237,6 +240,9 @@ static double un_eval(UnKind kind, DType t, double v, float alpha, float beta, b
         case UN_THRESHOLDED_RELU: return v > (double)alpha ? v : 0.0;
         case UN_MISH: return v * tanh(v > 0 ? v + log1p(exp(-v)) : log1p(exp(v)));
         case UN_SWISH: return v / (1.0 + exp(-(double)alpha * v));
+        case UN_SHRINK:
+            return v < -(double)alpha ? v + (double)beta : v > (double)alpha ? v - (double)beta
+                                                                             : 0.0;
         default: return tanh(v);
         }
     }
@@ -269,6 +275,7 @@ static double un_eval(UnKind kind, DType t, double v, float alpha, float beta, b
     case UN_THRESHOLDED_RELU: return f > alpha ? f : 0.0f;
     case UN_MISH: return f * tanhf(un_softplus_f(f));
     case UN_SWISH: return f * onnxcc_sigmoid(alpha * f);
+    case UN_SHRINK: return f < -alpha ? f + beta : f > alpha ? f - beta : 0.0f;
     default: return onnxcc_tanh(f);
     }
 }
@@ -395,6 +402,10 @@ static void un_expr(char *buf, size_t size, const Node *n, DType t, const ClipBo
             break;
         /* alpha * v is v itself for the default alpha 1: onnxcc_silu's exact bits */
         case UN_SWISH: put(buf, size, "v * onnxcc_sigmoid(%s * v)", a); break;
+        case UN_SHRINK:
+            c_float(b, beta);
+            put(buf, size, "v < -(%s) ? v + %s : v > %s ? v - %s : 0.0f", a, b, a, b);
+            break;
         default: put(buf, size, "onnxcc_tanh(v)"); break;
         }
         return;
@@ -438,6 +449,9 @@ static void un_expr(char *buf, size_t size, const Node *n, DType t, const ClipBo
         put(buf, size, "v * tanh(v > 0 ? v + log1p(exp(-v)) : log1p(exp(v)))");
         break;
     case UN_SWISH: put(buf, size, "v / (1.0 + exp(-(%s * v)))", a); break;
+    case UN_SHRINK:
+        put(buf, size, "v < -(%s) ? v + %s : v > %s ? v - %s : 0.0", a, b, a, b);
+        break;
     default: put(buf, size, "tanh(v)"); break;
     }
 }
@@ -565,6 +579,7 @@ UN_OP_SINCE(op_celu, "Celu", un_celu, 1, 12);
 UN_OP(op_thresholdedrelu, "ThresholdedRelu", un_thresholded_relu, 1);
 UN_OP_SINCE(op_mish, "Mish", un_mish, 1, 18);
 UN_OP_SINCE(op_swish, "Swish", un_swish, 1, 24);
+UN_OP_SINCE(op_shrink, "Shrink", un_shrink, 1, 9);
 UN_OP_SINCE(op_tan, "Tan", un_tan, 1, 7);
 UN_OP_SINCE(op_asin, "Asin", un_asin, 1, 7);
 UN_OP_SINCE(op_acos, "Acos", un_acos, 1, 7);

@@ -139,6 +139,7 @@ static bool matmul_add_to_gemm(Graph *g, Node *mm, bool *added, Diag *d) {
     if (a->rank < 2 || b->rank != 2 || !b->data || a->dtype != DT_FLOAT) return true;
     Node *add = ir_value_single_consumer(g, y);
     if (!add || !is_op(add, "Add")) return true;
+    if (add->opset < 7 && ir_attr_int(add, "broadcast", 0) != 0) return true;  /* legacy axis */
     Value *c = add->inputs[0] == y ? add->inputs[1] : add->inputs[0];
     if (c == y || !c->data || c->dtype != DT_FLOAT || c->rank > 2) return true;
     /* C must broadcast to [M, N] without changing the result's shape. */
@@ -238,6 +239,7 @@ static bool layernorm_chain(Graph *g, Node *mean, Diag *d) {
     const OpDef *ln = op_find("", "LayerNormalization");
     if (!ln || !x || x->dtype != DT_FLOAT || x->rank < 1 || !mean_of_last_axis(mean, x))
         return true;
+    if (mean->opset < 7) return true;   /* Sub/Mul/Add may broadcast from an axis there */
     Node *sub = reader_of(g, mean->outputs[0], "Sub");
     if (!sub || sub->n_inputs != 2 || sub->inputs[0] != x || sub->inputs[1] != mean->outputs[0])
         return true;

@@ -92,6 +92,7 @@ static bool prelu_slope(Graph *g, const Node *p, const Node *act, Value **slope_
     const Value *y = p->outputs[0];
     if (!slope || !slope->data || slope->dtype != DT_FLOAT || !ir_value_shape_known(slope))
         return true;
+    if (act->opset < 7 && slope->rank == 1 && y->rank > 2) return true;  /* axis 1: binary.c */
     int axis = is_op(p, "Conv") ? 1 : y->rank - 1;
     int64_t channels;
     if (!slope_per_axis(slope, y, axis, &channels)) return true;
