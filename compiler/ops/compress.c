@@ -28,15 +28,7 @@ static bool compress_view(const Node *n, CompressView *v, Diag *d) {
                    c->name, dtype_name(c->dtype), c->rank);
         return false;
     }
-    if (!c->data) {
-        Diag marks;   /* op_require_const marks the graph inputs needed; its message goes */
-        diag_init(&marks);
-        op_require_const(n, 1, &marks);
-        diag_free(&marks);
-        diag_error(d, n, "output shape depends on the input's values; only constant inputs "
-                   "are supported (condition '%s' is computed at run time)", c->name);
-        return false;
-    }
+    if (!op_require_const_data(n, 1, d)) return false;
     v->axis = -1;
     if (ir_attr(n, "axis")) {
         if (!ou_axis(n, "axis", ir_attr_int(n, "axis", 0), x->rank, false, &v->axis, d))

@@ -37,23 +37,11 @@ typedef struct NmsBox {
     double x0, x1, y0, y1;
 } NmsBox;
 
-static bool nms_require_const(const Node *n, int i, Diag *d) {
-    if (!op_require_shape(n, i, d)) return false;
-    if (n->inputs[i]->data) return true;
-    Diag marks;   /* op_require_const marks the graph inputs needed; its message goes */
-    diag_init(&marks);
-    op_require_const(n, i, &marks);
-    diag_free(&marks);
-    diag_error(d, n, "output shape depends on the input's values; only constant inputs are "
-               "supported (input %d '%s' is computed at run time)", i, n->inputs[i]->name);
-    return false;
-}
-
 /* Optional one-element input i into *v (as double); *present tells whether it was given. */
 static bool nms_scalar(const Node *n, int i, double *v, bool *present, Diag *d) {
     *present = false;
     if (!op_input(n, i)) return true;
-    if (!nms_require_const(n, i, d)) return false;
+    if (!op_require_const_data(n, i, d)) return false;
     const Value *x = n->inputs[i];
     if (ir_numel(x) == 0) return true;   /* an empty tensor reads as absent */
     if (ir_numel(x) != 1) {
@@ -67,7 +55,7 @@ static bool nms_scalar(const Node *n, int i, double *v, bool *present, Diag *d) 
 }
 
 static bool nms_params(const Node *n, NmsParams *p, Diag *d) {
-    if (!nms_require_const(n, 0, d) || !nms_require_const(n, 1, d) ||
+    if (!op_require_const_data(n, 0, d) || !op_require_const_data(n, 1, d) ||
         !ou_check_dtype(n, 0, nms_types, d) || !ou_check_dtype(n, 1, nms_types, d))
         return false;
     const Value *b = n->inputs[0], *s = n->inputs[1];

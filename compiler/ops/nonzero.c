@@ -8,21 +8,6 @@
 
 #include "ops/op_util.h"
 
-/* Requires input i to be a constant; otherwise records the reason (the output's shape
- * depends on its values) and marks the graph inputs it comes from as needed at compile
- * time, through op_require_const (whose own message is dropped). */
-static bool nz_require_const(const Node *n, int i, Diag *d) {
-    if (!op_require_shape(n, i, d)) return false;
-    if (n->inputs[i]->data) return true;
-    Diag marks;
-    diag_init(&marks);
-    op_require_const(n, i, &marks);
-    diag_free(&marks);
-    diag_error(d, n, "output shape depends on the input's values; only constant inputs are "
-               "supported (input %d '%s' is computed at run time)", i, n->inputs[i]->name);
-    return false;
-}
-
 /* Whether element i of x is non-zero. */
 static bool nz_at(const Value *x, int64_t i) {
     if (dtype_is_float(x->dtype) || dtype_is_lowp_float(x->dtype))
@@ -32,7 +17,7 @@ static bool nz_at(const Value *x, int64_t i) {
 
 static bool nz_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
-    if (!nz_require_const(n, 0, d) || !ou_require_typed(n, 0, d)) return false;
+    if (!op_require_const_data(n, 0, d) || !ou_require_typed(n, 0, d)) return false;
     const Value *x = n->inputs[0];
     int64_t count = 0;
     for (int64_t i = 0; i < ir_numel(x); i++) count += nz_at(x, i);

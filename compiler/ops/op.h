@@ -94,6 +94,10 @@ bool op_require_shape(const Node *n, int i, Diag *d);
 /* Requires input i to be a constant (for ops whose parameters come as inputs: Reshape's
  * shape, Slice's starts...); records an error naming the input otherwise. */
 bool op_require_const(const Node *n, int i, Diag *d);
+/* The same for an input whose values decide the shape of the outputs (NonZero, Unique,
+ * NonMaxSuppression, Compress's condition): the generated code has static shapes, so
+ * such an op is computed at compile time; the error says why. */
+bool op_require_const_data(const Node *n, int i, Diag *d);
 /* Output 0 gets input 0's dtype and shape (elementwise unary ops). */
 bool op_infer_like_input0(Graph *g, Node *n, Diag *d);
 

@@ -95,6 +95,18 @@ bool op_require_const(const Node *n, int i, Diag *d) {
     return true;
 }
 
+bool op_require_const_data(const Node *n, int i, Diag *d) {
+    Value *v = op_input(n, i);
+    if (!op_require_shape(n, i, d)) return false;
+    if (!v->data) {
+        mark_needed_inputs(v);
+        diag_error(d, n, "output shape depends on the input's values; only constant inputs "
+                   "are supported (input %d '%s' is computed at run time)", i, v->name);
+        return false;
+    }
+    return true;
+}
+
 bool op_infer_like_input0(Graph *g, Node *n, Diag *d) {
     (void)g;
     if (!op_require_shape(n, 0, d)) return false;

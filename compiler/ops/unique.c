@@ -39,20 +39,8 @@ typedef struct UniqueResult {
     int64_t *first, *count, *slot;
 } UniqueResult;
 
-static bool uq_require_const(const Node *n, int i, Diag *d) {
-    if (!op_require_shape(n, i, d)) return false;
-    if (n->inputs[i]->data) return true;
-    Diag marks;   /* op_require_const marks the graph inputs needed; its message goes */
-    diag_init(&marks);
-    op_require_const(n, i, &marks);
-    diag_free(&marks);
-    diag_error(d, n, "output shape depends on the input's values; only constant inputs are "
-               "supported (input %d '%s' is computed at run time)", i, n->inputs[i]->name);
-    return false;
-}
-
 static bool uq_view(const Node *n, UniqueView *v, Diag *d) {
-    if (!uq_require_const(n, 0, d) || !ou_require_typed(n, 0, d)) return false;
+    if (!op_require_const_data(n, 0, d) || !ou_require_typed(n, 0, d)) return false;
     v->x = n->inputs[0];
     v->axis = -1;
     if (ir_attr(n, "axis")) {
