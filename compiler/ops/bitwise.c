@@ -28,19 +28,7 @@ static const DType bit_types[] = { DT_UINT8, DT_UINT16, DT_UINT32, DT_UINT64, DT
 
 static bool bit_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
-    if (!op_require_shape(n, 0, d) || !op_require_shape(n, 1, d)) return false;
-    if (!ou_check_dtype(n, 0, bit_types, d)) return false;
-    const Value *a = n->inputs[0], *b = n->inputs[1];
-    if (a->dtype != b->dtype) {
-        diag_error(d, n, "input types differ: %s and %s", dtype_name(a->dtype),
-                   dtype_name(b->dtype));
-        return false;
-    }
-    int rank;
-    int64_t dims[IR_MAX_RANK];
-    if (!ew_bcast_shape(n, 2, &rank, dims, d)) return false;
-    ir_value_set_shape(n->outputs[0], a->dtype, rank, dims);
-    return true;
+    return ew_infer_binary(n, bit_types, DT_UNDEFINED, d);
 }
 
 /* The scalar operation, on the bits of two elements. */

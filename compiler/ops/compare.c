@@ -67,12 +67,8 @@ bool ew_bcast_shape(const Node *n, int n_in, int *rank, int64_t *dims, Diag *d) 
     return true;
 }
 
-static bool cmp_infer(Graph *g, Node *n, Diag *d) {
-    (void)g;
+bool ew_infer_binary(const Node *n, const DType *types, DType out, Diag *d) {
     if (!op_require_shape(n, 0, d) || !op_require_shape(n, 1, d)) return false;
-    CmpKind kind = cmp_info(n)->kind;
-    const DType *types = kind >= CMP_AND ? cmp_bool_types :
-                         kind == CMP_EQ ? cmp_eq_types : ou_numeric_types;
     if (!ou_check_dtype(n, 0, types, d)) return false;
     const Value *a = n->inputs[0], *b = n->inputs[1];
     if (a->dtype != b->dtype) {
@@ -83,8 +79,16 @@ static bool cmp_infer(Graph *g, Node *n, Diag *d) {
     int rank;
     int64_t dims[IR_MAX_RANK];
     if (!ew_bcast_shape(n, 2, &rank, dims, d)) return false;
-    ir_value_set_shape(n->outputs[0], DT_BOOL, rank, dims);
+    ir_value_set_shape(n->outputs[0], out != DT_UNDEFINED ? out : a->dtype, rank, dims);
     return true;
+}
+
+static bool cmp_infer(Graph *g, Node *n, Diag *d) {
+    (void)g;
+    CmpKind kind = cmp_info(n)->kind;
+    const DType *types = kind >= CMP_AND ? cmp_bool_types :
+                         kind == CMP_EQ ? cmp_eq_types : ou_numeric_types;
+    return ew_infer_binary(n, types, DT_BOOL, d);
 }
 
 static bool cmp_fold(Graph *g, Node *n, Diag *d) {
