@@ -6,7 +6,9 @@
  * mul, max, min; with none, a duplicate index keeps the last update, in row-major
  * order).  Indices (int32 or int64) may be negative, counting from the end of the axis;
  * one out of range makes the generated function return 1 (a constant one is refused
- * when folding).  Every other dim of the indices is at most the data's. */
+ * when folding).  Every other dim of the indices is at most the data's.  Scatter (opsets
+ * 9 and 10, deprecated in 11) is the old name of ScatterElements without `reduction`: one
+ * more OpDef sharing these functions. */
 #include <stdio.h>
 #include <string.h>
 
@@ -17,8 +19,23 @@ static bool ge_axis(const Node *n, int *axis, Diag *d) {
     return ou_axis(n, "axis", ir_attr_int(n, "axis", 0), n->inputs[0]->rank, false, axis, d);
 }
 
-/* Whether n is ScatterElements (three inputs: data, indices, updates). */
+/* Whether n is ScatterElements or Scatter (three inputs: data, indices, updates). */
 static bool is_scatter(const Node *n) { return n->op->max_inputs == 3; }
+
+/* Scatter, the deprecated name: only opsets 9 and 10 define it, without `reduction`. */
+enum { SCATTER_REMOVED_IN = 11 };
+static bool scatter_old_name_ok(const Node *n, Diag *d) {
+    if (n->opset >= SCATTER_REMOVED_IN) {
+        diag_error(d, n, "Scatter is deprecated from opset %d (this model uses opset %d): "
+                   "use ScatterElements", SCATTER_REMOVED_IN, n->opset);
+        return false;
+    }
+    if (ir_attr(n, "reduction")) {
+        diag_error(d, n, "Scatter has no attribute 'reduction' (ScatterElements has)");
+        return false;
+    }
+    return true;
+}
 
 static bool ge_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
@@ -27,6 +44,7 @@ static bool ge_infer(Graph *g, Node *n, Diag *d) {
     if (is_scatter(n)) {
         const Value *u = n->inputs[2];
         OuScatterRed r;
+        if (strcmp(n->op_type, "Scatter") == 0 && !scatter_old_name_ok(n, d)) return false;
         if (!op_require_shape(n, 2, d) || !ou_scatter_reduction(n, &r, d)) return false;
         bool same = u->rank == ind->rank;
         for (int k = 0; same && k < u->rank; k++) same = u->dims[k] == ind->dims[k];
@@ -152,6 +170,13 @@ static bool ge_emit(Emitter *e, const Node *n, Diag *d) {
 
 const OpDef op_scatterelements = {
     .name = "ScatterElements", .domain = "", .since = 11, .min_inputs = 3, .max_inputs = 3,
+    .min_outputs = 1, .max_outputs = 1, .infer = ge_infer, .fold = ge_fold, .emit = ge_emit,
+    .memory = OP_MEMORY_SEPARATE, .may_fail = true,
+};
+
+/* The opset 9-10 name of ScatterElements (no reduction). */
+const OpDef op_scatter = {
+    .name = "Scatter", .domain = "", .since = 9, .min_inputs = 3, .max_inputs = 3,
     .min_outputs = 1, .max_outputs = 1, .infer = ge_infer, .fold = ge_fold, .emit = ge_emit,
     .memory = OP_MEMORY_SEPARATE, .may_fail = true,
 };

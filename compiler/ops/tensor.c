@@ -1,7 +1,8 @@
-/* tensor.c: data-movement ops: Identity, Dropout (inference), Constant, Flatten, Reshape,
- * Transpose, Concat and Pad.  They work on elements of any size, so every dtype with a C
- * type (float16 as raw bits) is accepted.  Identity, Flatten and Reshape alias their
- * input when the memory plan allows; the emitted copy then does nothing. */
+/* tensor.c: data-movement ops: Identity, Dropout (inference, or training with ratio 0),
+ * Constant, Flatten, Reshape, Transpose, Concat and Pad.  They work on elements of any
+ * size, so every dtype with a C type (float16 as raw bits) is accepted.  Identity,
+ * Flatten and Reshape alias their input when the memory plan allows; the emitted copy
+ * then does nothing. */
 #include <stdio.h>
 #include <string.h>
 
@@ -24,22 +25,50 @@ const OpDef op_identity = {
 
 /* ---- Dropout ------------------------------------------------------------------------ */
 
+/* Dropout's default ratio (opset 12 and later, when input 1 is omitted). */
+#define DROPOUT_DEFAULT_RATIO 0.5
+
+/* Whether Dropout (opset 12 and later) runs in training mode: input 2, when present,
+ * must be known at compile time (`onnxcc test` then freezes a graph input).  In training
+ * mode the ratio (input 1) must be 0: Dropout then keeps every element, as in inference;
+ * with a ratio > 0 its output is random and is refused. */
+static bool dropout_check_training(const Node *n, Diag *d) {
+    const Value *tm = op_input(n, 2);
+    if (!tm) return true;
+    if (!op_require_const(n, 2, d)) return false;
+    if (ir_numel(tm) != 1) {
+        diag_error(d, n, "training_mode '%s' must hold one value, got %lld", tm->name,
+                   (long long)ir_numel(tm));
+        return false;
+    }
+    if (ir_const_get_i64(tm, 0) == 0) return true;
+    const Value *r = op_input(n, 1);
+    double ratio = DROPOUT_DEFAULT_RATIO;
+    if (r) {
+        if (!op_require_const(n, 1, d)) return false;
+        if (ir_numel(r) != 1 || !dtype_is_float(r->dtype)) {
+            diag_error(d, n, "ratio '%s' must be one floating-point value", r->name);
+            return false;
+        }
+        ratio = ou_get_f64(r, 0);
+    }
+    if (!(ratio >= 0.0 && ratio < 1.0)) {
+        diag_error(d, n, "ratio must be in [0, 1), got %g", ratio);
+        return false;
+    }
+    if (ratio > 0.0) {
+        diag_error(d, n, "training-mode Dropout with ratio > 0 is random (ratio %g): only "
+                   "ratio 0 (which keeps every element) is supported", ratio);
+        return false;
+    }
+    return true;
+}
+
 static bool dropout_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
     if (!op_require_shape(n, 0, d) || !ou_check_holdable(n, 0, d)) return false;
     const Value *x = n->inputs[0];
-    const Value *tm = op_input(n, 2);
-    if (tm) {
-        if (!tm->data) {
-            diag_error(d, n, "training_mode '%s' must be a constant (only inference is "
-                       "supported)", tm->name);
-            return false;
-        }
-        if (ir_numel(tm) >= 1 && ir_const_get_i64(tm, 0) != 0) {
-            diag_error(d, n, "training_mode is true: training-mode Dropout is not supported");
-            return false;
-        }
-    }
+    if (!dropout_check_training(n, d)) return false;
     ir_value_set_shape(n->outputs[0], x->dtype, x->rank, x->dims);
     if (n->n_outputs > 1 && n->outputs[1])
         ir_value_set_shape(n->outputs[1], n->opset >= 10 ? DT_BOOL : x->dtype, x->rank,
