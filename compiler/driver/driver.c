@@ -99,6 +99,23 @@ Graph *drv_load(const DriverOptions *o, const char *model_path, int *rc, Diag *d
     return g;
 }
 
+bool drv_bind_lists(Graph *g, const HostLayout *lays, int n, Diag *d) {
+    if (n != g->n_inputs) {
+        diag_error(d, NULL, "the model has %d inputs but %d input files were given",
+                   g->n_inputs, n);
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        Value *v = g->inputs[i];
+        if (v->kind == VK_TENSOR) continue;
+        if (lays[i].kind != v->kind)
+            BUG("input %d read as kind %d, the model's is %d", i, lays[i].kind, v->kind);
+        if (!ir_list_bind_input(g, v, lays[i].present, lays[i].inner, lays[i].count, d))
+            return false;
+    }
+    return ir_graph_flatten_io(g, false, d);
+}
+
 bool drv_bind_input_shapes(Graph *g, const HostTensor *inputs, int n, Diag *d) {
     if (n != g->n_inputs) {
         diag_error(d, NULL, "the model has %d inputs but %d input tensors were given",

@@ -13,6 +13,10 @@
 /* Loads a model and applies --shape options; NULL + errors on failure, with *rc set to
  * the exit code: 2 when the file cannot be read, 1 when it is not a valid model. */
 Graph *drv_load(const DriverOptions *o, const char *model_path, int *rc, Diag *d);
+/* Gives each sequence or optional graph input the structure of the caller's data (lays[k]
+ * for graph input k, n of them) and replaces it among g->inputs by its tensors, so that
+ * the caller's tensors then bind one to one. */
+bool drv_bind_lists(Graph *g, const HostLayout *lays, int n, Diag *d);
 /* Gives symbolic or unknown input dims the sizes of the tensors the caller will pass. */
 bool drv_bind_input_shapes(Graph *g, const HostTensor *inputs, int n, Diag *d);
 /* Turns graph inputs into constants holding the given tensors (for the inputs an op

@@ -455,24 +455,70 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Reads DIR/PREFIX_0.pb, DIR/PREFIX_1.pb ... while they exist. */
-static int read_numbered(const char *dir, const char *prefix, HostTensor *t, Diag *d) {
+/* Reads DIR/PREFIX_0.pb, DIR/PREFIX_1.pb ... while they exist: file k as kinds[k] says
+ * (a tensor beyond n_kinds), its layout in lays[k], its tensors appended to t (*n_flat in
+ * all).  Returns the number of files, -1 on an error (nothing left allocated). */
+static int read_numbered(const char *dir, const char *prefix, const ValueKind *kinds,
+                         int n_kinds, HostTensor *t, HostLayout *lays, int *n_flat, Diag *d) {
     int n = 0;
+    *n_flat = 0;
     for (; n < DRIVER_MAX_FILES; n++) {
         char path[4096];
         int len = snprintf(path, sizeof path, "%s/%s_%d.pb", dir, prefix, n);
         if (len < 0 || (size_t)len >= sizeof path) {
             diag_error(d, NULL, "%s: path too long", dir);
-            free_tensors(t, n);
+            free_tensors(t, *n_flat);
             return -1;
         }
         if (access(path, F_OK) != 0) break;
-        if (!tensor_read_pb(path, &t[n], d)) {
-            free_tensors(t, n);
+        ValueKind kind = n < n_kinds ? kinds[n] : VK_TENSOR;
+        if (!value_read_pb(path, kind, t + *n_flat, DRIVER_MAX_FILES - *n_flat, &lays[n], d)) {
+            free_tensors(t, *n_flat);
             return -1;
         }
+        *n_flat += lays[n].count;
     }
     return n;
+}
+
+/* The kinds of the model's graph inputs (tensor, sequence, optional), which say how to
+ * read the input files; false + d (and *rc) when the model cannot be loaded. */
+static bool input_kinds(const DriverOptions *o, const char *path, ValueKind *kinds, int *n,
+                        int *rc, Diag *d) {
+    int load_rc;
+    Graph *g = drv_load(o, path, &load_rc, d);
+    if (!g) {
+        *rc = load_rc;
+        return false;
+    }
+    *n = g->n_inputs < DRIVER_MAX_FILES ? g->n_inputs : DRIVER_MAX_FILES;
+    for (int i = 0; i < *n; i++) kinds[i] = g->inputs[i]->kind;
+    ir_graph_free(g);
+    return true;
+}
+
+/* The expected outputs' structure against the compiled model's (the model's declared
+ * outputs, sequences and optionals included, before they were flattened). */
+static bool check_layouts(const Graph *g, const HostLayout *lays, int n_files, const char *set,
+                          Diag *d) {
+    int n = g->model_outputs ? g->n_model_outputs : g->n_outputs;
+    Value *const *outs = g->model_outputs ? g->model_outputs : g->outputs;
+    if (n_files != n) {
+        diag_error(d, NULL, "%s: %d expected outputs but the model has %d", set, n_files, n);
+        return false;
+    }
+    for (int k = 0; k < n; k++) {
+        const Value *v = outs[k];
+        bool present = v->kind != VK_OPTIONAL || v->n_elems > 0;
+        if (present != lays[k].present || ir_list_tensor_count(v) != lays[k].count) {
+            diag_error(d, NULL, "%s: output %d '%s': %s of %lld tensors, expected %s of %d", set,
+                       k, v->name, present ? "a value" : "an empty optional",
+                       (long long)ir_list_tensor_count(v),
+                       lays[k].present ? "a value" : "an empty optional", lays[k].count);
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Compiles and builds a test case's model for one data set's inputs (in) into *gp and b;
@@ -485,13 +531,15 @@ static int read_numbered(const char *dir, const char *prefix, HostTensor *t, Dia
  * at most once per graph input.  A failed attempt's errors are dropped from d (which
  * holds nothing else: the caller stops at the first error). */
 static int compile_case(const DriverOptions *o, const char *path, const HostTensor *in,
-                        int n_in, Graph **gp, Build *b, bool *frozen, Diag *d) {
+                        int n_in, const HostLayout *lays, int n_files, Graph **gp, Build *b,
+                        bool *frozen, Diag *d) {
     int rc = 0;
     bool freeze[DRIVER_MAX_FILES] = {false};
     memset(frozen, 0, (size_t)n_in * sizeof *frozen);
     Graph *g = *gp = drv_load(o, path, &rc, d);
     if (!g) return rc;
-    bool ok = drv_bind_input_shapes(g, in, n_in, d) && drv_pipeline(g, o, NULL, d);
+    bool ok = drv_bind_lists(g, lays, n_files, d) && drv_bind_input_shapes(g, in, n_in, d) &&
+              drv_pipeline(g, o, NULL, d);
     for (int attempt = 0; !ok && attempt < n_in && n_in <= DRIVER_MAX_FILES; attempt++) {
         /* g->inputs holds the inputs not frozen yet, in model order */
         bool grew = false;
@@ -503,7 +551,7 @@ static int compile_case(const DriverOptions *o, const char *path, const HostTens
         diag_init(d);
         g = *gp = drv_load(o, path, &rc, d);
         if (!g) return rc;
-        ok = drv_bind_input_shapes(g, in, n_in, d) &&
+        ok = drv_bind_lists(g, lays, n_files, d) && drv_bind_input_shapes(g, in, n_in, d) &&
              drv_freeze_inputs(g, in, n_in, freeze, frozen, d) && drv_pipeline(g, o, NULL, d);
     }
     return ok && build_model(g, o, path, b, d) ? 0 : 1;
@@ -541,23 +589,29 @@ int driver_test(const DriverOptions *o, Diag *d) {
     Graph *g = NULL;
     Build b = {0};
     bool built = false, any_frozen = false;
+    ValueKind in_kinds[DRIVER_MAX_FILES];
+    int n_in_kinds = 0;
     if (n_sets == 0) {
         diag_error(d, NULL, "%s: no test_data_set_* folder", o->model);
         rc = 2;
+    } else {
+        (void)input_kinds(o, path, in_kinds, &n_in_kinds, &rc, d);    /* rc set on failure */
     }
     double max_err = 0;
     for (int s = 0; s < n_sets && rc == 0; s++) {
         char set_dir[4096];
         snprintf(set_dir, sizeof set_dir, "%s/%s", o->model, sets[s]);
         HostTensor in[DRIVER_MAX_FILES], want[DRIVER_MAX_FILES], got[DRIVER_MAX_FILES];
+        HostLayout in_lays[DRIVER_MAX_FILES], want_lays[DRIVER_MAX_FILES];
         memset(in, 0, sizeof in);
         memset(want, 0, sizeof want);
         memset(got, 0, sizeof got);
         bool ran = false, frozen[DRIVER_MAX_FILES] = {false};
-        int n_in = read_numbered(set_dir, "input", in, d);
-        int n_want = n_in < 0 ? -1 : read_numbered(set_dir, "output", want, d);
-        if (n_in < 0 || n_want < 0) {
-            if (n_in > 0) free_tensors(in, n_in);
+        /* n_in, n_want: tensors (a sequence file gives several); *_files: files */
+        int n_in = 0, n_want = 0, n_want_files = 0;
+        int n_in_files = read_numbered(set_dir, "input", in_kinds, n_in_kinds, in, in_lays,
+                                       &n_in, d);
+        if (n_in_files < 0) {
             rc = 2;
             break;
         }
@@ -569,13 +623,29 @@ int driver_test(const DriverOptions *o, Diag *d) {
                 ir_graph_free(g);
                 g = NULL;
             }
-            rc = compile_case(o, path, in, n_in, &g, &b, frozen, d);
+            rc = compile_case(o, path, in, n_in, in_lays, n_in_files, &g, &b, frozen, d);
             for (int k = 0; k < n_in; k++) any_frozen |= frozen[k];
             built = true;
         }
+        if (rc == 0) {
+            /* read once compiled: the outputs' kinds are those inference found */
+            ValueKind out_kinds[DRIVER_MAX_FILES];
+            int n_outs = g->model_outputs ? g->n_model_outputs : g->n_outputs;
+            for (int k = 0; k < n_outs && k < DRIVER_MAX_FILES; k++)
+                out_kinds[k] = (g->model_outputs ? g->model_outputs : g->outputs)[k]->kind;
+            n_want_files = read_numbered(set_dir, "output", out_kinds,
+                                         n_outs < DRIVER_MAX_FILES ? n_outs : DRIVER_MAX_FILES,
+                                         want, want_lays, &n_want, d);
+            if (n_want_files < 0) {
+                n_want = 0;
+                rc = 2;
+            } else if (!check_layouts(g, want_lays, n_want_files, sets[s], d)) {
+                rc = 1;
+            }
+        }
         if (rc == 0 && n_want != g->n_outputs) {
-            diag_error(d, NULL, "%s: %d expected outputs but the model has %d", sets[s], n_want,
-                       g->n_outputs);
+            diag_error(d, NULL, "%s: %d expected output tensors but the model has %d", sets[s],
+                       n_want, g->n_outputs);
             rc = 1;
         }
         if (rc == 0) {

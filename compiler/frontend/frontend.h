@@ -38,6 +38,18 @@ typedef struct HostTensor {
 } HostTensor;
 
 bool tensor_read_pb(const char *path, HostTensor *t, Diag *d);
+/* What a value file held besides its tensors: a tensor (count 1), a sequence of count
+ * tensors, or an optional, empty (present false) or holding a tensor or a sequence. */
+typedef struct HostLayout {
+    ValueKind kind;
+    bool present;
+    ValueKind inner;            /* an optional's value: VK_TENSOR or VK_SEQUENCE */
+    int count;                  /* tensors read */
+} HostLayout;
+/* Reads a TensorProto, SequenceProto or OptionalProto file (as kind says, the model's
+ * type: the files do not say which they are) into out[0..cap), its tensors in order. */
+bool value_read_pb(const char *path, ValueKind kind, HostTensor *out, int cap, HostLayout *lay,
+                   Diag *d);
 bool tensor_write_pb(const char *path, const HostTensor *t, Diag *d);
 void tensor_free(HostTensor *t);
 

@@ -9,6 +9,8 @@
  * A graph attribute (the body of If, Loop, Scan) is converted the same way in a nested
  * scope once its node's inputs are resolved; the outer names it reads become captures
  * (see Subgraph in ir/graph.h), and nesting is bounded by IR_MAX_SUBGRAPH_DEPTH.
+ * A graph input may be a sequence of tensors or an optional (Value.kind, with the
+ * element type); its length comes later from the caller's data (ir_list_bind_input).
  */
 #include "frontend/tensor_data.h"
 
@@ -214,6 +216,39 @@ static bool convert_initializers(Conv *c, const Onnx__GraphProto *gp) {
 
 /* --- graph inputs and outputs ------------------------------------------------------------ */
 
+/* Sequences and optionals: a sequence of tensors, an optional of a tensor or of such a
+ * sequence.  *kind gets the value's kind, *elem the innermost tensor type (NULL if the
+ * model leaves it out); false + error for other types (maps, nested sequences...). */
+static bool list_type(Conv *c, const Onnx__TypeProto *tp, const char *what, ValueKind *kind,
+                      const Onnx__TypeProto__Tensor **elem) {
+    const Onnx__TypeProto *inner = NULL;
+    *elem = NULL;
+    if (tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE && tp->sequence_type) {
+        *kind = VK_SEQUENCE;
+        inner = tp->sequence_type->elem_type;
+    } else if (tp->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE && tp->optional_type) {
+        *kind = VK_OPTIONAL;
+        inner = tp->optional_type->elem_type;
+        if (inner && inner->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE &&
+            inner->sequence_type)
+            inner = inner->sequence_type->elem_type;
+    } else {
+        diag_error(c->d, NULL, "%s is not a tensor, a sequence of tensors or an optional (maps "
+                   "and sparse tensors are not supported)", what);
+        return false;
+    }
+    if (inner && inner->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
+        diag_error(c->d, NULL, "%s is a %s of %s: only tensors and sequences of tensors are "
+                   "supported inside sequences and optionals", what,
+                   *kind == VK_SEQUENCE ? "sequence" : "optional",
+                   inner->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE ? "sequences"
+                                                                             : "another type");
+        return false;
+    }
+    if (inner) *elem = inner->tensor_type;
+    return true;
+}
+
 /* The tensor type of a ValueInfo, or NULL + error. */
 static const Onnx__TypeProto__Tensor *tensor_type(Conv *c, const Onnx__ValueInfoProto *vi,
                                                    const char *what) {
@@ -222,8 +257,8 @@ static const Onnx__TypeProto__Tensor *tensor_type(Conv *c, const Onnx__ValueInfo
         return NULL;
     }
     if (vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !vi->type->tensor_type) {
-        diag_error(c->d, NULL, "%s is not a tensor (sequences, maps, optionals and sparse "
-                   "tensors are not supported)", what);
+        diag_error(c->d, NULL, "%s is not a tensor (maps and sparse tensors are not "
+                   "supported)", what);
         return NULL;
     }
     return vi->type->tensor_type;
@@ -246,6 +281,19 @@ static bool elem_dtype(Conv *c, int t, const char *what, DType *out) {
     return true;
 }
 
+/* A graph input that is a sequence or an optional: its kind and element type; its length
+ * and element shapes come from the caller's data (ir_list_bind_input). */
+static bool convert_list_input(Conv *c, Value *v, const Onnx__TypeProto *tp, const char *what) {
+    ValueKind kind;
+    const Onnx__TypeProto__Tensor *elem;
+    if (!list_type(c, tp, what, &kind, &elem)) return false;
+    DType dt = DT_UNDEFINED;
+    if (elem && elem->has_elem_type && !elem_dtype(c, elem->elem_type, what, &dt)) return false;
+    v->kind = kind;
+    v->dtype = dt;
+    return ir_graph_add_input(c->g, v, c->d);
+}
+
 static bool convert_input(Conv *c, const Onnx__ValueInfoProto *vi, size_t index) {
     char q[QBUF], what[QBUF + 32];
     const char *name = vi->name ? vi->name : "";
@@ -260,6 +308,8 @@ static bool convert_input(Conv *c, const Onnx__ValueInfoProto *vi, size_t index)
      * by every node that reads it. */
     Value *v = define_value(c, name, what, NULL);
     if (!v) return false;
+    if (vi->type && vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE)
+        return convert_list_input(c, v, vi->type, what);
     const Onnx__TypeProto__Tensor *tt = tensor_type(c, vi, what);
     if (!tt) return false;
     DType dt;
@@ -423,6 +473,10 @@ static bool convert_attr(Conv *c, Node *n, const Onnx__AttributeProto *ap, Attr 
          * which the ops reject). */
         a->type = ATTR_GRAPH;
         return true;
+    case ATTR_TYPE_PROTO:
+        /* Optional's `type` (the type of an empty optional): nothing reads its contents */
+        a->type = ATTR_TYPE_PROTO;
+        return true;
     case 0:
         diag_error(c->d, n, "attribute '%s' has no type", diag_quote(q, sizeof q, aname));
         return false;
@@ -543,7 +597,13 @@ static bool convert_body_input(Conv *c, const Onnx__ValueInfoProto *vi, size_t i
     snprintf(what, sizeof what, "subgraph input '%s'", diag_quote(q, sizeof q, name));
     Value *v = define_value(c, name, what, NULL);
     if (!v) return false;
-    if (vi->type && !tensor_type(c, vi, what)) return false;
+    if (vi->type && vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
+        ValueKind kind;                     /* a Loop's carried sequence */
+        const Onnx__TypeProto__Tensor *elem;
+        if (!list_type(c, vi->type, what, &kind, &elem)) return false;
+    } else if (vi->type && !tensor_type(c, vi, what)) {
+        return false;
+    }
     c->scope->sub->inputs[c->scope->sub->n_inputs++] = v;
     return true;
 }

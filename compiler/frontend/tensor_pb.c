@@ -5,6 +5,8 @@
  * no external data); writing always uses raw_data and is atomic (PATH.tmp, then rename).
  * A HostTensor holds the sub-byte types (int4, uint4, float4e2m1, int2, uint2) one element
  * a byte, like the rest of onnxcc: reading unpacks them (tensor_data.c), writing packs them.
+ * Test cases give sequences and optionals as SequenceProto and OptionalProto files, read
+ * here as their tensors in order (value_read_pb).
  */
 #include "frontend/tensor_data.h"
 
@@ -20,22 +22,18 @@
 
 enum { PB_MAX_FILE_BYTES = 1 << 30 };   /* 1 GiB: far beyond any test tensor */
 
-bool tensor_read_pb(const char *path, HostTensor *t, Diag *d) {
-    char qp[300], what[340];
+/* A HostTensor from the bytes of one TensorProto, named `what` in errors. */
+static bool host_from_bytes(const uint8_t *bytes, size_t len, const char *what, HostTensor *t,
+                            Diag *d) {
     memset(t, 0, sizeof *t);
-    diag_quote(qp, sizeof qp, path);
-    snprintf(what, sizeof what, "tensor file '%s'", qp);
-    FileMap f;
-    if (!fe_file_map(path, PB_MAX_FILE_BYTES, &f, d)) return false;
     PbBudget budget;
     size_t limit;
-    if (!size_mul(f.len, 16, &limit) || !size_add(limit, (size_t)64 << 20, &limit))
+    if (!size_mul(len, 16, &limit) || !size_add(limit, (size_t)64 << 20, &limit))
         limit = SIZE_MAX;
     pb_budget_init(&budget, limit);
-    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(&budget.alloc, f.len, f.data);
+    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(&budget.alloc, len, bytes);
     if (!tp) {
         diag_error(d, NULL, "%s is not a valid TensorProto (protobuf parse failed)", what);
-        fe_file_unmap(&f);
         return false;
     }
     TensorMeta m;
@@ -58,7 +56,172 @@ bool tensor_read_pb(const char *path, HostTensor *t, Diag *d) {
         tensor_free(t);
     }
     onnx__tensor_proto__free_unpacked(tp, &budget.alloc);
+    return ok;
+}
+
+bool tensor_read_pb(const char *path, HostTensor *t, Diag *d) {
+    char qp[300], what[340];
+    memset(t, 0, sizeof *t);
+    diag_quote(qp, sizeof qp, path);
+    snprintf(what, sizeof what, "tensor file '%s'", qp);
+    FileMap f;
+    if (!fe_file_map(path, PB_MAX_FILE_BYTES, &f, d)) return false;
+    bool ok = host_from_bytes(f.data, f.len, what, t, d);
     fe_file_unmap(&f);
+    return ok;
+}
+
+/* --- SequenceProto and OptionalProto files -------------------------------------------------
+ * Their schema is not among the bindings (schemas/onnx.proto), and they are small: a
+ * name (field 1), an element type (field 2, SequenceProto.DataType / OptionalProto's,
+ * the same numbers) and the values, TensorProtos read by host_from_bytes.  This reads
+ * the wire format directly: SequenceProto's tensor_values (3); OptionalProto's
+ * tensor_value (3) or sequence_value (5).  Other contents (sparse tensors, maps, nested
+ * optionals) are refused. */
+
+enum { PB_WIRE_VARINT = 0, PB_WIRE_I64 = 1, PB_WIRE_LEN = 2, PB_WIRE_I32 = 5,
+       PB_VARINT_MAX_BYTES = 10 };
+enum { SEQ_FIELD_TENSORS = 3, OPT_FIELD_TENSOR = 3, OPT_FIELD_SEQUENCE = 5,
+       ELEM_TYPE_FIELD = 2, ELEM_TENSOR = 1, ELEM_SEQUENCE = 3 };
+
+typedef struct PbField {
+    uint32_t num;
+    int wire;
+    uint64_t varint;            /* PB_WIRE_VARINT */
+    const uint8_t *p;           /* PB_WIRE_LEN: the bytes */
+    size_t len;
+} PbField;
+
+static bool pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
+    uint64_t v = 0;
+    for (int i = 0; i < PB_VARINT_MAX_BYTES && *p < end; i++) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) { *out = v; return true; }
+    }
+    return false;
+}
+
+/* The next field of [*p, end); false at a malformed field (*p == end: no more). */
+static bool pb_next(const uint8_t **p, const uint8_t *end, PbField *f) {
+    uint64_t key, len;
+    if (!pb_varint(p, end, &key) || (key >> 3) == 0 || (key >> 3) > UINT32_MAX) return false;
+    f->num = (uint32_t)(key >> 3);
+    f->wire = (int)(key & 7);
+    switch (f->wire) {
+    case PB_WIRE_VARINT: return pb_varint(p, end, &f->varint);
+    case PB_WIRE_I64: if (end - *p < 8) return false; *p += 8; return true;
+    case PB_WIRE_I32: if (end - *p < 4) return false; *p += 4; return true;
+    case PB_WIRE_LEN:
+        if (!pb_varint(p, end, &len) || len > (uint64_t)(end - *p)) return false;
+        f->p = *p;
+        f->len = (size_t)len;
+        *p += len;
+        return true;
+    default: return false;
+    }
+}
+
+/* Reads the tensors of a SequenceProto's bytes into out[*count...]. */
+static bool read_sequence(const uint8_t *p, size_t len, const char *what, HostTensor *out,
+                          int cap, int *count, Diag *d) {
+    const uint8_t *end = p + len;
+    PbField f;
+    while (p < end) {
+        if (!pb_next(&p, end, &f)) {
+            diag_error(d, NULL, "%s is not a valid SequenceProto", what);
+            return false;
+        }
+        if (f.num == ELEM_TYPE_FIELD && f.wire == PB_WIRE_VARINT && f.varint != ELEM_TENSOR &&
+            f.varint != 0) {
+            diag_error(d, NULL, "%s is a sequence of elements of kind %llu: only sequences "
+                       "of tensors are supported", what, (unsigned long long)f.varint);
+            return false;
+        }
+        if (f.num != SEQ_FIELD_TENSORS || f.wire != PB_WIRE_LEN) continue;
+        if (*count >= cap) {
+            diag_error(d, NULL, "%s holds more than %d tensors in all", what, cap);
+            return false;
+        }
+        char ewhat[400];
+        snprintf(ewhat, sizeof ewhat, "%s, element %d", what, *count);
+        if (!host_from_bytes(f.p, f.len, ewhat, &out[*count], d)) return false;
+        (*count)++;
+    }
+    return true;
+}
+
+/* An OptionalProto's bytes: empty, a tensor or a sequence of tensors. */
+static bool read_optional(const uint8_t *p, size_t len, const char *what, HostTensor *out,
+                          int cap, HostLayout *lay, Diag *d) {
+    const uint8_t *end = p + len;
+    PbField f;
+    while (p < end) {
+        if (!pb_next(&p, end, &f)) {
+            diag_error(d, NULL, "%s is not a valid OptionalProto", what);
+            return false;
+        }
+        if (f.num == ELEM_TYPE_FIELD && f.wire == PB_WIRE_VARINT && f.varint != 0 &&
+            f.varint != ELEM_TENSOR && f.varint != ELEM_SEQUENCE) {
+            diag_error(d, NULL, "%s is an optional of kind %llu: only optional tensors and "
+                       "sequences are supported", what, (unsigned long long)f.varint);
+            return false;
+        }
+        if (f.wire != PB_WIRE_LEN || (f.num != OPT_FIELD_TENSOR && f.num != OPT_FIELD_SEQUENCE))
+            continue;
+        if (lay->present) {
+            diag_error(d, NULL, "%s holds two values", what);
+            return false;
+        }
+        lay->present = true;
+        if (f.num == OPT_FIELD_SEQUENCE) {
+            lay->inner = VK_SEQUENCE;
+            if (!read_sequence(f.p, f.len, what, out, cap, &lay->count, d)) return false;
+        } else {
+            lay->inner = VK_TENSOR;
+            if (cap < 1) {
+                diag_error(d, NULL, "%s: too many tensors in all", what);
+                return false;
+            }
+            if (!host_from_bytes(f.p, f.len, what, &out[0], d)) return false;
+            lay->count = 1;
+        }
+    }
+    return true;
+}
+
+bool value_read_pb(const char *path, ValueKind kind, HostTensor *out, int cap, HostLayout *lay,
+                   Diag *d) {
+    char qp[300], what[340];
+    memset(lay, 0, sizeof *lay);
+    lay->kind = kind;
+    lay->inner = VK_TENSOR;
+    if (kind == VK_TENSOR) {
+        if (cap < 1) {
+            diag_error(d, NULL, "too many tensor files");
+            return false;
+        }
+        lay->present = true;
+        lay->count = 1;
+        return tensor_read_pb(path, out, d);
+    }
+    diag_quote(qp, sizeof qp, path);
+    snprintf(what, sizeof what, "%s file '%s'", kind == VK_SEQUENCE ? "sequence" : "optional",
+             qp);
+    FileMap f;
+    if (!fe_file_map(path, PB_MAX_FILE_BYTES, &f, d)) return false;
+    bool ok;
+    if (kind == VK_SEQUENCE) {
+        lay->present = true;
+        ok = read_sequence(f.data, f.len, what, out, cap, &lay->count, d);
+    } else {
+        ok = read_optional(f.data, f.len, what, out, cap, lay, d);
+    }
+    fe_file_unmap(&f);
+    if (!ok) {
+        for (int i = 0; i < lay->count; i++) tensor_free(&out[i]);
+        lay->count = 0;
+    }
     return ok;
 }
 

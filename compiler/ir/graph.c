@@ -226,6 +226,119 @@ bool ir_graph_add_output(Graph *g, Value *v, Diag *d) {
     return value_list_add(g, &g->outputs, &g->n_outputs, v, d);
 }
 
+/* --- sequences and optionals (compile-time lists of tensor values) ---------------------- */
+
+bool ir_value_inferred(const Value *v) {
+    return v->kind == VK_TENSOR ? v->rank >= 0 : v->list_known;
+}
+
+bool ir_list_set(Graph *g, Value *v, ValueKind kind, Value *const *elems, int n, Diag *d) {
+    if (n < 0 || n > IR_MAX_LIST) {
+        diag_error(d, v->producer, "'%s' would hold %d elements, more than the %d a sequence "
+                   "may hold", v->name, n, (int)IR_MAX_LIST);
+        return false;
+    }
+    if (n > IR_MAX_LIST_TOTAL - g->list_elems) {
+        diag_error(d, v->producer, "the sequences of this model would hold more than %d "
+                   "elements in all", (int)IR_MAX_LIST_TOTAL);
+        return false;
+    }
+    g->list_elems += n;
+    Value **p = arena_array(&g->arena, n ? (size_t)n : 1, sizeof *p);
+    if (!p) { diag_error(d, NULL, "out of memory"); return false; }
+    if (n) memcpy(p, elems, (size_t)n * sizeof *p);
+    v->kind = kind;
+    v->elems = p;
+    v->n_elems = n;
+    v->list_known = true;
+    return true;
+}
+
+int64_t ir_list_tensor_count(const Value *v) {
+    if (v->kind == VK_TENSOR) return 1;
+    int64_t count = 0;
+    for (int i = 0; i < v->n_elems; i++) count += ir_list_tensor_count(v->elems[i]);
+    return count;
+}
+
+/* A sequence of count fresh tensor graph inputs named "base[i]", element type t. */
+static bool list_new_inputs(Graph *g, Value *seq, const char *base, DType t, int count,
+                            Diag *d) {
+    if (count < 0 || count > IR_MAX_LIST) {
+        diag_error(d, NULL, "input '%s' is a sequence of %d tensors, more than the %d "
+                   "supported", base, count, (int)IR_MAX_LIST);
+        return false;
+    }
+    Value **elems = arena_array(&g->arena, count ? (size_t)count : 1, sizeof *elems);
+    if (!elems) { diag_error(d, NULL, "out of memory"); return false; }
+    for (int i = 0; i < count; i++) {
+        const char *nm = arena_printf(&g->arena, "%s[%d]", base, i);
+        nm = nm ? ir_unique_name(g, nm) : NULL;
+        elems[i] = nm ? ir_value_new(g, nm, d) : NULL;
+        if (!elems[i]) { if (!nm) diag_error(d, NULL, "out of memory"); return false; }
+        elems[i]->dtype = t;
+        elems[i]->is_input = true;
+    }
+    return ir_list_set(g, seq, VK_SEQUENCE, elems, count, d);
+}
+
+bool ir_list_bind_input(Graph *g, Value *v, bool present, ValueKind inner, int count,
+                        Diag *d) {
+    if (v->kind == VK_SEQUENCE) return list_new_inputs(g, v, v->name, v->dtype, count, d);
+    if (v->kind != VK_OPTIONAL) BUG("ir_list_bind_input on tensor '%s'", v->name);
+    if (!present) return ir_list_set(g, v, VK_OPTIONAL, NULL, 0, d);
+    const char *nm = arena_printf(&g->arena, "%s.value", v->name);
+    nm = nm ? ir_unique_name(g, nm) : NULL;
+    Value *e = nm ? ir_value_new(g, nm, d) : NULL;
+    if (!e) { if (!nm) diag_error(d, NULL, "out of memory"); return false; }
+    e->dtype = v->dtype;
+    if (inner == VK_SEQUENCE) {
+        e->kind = VK_SEQUENCE;
+        if (!list_new_inputs(g, e, v->name, v->dtype, count, d)) return false;
+    } else {
+        e->is_input = true;
+    }
+    return ir_list_set(g, v, VK_OPTIONAL, &e, 1, d);
+}
+
+/* Appends v's tensors (v itself for a tensor) to *list. */
+static bool list_append_flat(Graph *g, Value ***list, int *count, Value *v, bool output,
+                             Diag *d) {
+    if (v->kind != VK_TENSOR) {
+        for (int i = 0; i < v->n_elems; i++)
+            if (!list_append_flat(g, list, count, v->elems[i], output, d)) return false;
+        return true;
+    }
+    if (output) v->is_output = true;
+    return value_list_add(g, list, count, v, d);
+}
+
+bool ir_graph_flatten_io(Graph *g, bool outputs, Diag *d) {
+    Value **old = outputs ? g->outputs : g->inputs;
+    int n_old = outputs ? g->n_outputs : g->n_inputs;
+    bool any = false;
+    for (int i = 0; i < n_old; i++) {
+        if (old[i]->kind == VK_TENSOR) continue;
+        if (!old[i]->list_known) BUG("flattening the unbound list '%s'", old[i]->name);
+        any = true;
+    }
+    if (!any) return true;
+    Value **flat = NULL;
+    int n_flat = 0;
+    for (int i = 0; i < n_old; i++)
+        if (!list_append_flat(g, &flat, &n_flat, old[i], outputs, d)) return false;
+    if (outputs) {
+        g->model_outputs = old;
+        g->n_model_outputs = n_old;
+        g->outputs = flat;
+        g->n_outputs = n_flat;
+    } else {
+        g->inputs = flat;
+        g->n_inputs = n_flat;
+    }
+    return true;
+}
+
 void ir_graph_compact(Graph *g) {
     int o = 0;
     for (int i = 0; i < g->n_nodes; i++)

@@ -22,7 +22,20 @@ enum {
     IR_MAX_RANK = 8,          /* larger ranks are rejected by the frontend */
     IR_MAX_NAME = 4096,       /* longer names are rejected */
     IR_MAX_SUBGRAPH_DEPTH = 16, /* deeper nesting of If/Loop/Scan bodies is rejected */
+    IR_MAX_LIST = 65536,      /* longer sequences are rejected */
+    IR_MAX_LIST_TOTAL = 1 << 24, /* elements of all the lists of a graph together (each list
+                                    holds its own array: a loop inserting into a sequence
+                                    makes quadratically many) */
 };
+
+/* What a value is.  Sequences and optionals exist only at compile time: a list value
+ * holds the tensor values it is made of (see Value.elems), and the ops that handle lists
+ * are expanded during inference into ordinary nodes on those tensors (ops/sequence.c). */
+typedef enum ValueKind {
+    VK_TENSOR = 0,
+    VK_SEQUENCE,              /* elems: the tensors, in order */
+    VK_OPTIONAL,              /* elems: none (empty) or one tensor or sequence value */
+} ValueKind;
 
 typedef struct Graph Graph;
 typedef struct Node Node;
@@ -53,6 +66,13 @@ struct Value {
     bool needs_const;           /* an op asked for this value's data at compile time, or for
                                    that of a value computed from it (op_require_const);
                                    `onnxcc test` then freezes such graph inputs */
+    /* sequences and optionals (kind != VK_TENSOR): dtype is the element type declared by
+     * the model (DT_UNDEFINED if none), rank stays -1; the list is known once list_known
+     * is set (by an expansion, or by binding a graph input's data) */
+    ValueKind kind;
+    Value **elems;              /* n_elems values (arena); shared between lists */
+    int n_elems;
+    bool list_known;
     /* memory plan */
     Storage storage;
     size_t ws_offset;           /* bytes into the workspace, for STORAGE_WORKSPACE */
@@ -69,6 +89,7 @@ typedef enum AttrType {
     ATTR_FLOATS = 6,
     ATTR_INTS = 7,
     ATTR_STRINGS = 8,
+    ATTR_TYPE_PROTO = 13,       /* a type (Optional's `type`): only its presence is kept */
 } AttrType;
 
 typedef struct Attr {
@@ -154,6 +175,11 @@ struct Graph {
     int n_inputs;
     Value **outputs;            /* graph outputs in model order */
     int n_outputs;
+    /* the outputs as the model declares them, sequences and optionals included, once
+     * ir_graph_flatten_io has replaced each list in `outputs` by its tensors (else NULL) */
+    Value **model_outputs;
+    int n_model_outputs;
+    int64_t list_elems;         /* elements of every list made so far (IR_MAX_LIST_TOTAL) */
     struct MemoryPlan *plan;    /* set by the plan_memory pass */
     /* name -> value hash (open addressing, malloc'ed, freed by ir_graph_free), built by
      * the first ir_unique_name so that expansions creating 10^5 values stay linear; NULL
@@ -186,6 +212,26 @@ Node  *ir_subgraph_node_new(Graph *g, Subgraph *s, const char *name, const char 
 bool   ir_subgraph_add_capture(Graph *g, Subgraph *s, Value *placeholder, Diag *d);
 /* Appends an input to a node (the frontend's captures). */
 bool   ir_node_add_input(Graph *g, Node *n, Value *v, Diag *d);
+
+/* Sequences and optionals. */
+/* v has a known type: a tensor with a rank, or a list whose elements are known. */
+bool    ir_value_inferred(const Value *v);
+/* Makes v the list `kind` of the n values elems (copied into the arena); false + error
+ * beyond IR_MAX_LIST elements (IR_MAX_LIST_TOTAL for the graph) or on memory exhaustion. */
+bool    ir_list_set(Graph *g, Value *v, ValueKind kind, Value *const *elems, int n, Diag *d);
+/* Tensors of a list value, nested lists flattened in order (a tensor counts 1). */
+int64_t ir_list_tensor_count(const Value *v);
+/* Gives list graph input v its structure from the caller's data: a sequence of count
+ * fresh tensor inputs named "v[i]" (element type v->dtype, shape bound later); an
+ * optional that is empty (present false) or holds a tensor (inner VK_TENSOR) or a
+ * sequence of count tensors. */
+bool    ir_list_bind_input(Graph *g, Value *v, bool present, ValueKind inner, int count,
+                           Diag *d);
+/* Replaces each list among g->inputs (outputs: g->outputs, keeping the declared list in
+ * g->model_outputs) by its tensors in order, nested lists flattened; the tensors become
+ * inputs (outputs) too, and the lists keep their flags (they are the model's).  The
+ * generated function then takes and returns one buffer per tensor. */
+bool    ir_graph_flatten_io(Graph *g, bool outputs, Diag *d);
 
 /* Shapes. */
 void    ir_value_set_shape(Value *v, DType t, int rank, const int64_t *dims);

@@ -17,32 +17,34 @@
  * become the outputs of Identity, Where or Concat nodes at the end of the expansion
  * (the canonicalize pass drops the Identity copies).  The whole expansion of a model is
  * bounded by OP_EXPAND_MAX_NODES nodes.
+ * Sequences and optionals (compile-time lists, ops/sequence.c) flow through If and Loop:
+ * a branch's or an iteration's list is passed on as it is, and an If whose condition is
+ * unknown selects list outputs element by element.  control_flow.h exports the helpers
+ * that the sequence ops build their expansions with.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/control_flow.h"
 #include "ops/op_util.h"
-
-/* Opset of the nodes an expansion creates itself (Unsqueeze takes its axes as input). */
-enum { CF_OPSET = 13 };
 
 /* --- creating the nodes of an expansion --------------------------------------------------- */
 
-static bool cf_oom(const Node *owner, Diag *d) {
+bool cf_oom(const Node *owner, Diag *d) {
     diag_error(d, owner, "out of memory expanding the control flow");
     return false;
 }
 
 /* The name stem of the node's values: its first output's name. */
-static const char *cf_stem(const Node *n) {
+const char *cf_stem(const Node *n) {
     for (int k = 0; k < n->n_outputs; k++)
         if (n->outputs[k]) return n->outputs[k]->name;
     return "cf";
 }
 
 /* A fresh value of g, named after base. */
-static Value *cf_value(Graph *g, const Node *owner, const char *base, Diag *d) {
+Value *cf_value(Graph *g, const Node *owner, const char *base, Diag *d) {
     const char *nm = ir_unique_name(g, base);
     if (!nm) { cf_oom(owner, d); return NULL; }
     return ir_value_new(g, nm, d);
@@ -92,8 +94,8 @@ static bool cf_run(Graph *g, OpExpandCtx *cx, Node *nn, Diag *d) {
 }
 
 /* A constant int64 (rank 0 or [1]) or bool scalar. */
-static Value *cf_const(Graph *g, const Node *owner, const char *base, DType t, int rank,
-                       int64_t x, Diag *d) {
+Value *cf_const(Graph *g, const Node *owner, const char *base, DType t, int rank,
+                int64_t x, Diag *d) {
     Value *v = cf_value(g, owner, base, d);
     const int64_t one = 1;
     if (!v) return NULL;
@@ -103,19 +105,37 @@ static Value *cf_const(Graph *g, const Node *owner, const char *base, DType t, i
     return v;
 }
 
-/* One op of the expansion: op_type(in...) -> one output, dst or a fresh value named
- * base; an int attribute when attr is not NULL.  Returns the output. */
-static Value *cf_op1(Graph *g, OpExpandCtx *cx, const Node *owner, const char *op_type,
-                     Value *const *in, int n_in, const char *attr, int64_t attr_value,
-                     Value *dst, const char *base, Diag *d) {
-    Node *nn = cf_node(g, cx, owner, owner->name, op_type, "", n_in, 1, d);
-    if (!nn) return NULL;
-    Value *y = dst ? dst : cf_value(g, owner, base, d);
-    if (!y) return NULL;
+Value *cf_const_ints(Graph *g, const Node *owner, const char *base, const int64_t *x,
+                     int64_t count, Diag *d) {
+    Value *v = cf_value(g, owner, base, d);
+    if (!v) return NULL;
+    ir_value_set_shape(v, DT_INT64, 1, &count);
+    if (!ir_value_alloc_data(g, v, d)) return NULL;
+    for (int64_t i = 0; i < count; i++) ir_const_set_i64(v, i, x[i]);
+    return v;
+}
+
+/* A new node op_type(in...) -> n_out outputs: outs[k], or fresh values named base; an
+ * int attribute when attr is not NULL.  cf_op1 is its one-output form. */
+bool cf_opn(Graph *g, OpExpandCtx *cx, const Node *owner, const char *op_type,
+            Value *const *in, int n_in, const char *attr, int64_t attr_value, Value **outs,
+            int n_out, const char *base, Diag *d) {
+    Node *nn = cf_node(g, cx, owner, owner->name, op_type, "", n_in, n_out, d);
+    if (!nn) return false;
     for (int k = 0; k < n_in; k++) nn->inputs[k] = in[k];
-    nn->outputs[0] = y;
-    if (attr && !ir_attr_set_int(g, nn, attr, attr_value, d)) return NULL;
-    return cf_run(g, cx, nn, d) ? y : NULL;
+    for (int k = 0; k < n_out; k++)
+        if (!outs[k] && !(outs[k] = cf_value(g, owner, base, d))) return false;
+    for (int k = 0; k < n_out; k++) nn->outputs[k] = outs[k];
+    if (attr && !ir_attr_set_int(g, nn, attr, attr_value, d)) return false;
+    return cf_run(g, cx, nn, d);
+}
+
+Value *cf_op1(Graph *g, OpExpandCtx *cx, const Node *owner, const char *op_type,
+              Value *const *in, int n_in, const char *attr, int64_t attr_value, Value *dst,
+              const char *base, Diag *d) {
+    Value *y = dst;
+    return cf_opn(g, cx, owner, op_type, in, n_in, attr, attr_value, &y, 1, base, d) ? y
+                                                                                    : NULL;
 }
 
 /* x[..., index, ...] along axis (the axis removed), named base. */
@@ -126,10 +146,15 @@ static Value *cf_take(Graph *g, OpExpandCtx *cx, const Node *owner, Value *x, in
     return in[1] ? cf_op1(g, cx, owner, "Gather", in, 2, "axis", axis, NULL, base, d) : NULL;
 }
 
-/* dst = Identity(x): the expansion's result becomes the node's output. */
-static bool cf_bind(Graph *g, OpExpandCtx *cx, const Node *owner, Value *x, Value *dst,
-                    Diag *d) {
-    return !dst || cf_op1(g, cx, owner, "Identity", &x, 1, NULL, 0, dst, NULL, d);
+/* The expansion's result becomes the node's output: dst = Identity(x) for a tensor; a
+ * sequence or optional shares x's list. */
+bool cf_bind(Graph *g, OpExpandCtx *cx, const Node *owner, Value *x, Value *dst, Diag *d) {
+    if (!dst) return true;
+    if (x->kind != VK_TENSOR) {
+        dst->dtype = x->dtype;
+        return ir_list_set(g, dst, x->kind, x->elems, x->n_elems, d);
+    }
+    return cf_op1(g, cx, owner, "Identity", &x, 1, NULL, 0, dst, NULL, d) != NULL;
 }
 
 /* The count values stacked along a new axis (taken in reverse order when reverse), into
@@ -174,7 +199,7 @@ static Value *cf_copy_const(Graph *g, const Node *owner, const Value *c, const c
 /* --- instantiating a body ----------------------------------------------------------------- */
 
 /* The body attribute `name` of n, or NULL + error. */
-static const Subgraph *cf_body(const Node *n, const char *name, Diag *d) {
+const Subgraph *cf_body(const Node *n, const char *name, Diag *d) {
     const Attr *a = ir_attr(n, name);
     if (!a || a->type != ATTR_GRAPH || !a->graph) {
         diag_error(d, n, "attribute '%s' is missing or is not a graph", name);
@@ -184,7 +209,7 @@ static const Subgraph *cf_body(const Node *n, const char *name, Diag *d) {
 }
 
 /* Inputs declared by the model (the captures of the bodies follow them). */
-static int cf_declared_inputs(const Node *n) {
+int cf_declared_inputs(const Node *n) {
     int count = n->n_inputs;
     for (int i = 0; i < n->n_attrs; i++) {
         const Subgraph *s = n->attrs[i].type == ATTR_GRAPH ? n->attrs[i].graph : NULL;
@@ -235,8 +260,8 @@ static bool cf_copy_node(Graph *g, OpExpandCtx *cx, const Node *owner, const Sub
 
 /* One copy of body s in g: formal input i bound to binds[i], capture k to the owner's
  * input capture_base + k; outs[j] gets the value of result j. */
-static bool cf_instantiate(Graph *g, OpExpandCtx *cx, const Node *owner, const Subgraph *s,
-                           Value *const *binds, const char *tag, Value **outs, Diag *d) {
+bool cf_instantiate(Graph *g, OpExpandCtx *cx, const Node *owner, const Subgraph *s,
+                    Value *const *binds, const char *tag, Value **outs, Diag *d) {
     Value **map = tag ? calloc((size_t)s->n_values + 1, sizeof *map) : NULL;
     if (!map) return cf_oom(owner, d);
     bool ok = true;
@@ -255,7 +280,7 @@ static bool cf_instantiate(Graph *g, OpExpandCtx *cx, const Node *owner, const S
 }
 
 /* "stem.kindN" for the values of one copy of a body. */
-static const char *cf_tag(Graph *g, const Node *n, const char *kind, int64_t iter) {
+const char *cf_tag(Graph *g, const Node *n, const char *kind, int64_t iter) {
     return iter < 0 ? arena_printf(&g->arena, "%s.%s", cf_stem(n), kind)
                     : arena_printf(&g->arena, "%s.%s%lld", cf_stem(n), kind, (long long)iter);
 }
@@ -294,6 +319,48 @@ static bool if_check(const Node *n, const Subgraph *br, const char *which, Diag 
     return true;
 }
 
+/* Both branches give the same type: element type and shape, and for sequences and
+ * optionals the same structure, element by element. */
+static bool if_same_type(const Value *a, const Value *b) {
+    if (a->kind != b->kind) return false;
+    if (a->kind == VK_TENSOR) return a->dtype == b->dtype && ir_same_shape(a, b);
+    if (a->n_elems != b->n_elems) return false;
+    for (int i = 0; i < a->n_elems; i++)
+        if (!if_same_type(a->elems[i], b->elems[i])) return false;
+    return true;
+}
+
+/* A value's type for an error message. */
+static const char *if_type_str(char *buf, size_t size, const Value *v) {
+    if (v->kind == VK_TENSOR) return ir_shape_str(buf, size, v);
+    snprintf(buf, size, "%s of %d element%s", v->kind == VK_SEQUENCE ? "a sequence"
+                                                                      : "an optional",
+             v->n_elems, v->n_elems == 1 ? "" : "s");
+    return buf;
+}
+
+/* dst = Where(cond, t, e); for lists of the same structure, element by element. */
+static bool if_where(Graph *g, OpExpandCtx *cx, const Node *n, Value *cond, Value *t,
+                     Value *e, Value *dst, Diag *d) {
+    if (t->kind == VK_TENSOR) {
+        Value *in[3] = { cond, t, e };
+        return cf_op1(g, cx, n, "Where", in, 3, NULL, 0, dst, dst->name, d) != NULL;
+    }
+    Value **sel = calloc((size_t)t->n_elems + 1, sizeof *sel);
+    if (!sel) return cf_oom(n, d);
+    bool ok = true;
+    for (int i = 0; i < t->n_elems && ok; i++) {
+        const char *base = arena_printf(&g->arena, "%s.where%d", dst->name, i);
+        sel[i] = base ? cf_value(g, n, base, d) : NULL;
+        if (sel[i] && t->elems[i]->kind != VK_TENSOR) sel[i]->kind = t->elems[i]->kind;
+        ok = sel[i] && if_where(g, cx, n, cond, t->elems[i], e->elems[i], sel[i], d);
+    }
+    dst->dtype = t->dtype;
+    ok = ok && ir_list_set(g, dst, t->kind, sel, t->n_elems, d);
+    free(sel);
+    return ok;
+}
+
 /* Both branches computed, each output selected by Where (cond not known at compile time). */
 static bool if_select(Graph *g, Node *n, OpExpandCtx *cx, const Subgraph *t,
                       const Subgraph *e, Value **to, Value **eo, Diag *d) {
@@ -301,26 +368,22 @@ static bool if_select(Graph *g, Node *n, OpExpandCtx *cx, const Subgraph *t,
         !cf_instantiate(g, cx, n, e, NULL, cf_tag(g, n, "else", -1), eo, d))
         return false;
     for (int j = 0; j < n->n_outputs; j++) {
-        if (!n->outputs[j]) continue;
-        if (to[j]->dtype != eo[j]->dtype || !ir_same_shape(to[j], eo[j])) {
-            char a[128], b[128];
-            diag_error(d, n, "output %d is %s in then_branch and %s in else_branch: an If "
-                       "whose branches differ needs its condition at compile time", j,
-                       ir_shape_str(a, sizeof a, to[j]), ir_shape_str(b, sizeof b, eo[j]));
-            op_require_const(n, 0, d);      /* marks the inputs `onnxcc test` may freeze */
-            return false;
-        }
+        if (!n->outputs[j] || if_same_type(to[j], eo[j])) continue;
+        char a[128], b[128];
+        diag_error(d, n, "output %d is %s in then_branch and %s in else_branch: an If whose "
+                   "branches differ needs its condition at compile time", j,
+                   if_type_str(a, sizeof a, to[j]), if_type_str(b, sizeof b, eo[j]));
+        op_require_const(n, 0, d);      /* marks the inputs `onnxcc test` may freeze */
+        return false;
     }
     Value *cond = n->inputs[0];
     if (cond->rank > 0) {       /* Where would broadcast a [1] condition onto scalars */
         cond = cf_op1(g, cx, n, "Squeeze", &cond, 1, NULL, 0, NULL, cond->name, d);
         if (!cond) return false;
     }
-    for (int j = 0; j < n->n_outputs; j++) {
-        Value *in[3] = { cond, to[j], eo[j] };
-        if (n->outputs[j] && !cf_op1(g, cx, n, "Where", in, 3, NULL, 0, n->outputs[j], NULL, d))
+    for (int j = 0; j < n->n_outputs; j++)
+        if (n->outputs[j] && !if_where(g, cx, n, cond, to[j], eo[j], n->outputs[j], d))
             return false;
-    }
     return true;
 }
 
@@ -735,8 +798,10 @@ static bool loop_expand(Graph *g, Node *n, OpExpandCtx *cx, Diag *d) {
         diag_error(d, n, "a Loop with neither a trip count nor a condition never ends");
         return false;
     }
-    for (int i = 0; i < 2 + N; i++)     /* M and cond are optional */
-        if ((i >= 2 || op_input(n, i)) && !ou_require_typed(n, i, d)) return false;
+    for (int i = 0; i < 2 + N; i++)     /* M and cond are optional; lists are carried */
+        if (((i >= 2 && n->inputs[i]->kind == VK_TENSOR) || (i < 2 && op_input(n, i))) &&
+            !ou_require_typed(n, i, d))
+            return false;
     LoopRun r = { .n_carried = N, .n_scan = K };
     r.carried = calloc((size_t)(N + (2 + N) + (1 + N + K)) + 1, sizeof *r.carried);
     if (!r.carried) return cf_oom(n, d);
@@ -751,6 +816,13 @@ static bool loop_expand(Graph *g, Node *n, OpExpandCtx *cx, Diag *d) {
         ok = false;
     }
     for (int i = 0; i < N && ok; i++) ok = cf_bind(g, cx, n, r.carried[i], n->outputs[i], d);
+    for (int k = 0; k < K && ok; k++) {
+        if (iters > 0 && r.per[k * r.cap]->kind != VK_TENSOR) {
+            diag_error(d, n, "scan output %d of the Loop is a sequence or an optional: only "
+                       "tensors can be stacked", k);
+            ok = false;
+        }
+    }
     for (int k = 0; k < K && ok; k++)
         ok = !n->outputs[N + k] || cf_stack(g, cx, n, r.per + k * r.cap, iters, 0, false,
                                             n->outputs[N + k], NULL, d);

@@ -10,11 +10,14 @@
  * Control-flow nodes (If, Loop, Scan) are expanded here rather than inferred: their
  * OpDef's expand hook replaces them by plain nodes, inferring each as it creates it
  * (infer_node), so that a loop condition or an If condition can fold before the next
- * choice.  The new nodes take the control-flow node's place in the schedule.
+ * choice.  The new nodes take the control-flow node's place in the schedule.  Sequences
+ * and optionals are compile-time lists of tensor values resolved the same way
+ * (ops/sequence.c); at the end each list graph output is replaced by its tensors.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/control_flow.h"
 #include "ops/op.h"
 #include "passes/pass.h"
 #include "passes/fold.h"
@@ -23,6 +26,13 @@ static bool check_graph_inputs(const Graph *g, Diag *d) {
     bool ok = true;
     for (int i = 0; i < g->n_inputs; i++) {
         const Value *v = g->inputs[i];
+        if (v->kind != VK_TENSOR) {
+            diag_error(d, NULL, "input '%s' is a %s: its length and element shapes must be "
+                       "known at compile time (`onnxcc test` takes them from the case's data)",
+                       v->name, v->kind == VK_SEQUENCE ? "sequence" : "optional");
+            ok = false;
+            continue;
+        }
         if (v->rank < 0 || v->dtype == DT_UNDEFINED) {
             diag_error(d, NULL, "input '%s' has no type or shape in the model: give "
                        "--shape %s=DIMS", v->name, v->name);
@@ -51,13 +61,16 @@ static bool check_graph_inputs(const Graph *g, Diag *d) {
 /* Infers one node: checks its inputs are inferred, runs the op's infer (or, for control
  * flow, its expand), checks the outputs and folds the node if its inputs are constant. */
 static bool infer_node(OpExpandCtx *cx, Graph *g, Node *n, Diag *d) {
+    bool reads_list = false;
     for (int k = 0; k < n->n_inputs; k++) {
-        if (n->inputs[k] && n->inputs[k]->rank < 0) {
+        if (n->inputs[k] && !ir_value_inferred(n->inputs[k])) {
             diag_error(d, n, "input %d '%s' has no known shape", k, n->inputs[k]->name);
             return false;
         }
+        reads_list |= n->inputs[k] && n->inputs[k]->kind != VK_TENSOR;
     }
     if (n->op->expand) return n->op->expand(g, n, cx, d);
+    if (reads_list) return seq_pass_through(g, n, cx, d);     /* Identity of a sequence */
     if (!n->op->infer(g, n, d)) return false;
     for (int k = 0; k < n->n_outputs; k++) {
         Value *v = n->outputs[k];
@@ -99,6 +112,9 @@ bool pass_infer_shapes(Graph *g, const PassOptions *opt, Diag *d) {
             i += g->n_nodes - before;
         }
     }
+    /* Sequence and optional outputs become their tensors, appended Identity copies
+     * included (inferred: they go to the end of the schedule). */
+    if (!seq_flatten_outputs(g, &cx, d)) return false;
     ir_graph_compact(g);
     return true;
 }
