@@ -12,6 +12,11 @@
  * Inputs: X [N, C, spatial...], W [M, C / group, kernel...], optional B [M].  The fusion
  * pass may append a PRelu slope (one value, or one per output channel) and a residual of
  * Y's shape; node->epi says at which input index.
+ *
+ * Those kernels are float32's.  double, float16 and bfloat16 convolutions are emitted as
+ * direct loops instead (conv_emit_loops: accumulation in double, or in float for the half
+ * types, rounded before the bias is added, as the reference's im2col GEMM does); the
+ * float32 path is unchanged.
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +26,7 @@
 #include "ir/shape.h"
 #include "ops/kernel_emit.h"
 #include "ops/op.h"
+#include "ops/op_util.h"
 #include "onnxcc_rt.h"
 
 
@@ -39,11 +45,17 @@ typedef struct ConvInfo {
 static bool conv_info(const Node *n, ConvInfo *ci, Diag *d) {
     Value w_shape;
     const Value *x = n->inputs[0], *w = kern_weight(n, &w_shape), *b = bias_of(n);
-    for (int i = 0; i < n->n_inputs; i++) {
+    const DType t = x->dtype;
+    if (t != DT_FLOAT && t != DT_DOUBLE && t != DT_FLOAT16 && t != DT_BFLOAT16) {
+        diag_error(d, n, "Conv of %s is not supported (float, double, float16, bfloat16)",
+                   dtype_name(t));
+        return false;
+    }
+    for (int i = 1; i < n->n_inputs; i++) {
         const Value *v = n->inputs[i];
-        if (v && v->dtype != DT_FLOAT) {
-            diag_error(d, n, "only float32 is supported for Conv (input %d '%s' is %s)", i,
-                       v->name, dtype_name(v->dtype));
+        if (v && v->dtype != t) {
+            diag_error(d, n, "Conv input %d '%s' is %s, expected %s like X", i, v->name,
+                       dtype_name(v->dtype), dtype_name(t));
             return false;
         }
     }
@@ -140,8 +152,103 @@ static bool conv_infer(Graph *g, Node *n, Diag *d) {
         diag_error(d, n, "the im2col buffer of this convolution is too large");
         return false;
     }
-    ir_value_set_shape(n->outputs[0], DT_FLOAT, 2 + ci.geom.n_spatial, dims);
+    ir_value_set_shape(n->outputs[0], n->inputs[0]->dtype, 2 + ci.geom.n_spatial, dims);
     return true;
+}
+
+/* ---- Conv in double, float16 or bfloat16: direct loops ------------------------------- */
+
+/* Declares `acc_t dst` holding element `src` of type t (half types converted). */
+static void conv_loop_load(Emitter *e, DType t, const char *dst, const char *src) {
+    if (t == DT_FLOAT16 || t == DT_BFLOAT16) ou_emit_half_load(e, t, dst, src);
+    else emit_line(e, "const %s %s = %s;", dtype_ctype(t), dst, src);
+}
+
+/* Rounds the float `var` to half type t, as numpy rounds the GEMM result before the bias. */
+static void conv_loop_round(Emitter *e, DType t, const char *var) {
+    if (t != DT_FLOAT16 && t != DT_BFLOAT16) return;
+    emit_line(e, "{");
+    e->indent++;
+    emit_line(e, "uint16_t rb;");
+    ou_emit_half_store(e, t, "rb", var);
+    ou_emit_half_load(e, t, "rf", "rb");
+    emit_line(e, "%s = rf;", var);
+    emit_close(e);
+}
+
+/* y[n][m][o...] = sum over the group's channels c and taps k of x[n][c][o*s - p + k*d]
+ * w[m][c][k] (+ b[m]), skipping taps in the padding.  Accumulates in float (double for
+ * double) in the order of the reference's im2col GEMM, rounds, then adds the bias. */
+static bool conv_emit_loops(Emitter *e, const Node *n, const ConvInfo *ci, Diag *d) {
+    if (n->epi.act != ONNXCC_ACT_NONE || n->epi.slope_input >= 0 ||
+        n->epi.residual_input >= 0 || kern_is_packed(n)) {
+        diag_error(d, n, "internal error: a fused epilogue or packed weights on a %s Conv",
+                   dtype_name(n->inputs[0]->dtype));
+        return false;
+    }
+    const SpatialGeom *g = &ci->geom;
+    const int ns = g->n_spatial;
+    const DType t = n->inputs[0]->dtype;
+    const char *acc_t = t == DT_DOUBLE ? "double" : "float";
+    const int64_t cg = ci->C / ci->group, mg = ci->M / ci->group;
+    int64_t in_sz = 1, out_sz = 1, k_sz = 1;
+    for (int i = 0; i < ns; i++) in_sz *= g->in[i], out_sz *= g->out[i], k_sz *= g->kernel[i];
+    emit_line(e, "/* Conv in %s by direct loops, accumulated in %s: %lld groups of %lld "
+              "input and %lld output channels */", dtype_name(t), acc_t,
+              (long long)ci->group, (long long)cg, (long long)mg);
+    emit_open(e, "for (int64_t nb = 0; nb < %lld; nb++)", (long long)ci->N);
+    emit_open(e, "for (int64_t m = 0; m < %lld; m++)", (long long)ci->M);
+    emit_line(e, "const int64_t c0 = (m / %lld) * %lld;   /* the group's first channel */",
+              (long long)mg, (long long)cg);
+    emit_line(e, "int64_t yo = (nb * %lld + m) * %lld;", (long long)ci->M, (long long)out_sz);
+    for (int i = 0; i < ns; i++)
+        emit_open(e, "for (int64_t o%d = 0; o%d < %lld; o%d++)", i, i, (long long)g->out[i], i);
+    emit_line(e, "%s acc = 0;", acc_t);
+    emit_open(e, "for (int64_t c = 0; c < %lld; c++)", (long long)cg);
+    emit_line(e, "int64_t xo = (nb * %lld + c0 + c) * %lld, wo = (m * %lld + c) * %lld;",
+              (long long)ci->C, (long long)in_sz, (long long)cg, (long long)k_sz);
+    for (int i = 0; i < ns; i++) {
+        emit_open(e, "for (int64_t k%d = 0; k%d < %lld; k%d++)", i, i, (long long)g->kernel[i],
+                  i);
+        emit_line(e, "const int64_t i%d = o%d * %lld - %lld + k%d * %lld;", i, i,
+                  (long long)g->stride[i], (long long)g->pad_begin[i], i,
+                  (long long)g->dilation[i]);
+        emit_line(e, "if (i%d < 0 || i%d >= %lld) continue;   /* padding */", i, i,
+                  (long long)g->in[i]);
+    }
+    /* offsets inside the plane and the kernel, row-major over the spatial dims */
+    StrBuf xi, wi;
+    sb_init(&xi);
+    sb_init(&wi);
+    sb_puts(&xi, "xo");
+    sb_puts(&wi, "wo");
+    int64_t xs = 1, ws = 1;
+    for (int i = ns - 1; i >= 0; i--) {
+        sb_printf(&xi, " + i%d * %lld", i, (long long)xs);
+        sb_printf(&wi, " + k%d * %lld", i, (long long)ws);
+        xs *= g->in[i], ws *= g->kernel[i];
+    }
+    char src[320];
+    snprintf(src, sizeof src, "x0[%s]", xi.data ? xi.data : "xo");
+    conv_loop_load(e, t, "xv", src);
+    snprintf(src, sizeof src, "x1[%s]", wi.data ? wi.data : "wo");
+    conv_loop_load(e, t, "wv", src);
+    sb_free(&xi);
+    sb_free(&wi);
+    emit_line(e, "acc += xv * wv;");
+    for (int i = 0; i < ns; i++) emit_close(e);
+    emit_close(e);
+    conv_loop_round(e, t, "acc");
+    if (bias_of(n)) {
+        conv_loop_load(e, t, "bv", "x2[m]");
+        emit_line(e, "acc += bv;");
+    }
+    if (t == DT_FLOAT16 || t == DT_BFLOAT16) ou_emit_half_store(e, t, "y0[yo]", "acc");
+    else emit_line(e, "y0[yo] = acc;");
+    emit_line(e, "yo++;");
+    for (int i = 0; i < ns; i++) emit_close(e);
+    emit_close(e);
+    return emit_close(e);
 }
 
 void kern_emit_geom(Emitter *e, const SpatialGeom *sg) {
@@ -168,6 +275,7 @@ void kern_emit_geom(Emitter *e, const SpatialGeom *sg) {
 static bool conv_emit(Emitter *e, const Node *n, Diag *d) {
     ConvInfo ci;
     if (!conv_info(n, &ci, d)) return false;
+    if (n->inputs[0]->dtype != DT_FLOAT) return conv_emit_loops(e, n, &ci, d);
     char bias[64] = "", slope[64] = "", res[64] = "";
     if (bias_of(n)) snprintf(bias, sizeof bias, "{x2, 1, 0}");
     int si = n->epi.slope_input, ri = n->epi.residual_input;
@@ -473,7 +581,8 @@ static size_t conv_scratch(const Node *n) {
     diag_free(&d);
     size_t bytes = 0;
     int path = kern_is_packed(n) ? (int)kern_conv_path(n) : CONV_UNPACKED;
-    if (!ok || !scratch_of(&ci, path, &bytes)) return 0;
+    /* the direct loops of other types need no scratch */
+    if (!ok || n->inputs[0]->dtype != DT_FLOAT || !scratch_of(&ci, path, &bytes)) return 0;
     return bytes;
 }
 

@@ -6,6 +6,12 @@
  * matmul, 1-D operands promoted and their unit dim removed again, batch dims broadcast.
  * Both honour node->epi (a fused activation, PRelu slope per column, residual).
  *
+ * float32 only runs on that runtime GEMM (unchanged).  double, float16 and bfloat16 run
+ * on plain emitted loops (emit_loop_gemm): double accumulates in double, the half types
+ * are converted to float, accumulated in float and rounded once at the store, as numpy's
+ * half matmul does; the fusion and packing passes leave such nodes alone.  Gemm before
+ * opset 7 broadcasts C only with its `broadcast` attribute.
+ *
  * kern_emit_epilogue() (kernel_emit.h) is defined here and shared with conv.c.
  */
 #include <stdio.h>
@@ -16,6 +22,7 @@
 #include "ir/shape.h"
 #include "ops/kernel_emit.h"
 #include "ops/op.h"
+#include "ops/op_util.h"
 #include "onnxcc_act.h"
 #include "onnxcc_gemm.h"
 
@@ -70,14 +77,87 @@ static const Value *epi_input(const Node *n, int idx) {
     return idx >= 0 && idx < n->n_inputs ? n->inputs[idx] : NULL;
 }
 
-static bool require_float(const Node *n, int i, const char *op, Diag *d) {
-    const Value *v = op_input(n, i);
-    if (v && v->dtype != DT_FLOAT) {
-        diag_error(d, n, "only float32 is supported for %s (input %d '%s' is %s)", op, i,
-                   v->name, dtype_name(v->dtype));
+/* Inputs 0..count-1 (those present) share one element type among float, double,
+ * float16 and bfloat16; *t gets it.  float32 runs on the runtime's GEMM, the others on
+ * the plain loops of emit_loop_gemm. */
+static bool require_gemm_type(const Node *n, int count, const char *op, DType *t, Diag *d) {
+    *t = n->inputs[0]->dtype;
+    if (*t != DT_FLOAT && *t != DT_DOUBLE && !ou_is_half(*t)) {
+        diag_error(d, n, "%s of %s is not supported (float, double, float16, bfloat16)", op,
+                   dtype_name(*t));
         return false;
     }
+    for (int i = 1; i < count; i++) {
+        const Value *v = op_input(n, i);
+        if (v && v->dtype != *t) {
+            diag_error(d, n, "%s input %d '%s' is %s, expected %s like input 0", op, i,
+                       v->name, dtype_name(v->dtype), dtype_name(*t));
+            return false;
+        }
+    }
     return true;
+}
+
+/* ---- loops for double, float16 and bfloat16 --------------------------------------------- */
+
+/* One operand of emit_loop_gemm: element (i, j) is name[base + i * rs + j * cs]. */
+typedef struct LoopOperand {
+    const char *name, *base;
+    int64_t rs, cs;
+} LoopOperand;
+
+/* Declares the accumulator type's `dst` holding element `src` of type t. */
+static void emit_loop_load(Emitter *e, DType t, const char *dst, const char *src) {
+    if (ou_is_half(t)) ou_emit_half_load(e, t, dst, src);
+    else emit_line(e, "const %s %s = %s;", dtype_ctype(t), dst, src);
+}
+
+/* The fused epilogue belongs to the float32 kernels; the fusion and packing passes only
+ * touch float32 nodes. */
+static bool reject_epilogue(const Node *n, Diag *d) {
+    if (n->epi.act == ONNXCC_ACT_NONE && n->epi.slope_input < 0 &&
+        n->epi.residual_input < 0 && !kern_is_packed(n))
+        return true;
+    diag_error(d, n, "internal error: a fused epilogue or packed weights on a %s node",
+               dtype_name(n->inputs[0]->dtype));
+    return false;
+}
+
+/* Y[yo + i * N + j] = alpha * sum_k A(i, k) B(k, j) + beta * C(i, j) as plain loops in
+ * type t: double accumulates in double, float16/bfloat16 in float (rounded once at the
+ * store, as numpy's half matmul does).  c is NULL without C. */
+static void emit_loop_gemm(Emitter *e, DType t, int64_t M, int64_t N, int64_t K,
+                           LoopOperand a, LoopOperand b, const LoopOperand *c, double alpha,
+                           double beta) {
+    const char *acc_t = t == DT_DOUBLE ? "double" : "float";
+    char src[160], lit[32];
+    emit_open(e, "for (int64_t mi = 0; mi < %lld; mi++)", (long long)M);
+    emit_open(e, "for (int64_t ni = 0; ni < %lld; ni++)", (long long)N);
+    emit_line(e, "%s acc = 0;", acc_t);
+    emit_open(e, "for (int64_t ki = 0; ki < %lld; ki++)", (long long)K);
+    snprintf(src, sizeof src, "%s[%s + mi * %lld + ki * %lld]", a.name, a.base,
+             (long long)a.rs, (long long)a.cs);
+    emit_loop_load(e, t, "av", src);
+    snprintf(src, sizeof src, "%s[%s + ki * %lld + ni * %lld]", b.name, b.base,
+             (long long)b.rs, (long long)b.cs);
+    emit_loop_load(e, t, "bv", src);
+    emit_line(e, "acc += av * bv;");
+    emit_close(e);
+    if (alpha != 1.0)
+        emit_line(e, "acc *= %s;", t == DT_DOUBLE ? c_double(lit, alpha) : c_float(lit, (float)alpha));
+    if (c) {
+        snprintf(src, sizeof src, "%s[%s + mi * %lld + ni * %lld]", c->name, c->base,
+                 (long long)c->rs, (long long)c->cs);
+        emit_loop_load(e, t, "cv", src);
+        emit_line(e, "acc += %s * cv;", t == DT_DOUBLE ? c_double(lit, beta)
+                                                     : c_float(lit, (float)beta));
+    }
+    char dst[96];
+    snprintf(dst, sizeof dst, "y0[yo + mi * %lld + ni]", (long long)N);
+    if (ou_is_half(t)) ou_emit_half_store(e, t, dst, "acc");
+    else emit_line(e, "%s = acc;", dst);
+    emit_close(e);
+    emit_close(e);
 }
 
 /* ---- Gemm --------------------------------------------------------------------------- */
@@ -160,8 +240,8 @@ static bool gemm_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
     if (!reject_packed_attr(n, d)) return false;
     if (!op_require_shape(n, 0, d) || !op_require_shape(n, 1, d)) return false;
-    for (int i = 0; i < 3; i++)
-        if (!require_float(n, i, "Gemm", d)) return false;
+    DType t;
+    if (!require_gemm_type(n, 3, "Gemm", &t, d)) return false;
     GemmDims gd;
     if (!gemm_dims(n, &gd, d)) return false;
     const Value *c = gemm_c(n);
@@ -169,6 +249,7 @@ static bool gemm_infer(Graph *g, Node *n, Diag *d) {
         diag_error(d, n, "input C is required before opset 11");
         return false;
     }
+    if (c && !op_require_shape(n, 2, d)) return false;
     int64_t rs, cs;
     if (c && !gemm_c_strides(c, gd.M, gd.N, &rs, &cs)) {
         char buf[128];
@@ -176,14 +257,43 @@ static bool gemm_infer(Graph *g, Node *n, Diag *d) {
                    ir_shape_str(buf, sizeof buf, c), (long long)gd.M, (long long)gd.N);
         return false;
     }
+    /* Before opset 7, C broadcasts only with the attribute broadcast = 1. */
+    if (c && n->opset < 7 && ir_attr_int(n, "broadcast", 0) == 0 &&
+        (c->rank != 2 || c->dims[0] != gd.M || c->dims[1] != gd.N)) {
+        char buf[128];
+        diag_error(d, n, "C %s must be [%lld, %lld]: broadcasting it needs attribute "
+                   "broadcast = 1 before opset 7", ir_shape_str(buf, sizeof buf, c),
+                   (long long)gd.M, (long long)gd.N);
+        return false;
+    }
     int64_t dims[2] = {gd.M, gd.N};
-    ir_value_set_shape(n->outputs[0], DT_FLOAT, 2, dims);
+    ir_value_set_shape(n->outputs[0], t, 2, dims);
+    return true;
+}
+
+/* Gemm in double, float16 or bfloat16: the loops of emit_loop_gemm. */
+static bool gemm_emit_loops(Emitter *e, const Node *n, const GemmDims *gd, Diag *d) {
+    if (!reject_epilogue(n, d)) return false;
+    const DType t = n->inputs[0]->dtype;
+    const Value *c = gemm_c(n);
+    double alpha = ir_attr_float(n, "alpha", 1.0f), beta = ir_attr_float(n, "beta", 1.0f);
+    const int64_t M = gd->M, N = gd->N, K = gd->K;
+    LoopOperand a = {"x0", "0", gd->trans_a ? 1 : K, gd->trans_a ? M : 1};
+    LoopOperand b = {"x1", "0", gd->trans_b ? 1 : N, gd->trans_b ? K : 1};
+    LoopOperand cc = {"x2", "0", 0, 0};
+    bool has_c = c && beta != 0.0 && gemm_c_strides(c, M, N, &cc.rs, &cc.cs);
+    emit_line(e, "/* Y[%lld][%lld] = %g * A'B'%s in %s, accumulated in %s */", (long long)M,
+              (long long)N, alpha, has_c ? " + beta * C" : "", dtype_name(t),
+              t == DT_DOUBLE ? "double" : "float");
+    emit_line(e, "const int64_t yo = 0;");
+    emit_loop_gemm(e, t, M, N, K, a, b, has_c ? &cc : NULL, alpha, beta);
     return true;
 }
 
 static bool gemm_emit(Emitter *e, const Node *n, Diag *d) {
     GemmDims gd;
     if (!gemm_dims(n, &gd, d)) return false;
+    if (n->inputs[0]->dtype != DT_FLOAT) return gemm_emit_loops(e, n, &gd, d);
     const Value *c = gemm_c(n);
     float alpha = ir_attr_float(n, "alpha", 1.0f), beta = ir_attr_float(n, "beta", 1.0f);
     char bias[96] = "", res[96] = "", slope[96] = "", fa[32];
@@ -227,7 +337,7 @@ static int64_t gemm_flops(const Node *n) {
 }
 
 const OpDef op_gemm = {
-    .name = "Gemm", .domain = "", .since = 7,
+    .name = "Gemm", .domain = "", .since = 1,
     .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1,
     .infer = gemm_infer, .emit = gemm_emit, .flops = gemm_flops,
     .memory = OP_MEMORY_SEPARATE,
@@ -294,20 +404,59 @@ static bool matmul_infer(Graph *g, Node *n, Diag *d) {
     (void)g;
     if (!reject_packed_attr(n, d)) return false;
     if (!op_require_shape(n, 0, d) || !op_require_shape(n, 1, d)) return false;
-    if (!require_float(n, 0, "MatMul", d) || !require_float(n, 1, "MatMul", d)) return false;
+    DType t;
+    if (!require_gemm_type(n, 2, "MatMul", &t, d)) return false;
     MatMulShape ms;
     if (!matmul_shape(n, &ms, d)) return false;
     if (shape_numel(ms.out_rank, ms.out) < 0 || shape_numel(ms.nb, ms.batch) < 0) {
         diag_error(d, n, "output size overflows");
         return false;
     }
-    ir_value_set_shape(n->outputs[0], DT_FLOAT, ms.out_rank, ms.out);
+    ir_value_set_shape(n->outputs[0], t, ms.out_rank, ms.out);
+    return true;
+}
+
+/* Opens the batch loops of a MatMul and declares ao, bo (this batch's offsets into A
+ * and B); the caller closes ms->nb loops. */
+static void matmul_open_batches(Emitter *e, const MatMulShape *ms) {
+    for (int i = 0; i < ms->nb; i++)
+        emit_open(e, "for (size_t b%d = 0; b%d < %lld; b%d++)", i, i,
+                  (long long)ms->batch[i], i);
+    StrBuf ao, bo;
+    sb_init(&ao);
+    sb_init(&bo);
+    sb_puts(&ao, "0");
+    sb_puts(&bo, "0");
+    for (int i = 0; i < ms->nb; i++) {
+        if (ms->a_bs[i]) sb_printf(&ao, " + b%d * %lld", i, (long long)ms->a_bs[i]);
+        if (ms->b_bs[i]) sb_printf(&bo, " + b%d * %lld", i, (long long)ms->b_bs[i]);
+    }
+    emit_line(e, "const size_t ao = %s, bo = %s;", ao.data ? ao.data : "0",
+              bo.data ? bo.data : "0");
+    sb_free(&ao);
+    sb_free(&bo);
+}
+
+/* MatMul in double, float16 or bfloat16: per batch, the loops of emit_loop_gemm. */
+static bool matmul_emit_loops(Emitter *e, const Node *n, const MatMulShape *ms, Diag *d) {
+    if (!reject_epilogue(n, d)) return false;
+    const DType t = n->inputs[0]->dtype;
+    emit_line(e, "/* MatMul in %s, accumulated in %s: [%lld x %lld] x [%lld x %lld] per "
+              "batch */", dtype_name(t), t == DT_DOUBLE ? "double" : "float",
+              (long long)ms->M, (long long)ms->K, (long long)ms->K, (long long)ms->N);
+    emit_line(e, "size_t yo = 0;");
+    matmul_open_batches(e, ms);
+    LoopOperand a = {"x0", "ao", ms->K, 1}, b = {"x1", "bo", ms->N, 1};
+    emit_loop_gemm(e, t, ms->M, ms->N, ms->K, a, b, NULL, 1.0, 0.0);
+    emit_line(e, "yo += %lld;", (long long)(ms->M * ms->N));
+    for (int i = 0; i < ms->nb; i++) emit_close(e);
     return true;
 }
 
 static bool matmul_emit(Emitter *e, const Node *n, Diag *d) {
     MatMulShape ms;
     if (!matmul_shape(n, &ms, d)) return false;
+    if (n->inputs[0]->dtype != DT_FLOAT) return matmul_emit_loops(e, n, &ms, d);
     bool packed = kern_is_packed(n);
     Value b_shape;
     if (packed && kern_weight(n, &b_shape)->rank != 2) {
@@ -337,23 +486,8 @@ static bool matmul_emit(Emitter *e, const Node *n, Diag *d) {
     const Value *s = epi_input(n, n->epi.slope_input);
     if (s && !slope_operand(n, s, ms.N, slope, sizeof slope, d)) return false;
     emit_line(e, "size_t yo = 0;");
-    for (int i = 0; i < ms.nb; i++)
-        emit_open(e, "for (size_t b%d = 0; b%d < %lld; b%d++)", i, i, (long long)ms.batch[i],
-                  i);
     /* Offsets of this batch's A and B from the loop counters (0 where broadcast). */
-    StrBuf ao, bo;
-    sb_init(&ao);
-    sb_init(&bo);
-    sb_puts(&ao, "0");
-    sb_puts(&bo, "0");
-    for (int i = 0; i < ms.nb; i++) {
-        if (ms.a_bs[i]) sb_printf(&ao, " + b%d * %lld", i, (long long)ms.a_bs[i]);
-        if (ms.b_bs[i]) sb_printf(&bo, " + b%d * %lld", i, (long long)ms.b_bs[i]);
-    }
-    emit_line(e, "const size_t ao = %s, bo = %s;", ao.data ? ao.data : "0",
-              bo.data ? bo.data : "0");
-    sb_free(&ao);
-    sb_free(&bo);
+    matmul_open_batches(e, &ms);
     kern_emit_epilogue(e, n, "ep", NULL, 1.0f, res[0] ? res : NULL, slope[0] ? slope : NULL);
     if (packed) {
         /* B is one 2-D matrix shared by every batch (pack_weights packs no other): bo = 0. */

@@ -130,7 +130,7 @@ Test(opsconv_conv, errors) {
     infer(g, n, &op_conv, "'pads' has 2 values, expected 4");
     n = conv_node(g, 4, (int64_t[]){1, 3, 5, 5}, (int64_t[]){2, 3, 3, 3}, NULL);
     n->inputs[0]->dtype = DT_DOUBLE;
-    infer(g, n, &op_conv, "only float32 is supported for Conv");
+    infer(g, n, &op_conv, "is float, expected double like X");
     ir_graph_free(g);
 }
 
