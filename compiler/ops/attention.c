@@ -212,9 +212,7 @@ static bool att_check_attrs(const Node *n, AttnView *a, Diag *d) {
         return false;
     }
     a->scale_sqrt = sqrt(scale);
-    if (a->t == DT_FLOAT) a->scale_sqrt = (float)a->scale_sqrt;
-    else if (a->t == DT_FLOAT16) a->scale_sqrt = ou_half_to_float(ou_float_to_half((float)a->scale_sqrt));
-    else if (a->t == DT_BFLOAT16) a->scale_sqrt = ou_bf16_to_float(ou_float_to_bf16((float)a->scale_sqrt));
+    a->scale_sqrt = ou_round_to(a->t, a->scale_sqrt);
     a->softcap = ir_attr_float(n, "softcap", 0.0f);
     if (!(a->softcap > 0)) a->softcap = 0;
     return att_softmax_type(n, a->t, &a->st, d);
@@ -525,10 +523,7 @@ static void att_emit_bias(Emitter *e, const AttnView *a) {
 static void att_emit_softcap(Emitter *e, const AttnView *a) {
     DType ct = att_ct(a->t);
     char c[32];
-    double cap = a->softcap;
-    if (a->t == DT_FLOAT) cap = (float)cap;
-    else if (a->t == DT_FLOAT16) cap = ou_half_to_float(ou_float_to_half((float)cap));
-    else if (a->t == DT_BFLOAT16) cap = ou_bf16_to_float(ou_float_to_bf16((float)cap));
+    const double cap = ou_round_to(a->t, a->softcap);
     if (ct == DT_FLOAT) c_float(c, (float)cap);
     else c_double(c, cap);
     emit_line(e, "s = s / %s;", c);

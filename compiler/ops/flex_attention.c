@@ -30,15 +30,6 @@ typedef struct FlexView {
     double scale_sqrt;
 } FlexView;
 
-static double flex_round(DType t, double x) {
-    switch (t) {
-    case DT_FLOAT16: return ou_half_to_float(ou_float_to_half((float)x));
-    case DT_BFLOAT16: return ou_bf16_to_float(ou_float_to_bf16((float)x));
-    case DT_FLOAT: return (float)x;
-    default: return x;
-    }
-}
-
 static bool flex_view(const Node *n, FlexView *f, Diag *d) {
     memset(f, 0, sizeof *f);
     if (cf_declared_inputs(n) != 3) {
@@ -91,7 +82,7 @@ static bool flex_view(const Node *n, FlexView *f, Diag *d) {
         diag_error(d, n, "scale %g must be finite and >= 0", scale);
         return false;
     }
-    f->scale_sqrt = flex_round(f->t, sqrtf((float)scale));
+    f->scale_sqrt = ou_round_to(f->t, sqrtf((float)scale));
     return true;
 }
 

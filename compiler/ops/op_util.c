@@ -23,54 +23,20 @@ const DType ou_lowp_float_types[] = {
 };
 const DType ou_lowp_int_types[] = { DT_INT4, DT_UINT4, DT_INT2, DT_UINT2, DT_UNDEFINED };
 
-/* ---- half types ---------------------------------------------------------------------- */
+/* ---- half types (onnxcc_lowp.h holds the rules, shared with the generated code) ---- */
 
-static float bits_to_float(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
+float ou_half_to_float(uint16_t h) { return onnxcc_f16_to_float(h); }
+uint16_t ou_float_to_half(float f) { return onnxcc_float_to_f16(f); }
+float ou_bf16_to_float(uint16_t h) { return onnxcc_bf16_to_float(h); }
+uint16_t ou_float_to_bf16(float f) { return onnxcc_float_to_bf16(f); }
 
-static uint32_t float_to_bits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-float ou_half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31;
-    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    if (exp == 0x1f) return bits_to_float(sign | 0x7f800000u | (man << 13));
-    if (exp == 0) {
-        /* zero or subnormal: man * 2^-24 */
-        float f = (float)man * 5.9604644775390625e-8f;
-        return sign ? -f : f;
+double ou_round_to(DType t, double x) {
+    switch (t) {
+    case DT_FLOAT: return (float)x;
+    case DT_FLOAT16: return onnxcc_f16_to_float(onnxcc_float_to_f16((float)x));
+    case DT_BFLOAT16: return onnxcc_bf16_to_float(onnxcc_float_to_bf16((float)x));
+    default: return x;
     }
-    return bits_to_float(sign | ((exp + 112) << 23) | (man << 13));
-}
-
-uint16_t ou_float_to_half(float f) {
-    uint32_t u = float_to_bits(f);
-    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
-    uint32_t a = u & 0x7fffffffu;
-    if (a >= 0x7f800000u) return (uint16_t)(sign | 0x7c00 | (a > 0x7f800000u ? 0x200 : 0));
-    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);          /* rounds to inf */
-    if (a < 0x38800000u) {
-        /* subnormal half (or zero): round |f| / 2^-24 to nearest even */
-        float m = bits_to_float(a) * 16777216.0f;
-        return (uint16_t)(sign | (uint16_t)lrintf(m));
-    }
-    uint32_t r = a + 0xfffu + ((a >> 13) & 1);                        /* nearest even */
-    return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
-}
-
-float ou_bf16_to_float(uint16_t h) { return bits_to_float((uint32_t)h << 16); }
-
-uint16_t ou_float_to_bf16(float f) {
-    uint32_t u = float_to_bits(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);   /* NaN */
-    u += 0x7fffu + ((u >> 16) & 1);
-    return (uint16_t)(u >> 16);
 }
 
 /* ---- typed element access --------------------------------------------------------- */
@@ -347,50 +313,19 @@ const char *ou_literal(char *buf, DType t, double x, int64_t xi) {
 }
 
 void ou_emit_half_load(Emitter *e, DType t, const char *dst, const char *src) {
-    emit_line(e, "float %s;", dst);
-    emit_line(e, "{");
-    e->indent++;
-    if (t == DT_BFLOAT16) {
-        emit_line(e, "const uint32_t u = (uint32_t)%s << 16;", src);
-        emit_line(e, "memcpy(&%s, &u, sizeof %s);", dst, dst);
-        emit_close(e);
-        return;
-    }
-    emit_line(e, "const uint32_t h = %s, sg = (h >> 15) << 31, ex = (h >> 10) & 0x1fu, "
-              "m = h & 0x3ffu;", src);
-    emit_open(e, "if (ex == 0)");
-    emit_line(e, "%s = (float)m * 5.9604644775390625e-8f; /* subnormal: m * 2^-24 */", dst);
-    emit_line(e, "if (sg) %s = -%s;", dst, dst);
-    emit_close(e);
-    emit_open(e, "else");
-    emit_line(e, "const uint32_t u = sg | (ex == 0x1f ? 0x7f800000u : (ex + 112) << 23) | "
-              "(m << 13);");
-    emit_line(e, "memcpy(&%s, &u, sizeof %s);", dst, dst);
-    emit_close(e);
-    emit_close(e);
+    emit_line(e, "float %s = %s(%s);", dst, ou_half_to_float_fn(t), src);
 }
 
 void ou_emit_half_store(Emitter *e, DType t, const char *dst, const char *src) {
-    emit_line(e, "{");
-    e->indent++;
-    emit_line(e, "uint32_t u;");
-    emit_line(e, "memcpy(&u, &%s, sizeof u);", src);
-    if (t == DT_BFLOAT16) {
-        emit_line(e, "%s = (u & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((u >> 16) | 0x40) "
-                  ": (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);", dst);
-        emit_close(e);
-        return;
-    }
-    emit_line(e, "const uint16_t sg = (uint16_t)((u >> 16) & 0x8000);");
-    emit_line(e, "const uint32_t a = u & 0x7fffffffu;");
-    emit_line(e, "if (a >= 0x7f800000u) %s = (uint16_t)(sg | 0x7c00 | "
-              "(a > 0x7f800000u ? 0x200 : 0));", dst);
-    emit_line(e, "else if (a >= 0x477ff000u) %s = (uint16_t)(sg | 0x7c00); /* inf */", dst);
-    emit_line(e, "else if (a < 0x38800000u) %s = (uint16_t)(sg | (uint16_t)lrintf(fabsf(%s) "
-              "* 16777216.0f));", dst, src);
-    emit_line(e, "else %s = (uint16_t)(sg | ((a + 0xfffu + ((a >> 13) & 1) - 0x38000000u) "
-              ">> 13));", dst);
-    emit_close(e);
+    emit_line(e, "%s = %s(%s);", dst, ou_float_to_half_fn(t), src);
+}
+
+const char *ou_half_to_float_fn(DType t) {
+    return t == DT_BFLOAT16 ? "onnxcc_bf16_to_float" : "onnxcc_f16_to_float";
+}
+
+const char *ou_float_to_half_fn(DType t) {
+    return t == DT_BFLOAT16 ? "onnxcc_float_to_bf16" : "onnxcc_float_to_f16";
 }
 
 bool ou_set_output(const Node *n, Value *y, DType t, int rank, const int64_t *dims, Diag *d) {

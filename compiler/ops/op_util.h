@@ -26,6 +26,9 @@ float    ou_half_to_float(uint16_t h);
 uint16_t ou_float_to_half(float f);
 float    ou_bf16_to_float(uint16_t h);
 uint16_t ou_float_to_bf16(float f);
+/* x rounded to the precision of t (float, float16, bfloat16; other types: x itself), for
+ * folders that mirror a computation done in t. */
+double   ou_round_to(DType t, double x);
 
 /* Reads a constant integer input (rank 0 or 1) into out[0..max).  *count gets the number
  * of elements.  false + error when missing, not constant, not integer or too long. */
@@ -98,11 +101,15 @@ bool ou_emit_alias(Emitter *e, const Node *n, Diag *d);
 /* Folds an alias op: output 0 gets a copy of input 0's data. */
 bool ou_fold_copy(Graph *g, Node *n, Diag *d);
 
-/* Emitted code for half types (float16 / bfloat16 held as uint16_t bits):
+/* Emitted code for half types (float16 / bfloat16 held as uint16_t bits), through the
+ * conversions of onnxcc_lowp.h (which the generated code includes):
  * ou_emit_half_load declares `float dst` holding the value of the bits `src`;
- * ou_emit_half_store rounds the float variable `src` to nearest even into lvalue `dst`. */
+ * ou_emit_half_store rounds the float expression `src` to nearest even into lvalue `dst`;
+ * the _fn functions name the conversion for expressions of one's own. */
 void ou_emit_half_load(Emitter *e, DType t, const char *dst, const char *src);
 void ou_emit_half_store(Emitter *e, DType t, const char *dst, const char *src);
+const char *ou_half_to_float_fn(DType t);   /* "onnxcc_f16_to_float" / bf16 */
+const char *ou_float_to_half_fn(DType t);   /* "onnxcc_float_to_f16" / bf16 */
 static inline bool ou_is_half(DType t) { return t == DT_FLOAT16 || t == DT_BFLOAT16; }
 
 /* Low-precision types (dtype_is_lowp: float8s, float4e2m1, int4/uint4, int2/uint2), held

@@ -333,13 +333,6 @@ static double ql_param_at(const Value *v, QlParam kind, int64_t ia, int64_t ib) 
     return ou_get_f64(v, kind == QL_PER_A ? ia : kind == QL_PER_B ? ib : 0);
 }
 
-/* Rounds f to the precision of the scales' type t. */
-static float ql_round_to(DType t, float f) {
-    if (t == DT_FLOAT16) return ou_half_to_float(ou_float_to_half(f));
-    if (t == DT_BFLOAT16) return ou_bf16_to_float(ou_float_to_bf16(f));
-    return f;
-}
-
 /* Stores the accumulated sum of output element at (row/channel ia, column ib). */
 static void ql_fold_store(const Node *n, const QlParams *p, Value *y, int64_t at, int64_t acc,
                           int64_t ia, int64_t ib) {
@@ -352,7 +345,7 @@ static void ql_fold_store(const Node *n, const QlParams *p, Value *y, int64_t at
     const float as = (float)ql_param_at(n->inputs[qd->a_scale], p->a_scale, ia, ib);
     const float bs = (float)ql_param_at(n->inputs[qd->b_scale], p->b_scale, ia, ib);
     const float ys = (float)ql_param_at(n->inputs[qd->y_scale], p->y_scale, ia, ib);
-    const float mult = ql_round_to(st, ql_round_to(st, as * bs) / ys);
+    const float mult = (float)ou_round_to(st, (float)ou_round_to(st, as * bs) / ys);
     const double yzp = ql_param_at(ql_in(n, qd->y_zp), p->y_zp, ia, ib);
     float lo, hi;
     ql_range(y->dtype, &lo, &hi);

@@ -82,13 +82,6 @@ static bool dq_uses_zp(DType code) { return !dtype_is_lowp_float(code); }
 static bool q_is_real(DType t) { return t == DT_FLOAT || ou_is_half(t); }
 static bool q_is_scale(DType t) { return q_is_real(t) || t == DT_FLOAT8E8M0; }
 
-/* Rounds a float to the precision of t (identity for float32). */
-static float q_round_to(DType t, float f) {
-    if (t == DT_FLOAT16) return ou_half_to_float(ou_float_to_half(f));
-    if (t == DT_BFLOAT16) return ou_bf16_to_float(ou_float_to_bf16(f));
-    return f;
-}
-
 /* Saturates an already-rounded code to [lo, hi]; NaN gives lo. */
 static float q_saturate(float q, float lo, float hi) {
     q = q > lo ? q : lo;
@@ -360,9 +353,9 @@ static bool quant_fold(Graph *g, Node *n, Diag *d) {
             for (int64_t i = 0; i < v.inner; i++) {
                 const int64_t at = (o * v.len + a) * v.inner + i;
                 const int64_t p = q_param_index(&v, o, a, i);
-                const float xv = q_round_to(dt, (float)ou_get_f64(x, at));
-                const float sv = q_round_to(dt, (float)ou_get_f64(s, p));
-                float q = q_round_to(dt, xv / sv);
+                const float xv = (float)ou_round_to(dt, (float)ou_get_f64(x, at));
+                const float sv = (float)ou_round_to(dt, (float)ou_get_f64(s, p));
+                float q = (float)ou_round_to(dt, xv / sv);
                 if (!integer) {
                     q += q_fold_zp(zp, q_uses_zp(y->dtype), p);
                     ou_lowp_set(y->dtype, y->data, at, q, saturate);

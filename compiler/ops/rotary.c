@@ -118,14 +118,8 @@ static void rope_op(Emitter *e, DType t, const char *dst, const char *expr) {
         emit_line(e, "const float %s = %s;", dst, expr);
         return;
     }
-    emit_line(e, "float %s = %s;", dst, expr);
-    emit_line(e, "{");
-    e->indent++;
-    emit_line(e, "uint16_t rb;");
-    ou_emit_half_store(e, t, "rb", dst);
-    ou_emit_half_load(e, t, "rf", "rb");
-    emit_line(e, "%s = rf;", dst);
-    emit_close(e);
+    emit_line(e, "const float %s = %s(%s(%s));", dst, ou_half_to_float_fn(t),
+              ou_float_to_half_fn(t), expr);
 }
 
 static void rope_store(Emitter *e, DType t, const char *dst, const char *var) {

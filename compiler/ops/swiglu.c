@@ -27,31 +27,21 @@ static bool swiglu_infer(Graph *g, Node *n, Diag *d) {
     return op_infer_like_input0(g, n, d);
 }
 
-/* x rounded to type t (float16/bfloat16 round to nearest even; float to float). */
-static double swiglu_round(DType t, double x) {
-    switch (t) {
-    case DT_FLOAT16: return ou_half_to_float(ou_float_to_half((float)x));
-    case DT_BFLOAT16: return ou_bf16_to_float(ou_float_to_bf16((float)x));
-    case DT_FLOAT: return (float)x;
-    default: return x;
-    }
-}
-
 static bool swiglu_fold(Graph *g, Node *n, Diag *d) {
     const Value *a = n->inputs[0], *b = n->inputs[1];
     Value *y = n->outputs[0];
     if (!ir_value_alloc_data(g, y, d)) return false;
     const DType t = a->dtype;
-    const double alpha = swiglu_round(t, ir_attr_float(n, "alpha", 1.0f));
+    const double alpha = ou_round_to(t, ir_attr_float(n, "alpha", 1.0f));
     const bool dbl = t == DT_DOUBLE;
     for (int64_t i = 0, count = ir_numel(y); i < count; i++) {
         const double av = ou_get_f64(a, i);
-        double v = swiglu_round(t, -alpha * av);
-        v = swiglu_round(t, dbl ? exp(v) : (double)expf((float)v));
-        v = swiglu_round(t, 1 + v);
-        v = swiglu_round(t, 1 / v);
-        v = swiglu_round(t, av * v);
-        ou_set_f64(y, i, swiglu_round(t, v * ou_get_f64(b, i)));
+        double v = ou_round_to(t, -alpha * av);
+        v = ou_round_to(t, dbl ? exp(v) : (double)expf((float)v));
+        v = ou_round_to(t, 1 + v);
+        v = ou_round_to(t, 1 / v);
+        v = ou_round_to(t, av * v);
+        ou_set_f64(y, i, ou_round_to(t, v * ou_get_f64(b, i)));
     }
     return true;
 }
@@ -77,7 +67,7 @@ static bool swiglu_emit(Emitter *e, const Node *n, Diag *d) {
     const bool dbl = t == DT_DOUBLE;
     const char *CT = dbl ? "double" : "float";
     char lit[32], sx[128];
-    double alpha = swiglu_round(t, ir_attr_float(n, "alpha", 1.0f));
+    double alpha = ou_round_to(t, ir_attr_float(n, "alpha", 1.0f));
     emit_line(e, "/* SwiGLU of %s: y = a * sigmoid(%g * a) * b */", ou_shape(sx, sizeof sx, a),
               alpha);
     emit_open(e, "for (size_t i = 0; i < %lld; i++)", (long long)ir_numel(a));

@@ -50,6 +50,58 @@ enum {
     ONNXCC_LOWP_INT2 = 26,
 };
 
+/* ---- float16 and bfloat16 (held as uint16_t bits) ------------------------------------ *
+ * float16 -> float and bfloat16 -> float are exact; float -> float16 / bfloat16 round to
+ * nearest even, overflow to Inf, keep NaN a (quiet) NaN with its sign. */
+
+static inline float onnxcc_bits_float(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint32_t onnxcc_float_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static inline float onnxcc_f16_to_float(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+    if (exp == 0) {   /* zero or subnormal: man * 2^-24 */
+        const float f = (float)man * 5.9604644775390625e-8f;
+        return sign ? -f : f;
+    }
+    return onnxcc_bits_float(sign | (exp == 0x1f ? 0x7f800000u : (exp + 112) << 23) |
+                             (man << 13));
+}
+
+static inline uint16_t onnxcc_float_to_f16(float f) {
+    const uint32_t u = onnxcc_float_bits(f), a = u & 0x7fffffffu;
+    const uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    if (a >= 0x7f800000u) return (uint16_t)(sign | 0x7c00 | (a > 0x7f800000u ? 0x200 : 0));
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);             /* rounds to Inf */
+    if (a >= 0x38800000u)                                                /* normal: nearest even */
+        return (uint16_t)(sign | ((a + 0xfffu + ((a >> 13) & 1) - 0x38000000u) >> 13));
+    if (a <= 0x33000000u) return sign;              /* |f| <= 2^-25 rounds to (even) zero */
+    /* subnormal half: |f| / 2^-24 rounded to nearest even, from the float's bits */
+    const uint32_t mant = (a & 0x7fffffu) | 0x800000u, shift = 126u - (a >> 23);
+    const uint32_t half = 1u << (shift - 1), rem = mant & ((1u << shift) - 1);
+    uint32_t r = mant >> shift;
+    if (rem > half || (rem == half && (r & 1))) r++;
+    return (uint16_t)(sign | r);
+}
+
+static inline float onnxcc_bf16_to_float(uint16_t h) {
+    return onnxcc_bits_float((uint32_t)h << 16);
+}
+
+static inline uint16_t onnxcc_float_to_bf16(float f) {
+    const uint32_t u = onnxcc_float_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);   /* NaN */
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+
 /* Cast's round_mode for float8e8m0. */
 enum { ONNXCC_ROUND_UP = 0, ONNXCC_ROUND_DOWN = 1, ONNXCC_ROUND_NEAREST = 2 };
 
