@@ -930,15 +930,18 @@ Test(fe_err, sparse_initializer) {
 }
 
 Test(fe_err, input_not_a_tensor) {
+    /* a map (sequences and optionals of tensors are accepted: test_ops_seq.c) */
     Onnx__ModelProto *m = mk_simple();
     Onnx__ValueInfoProto *vi = mk_vi("Q", 1, -1, NULL);
-    Onnx__TypeProto__Sequence *sq = pa(sizeof *sq);
-    onnx__type_proto__sequence__init(sq);
-    sq->elem_type = vi->type;
+    Onnx__TypeProto__Map *mp = pa(sizeof *mp);
+    onnx__type_proto__map__init(mp);
+    mp->has_key_type = 1;
+    mp->key_type = DT_INT64;
+    mp->value_type = vi->type;
     Onnx__TypeProto *tp = pa(sizeof *tp);
     onnx__type_proto__init(tp);
-    tp->value_case = ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE;
-    tp->sequence_type = sq;
+    tp->value_case = ONNX__TYPE_PROTO__VALUE_MAP_TYPE;
+    tp->map_type = mp;
     vi->type = tp;
     m->graph->input[m->graph->n_input++] = vi;
     expect_error(m, "not a tensor");
