@@ -2,10 +2,12 @@
 #include "helpers.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/arena.h"
 #include "driver/driver.h"
 #include "frontend/frontend.h"
 #include "ops/op.h"
@@ -109,11 +111,16 @@ Value *tb_value(Graph *g, const char *name, DType t, int rank, const int64_t *di
 
 Node *tb_op_node(Graph *g, const char *op_type, int opset, int n_in, Value *const *inputs,
                  int n_out) {
+    return tb_op_node_in(g, "", op_type, opset, n_in, inputs, n_out);
+}
+
+Node *tb_op_node_in(Graph *g, const char *domain, const char *op_type, int opset, int n_in,
+                    Value *const *inputs, int n_out) {
     Diag d;
     diag_init(&d);
-    Node *n = ir_node_new(g, "n", op_type, "", n_in, n_out, &d);
+    Node *n = ir_node_new(g, "n", op_type, domain, n_in, n_out, &d);
     cr_assert_not_null(n);
-    n->op = op_find("", op_type);
+    n->op = op_find(domain, op_type);
     cr_assert_not_null(n->op, "%s is not registered", op_type);
     n->opset = opset;
     for (int k = 0; k < n_in; k++) n->inputs[k] = inputs[k];
@@ -172,6 +179,12 @@ bool tb_pipeline(Graph *g, bool fuse, Diag *d) {
     return ok;
 }
 
+void tb_pipeline_ok(Graph *g) {
+    Diag d;
+    cr_assert(tb_pipeline(g, false, &d), "pipeline: %s", d.n_messages ? d.messages[0] : "");
+    diag_free(&d);
+}
+
 int tb_count_live(const Graph *g, const char *op_type) {
     int count = 0;
     for (int i = 0; i < g->n_nodes; i++)
@@ -187,7 +200,9 @@ void tb_fill(float *x, int64_t n, unsigned seed) {
     }
 }
 
-bool tb_run(const Graph *g, unsigned seed, float **out, int64_t *out_n, int n_out) {
+/* tb_run's work: the errors stay in d (initialised here) for the caller. */
+static bool run_graph(const Graph *g, unsigned seed, float **out, int64_t *out_n, int n_out,
+                      Diag *d) {
     cr_assert_eq(n_out, g->n_outputs, "tb_run: %d outputs asked, graph has %d", n_out,
                  g->n_outputs);
     HostTensor in[16], res[16];
@@ -212,11 +227,8 @@ bool tb_run(const Graph *g, unsigned seed, float **out, int64_t *out_n, int n_ou
 #else
     o.cflags = "-O1";
 #endif
-    Diag d;
-    diag_init(&d);
-    bool ok = driver_build_and_run(g, &o, in, g->n_inputs, res, &d);
-    for (int i = 0; i < d.n_messages; i++) cr_log_error("%s", d.messages[i]);
-    diag_free(&d);
+    diag_init(d);
+    bool ok = driver_build_and_run(g, &o, in, g->n_inputs, res, d);
     for (int i = 0; i < g->n_inputs; i++) free(in[i].data);
     for (int k = 0; k < n_out; k++) {
         out[k] = ok ? res[k].data : NULL;
@@ -225,6 +237,28 @@ bool tb_run(const Graph *g, unsigned seed, float **out, int64_t *out_n, int n_ou
         else free(res[k].name);
     }
     return ok;
+}
+
+bool tb_run(const Graph *g, unsigned seed, float **out, int64_t *out_n, int n_out) {
+    Diag d;
+    bool ok = run_graph(g, seed, out, out_n, n_out, &d);
+    for (int i = 0; i < d.n_messages; i++) cr_log_error("%s", d.messages[i]);
+    diag_free(&d);
+    return ok;
+}
+
+void tb_run_fails(const Graph *g, unsigned seed, const char *want) {
+    enum { MAX_OUT = 16 };
+    float *out[MAX_OUT];
+    int64_t out_n[MAX_OUT];
+    cr_assert(g->n_outputs <= MAX_OUT);
+    Diag d;
+    cr_assert_not(run_graph(g, seed, out, out_n, g->n_outputs, &d), "the run succeeded");
+    bool found = false;
+    for (int i = 0; i < d.n_messages; i++) found |= strstr(d.messages[i], want) != NULL;
+    cr_assert(found, "no error message contains '%s' (first: %s)", want,
+              d.n_messages ? d.messages[0] : "none");
+    diag_free(&d);
 }
 
 #ifdef ONNXCC_TEST_CFLAGS
@@ -256,4 +290,223 @@ void tb_build_and_run(const char *flags, const char *sources, const char *args) 
                  srcs, flags, dir);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
+}
+
+/* ---- memory that lives until the suite ends ---------------------------------------------- */
+
+static void **pool;             /* every tb_alloc block, freed by tb_free_all */
+static size_t n_pool, pool_cap;
+
+void *tb_alloc(size_t bytes) {
+    if (n_pool == pool_cap) {
+        size_t cap = pool_cap ? 2 * pool_cap : 256;
+        void **grown = realloc(pool, cap * sizeof *grown);
+        cr_assert_not_null(grown, "tb_alloc: out of memory");
+        pool = grown;
+        pool_cap = cap;
+    }
+    void *p = calloc(1, bytes ? bytes : 1);
+    cr_assert_not_null(p, "tb_alloc: out of memory for %zu bytes", bytes);
+    pool[n_pool++] = p;
+    return p;
+}
+
+char *tb_strdup(const char *s) {
+    size_t len = strlen(s) + 1;
+    return memcpy(tb_alloc(len), s, len);
+}
+
+void tb_free_all(void) {
+    for (size_t i = 0; i < n_pool; i++) free(pool[i]);
+    free(pool);
+    pool = NULL;
+    n_pool = pool_cap = 0;
+}
+
+bool tb_diag_has(const Diag *d, const char *word) {
+    for (int i = 0; i < d->n_messages; i++)
+        if (strstr(d->messages[i], word)) return true;
+    return false;
+}
+
+/* ---- one node on constants -------------------------------------------------------------- */
+
+/* The attribute `name` of n, new or emptied, for a type the ir has no setter for: set as
+ * an int (which finds or appends the slot), then retyped by the caller. */
+static Attr *attr_slot(Graph *g, Node *n, const char *name) {
+    tb_attr_int(g, n, name, 0);
+    Attr *a = (Attr *)ir_attr(n, name);
+    cr_assert_not_null(a);
+    return a;
+}
+
+void tb_attr_floats(Graph *g, Node *n, const char *name, const float *v, size_t count) {
+    float *copy = arena_array(&g->arena, count ? count : 1, sizeof *copy);
+    cr_assert_not_null(copy);
+    if (count) memcpy(copy, v, sizeof *copy * count);
+    Attr *a = attr_slot(g, n, name);
+    a->type = ATTR_FLOATS;
+    a->floats = copy;
+    a->count = count;
+}
+
+void tb_attr_strings(Graph *g, Node *n, const char *name, const char *const *v, size_t count) {
+    const char **copy = arena_array(&g->arena, count ? count : 1, sizeof *copy);
+    cr_assert_not_null(copy);
+    for (size_t k = 0; k < count; k++) {
+        copy[k] = arena_strdup(&g->arena, v[k]);
+        cr_assert_not_null(copy[k]);
+    }
+    Attr *a = attr_slot(g, n, name);
+    a->type = ATTR_STRINGS;
+    a->strings = copy;
+    a->count = count;
+}
+
+void tb_attr_tensor(Graph *g, Node *n, const char *name, Value *t) {
+    Attr *a = attr_slot(g, n, name);
+    a->type = ATTR_TENSOR;
+    a->tensor = t;
+}
+
+bool tb_fold(Graph *g, Node *n, Diag *d) {
+    return n->op->infer(g, n, d) && (!n->op->fold || n->op->fold(g, n, d));
+}
+
+static bool infer_only(Graph *g, Node *n, Diag *d) { return n->op->infer(g, n, d); }
+
+/* run(g, n) must succeed, or must fail with a first message containing want (want NULL:
+ * must succeed). */
+static void expect_outcome(bool (*run)(Graph *, Node *, Diag *), Graph *g, Node *n,
+                           const char *want) {
+    Diag d;
+    diag_init(&d);
+    bool ok = run(g, n, &d);
+    if (!want) {
+        cr_assert(ok, "failed: %s", d.n_messages ? d.messages[0] : "(no message)");
+    } else {
+        cr_assert_not(ok, "expected an error containing '%s'", want);
+        cr_assert_geq(d.n_messages, 1);
+        cr_assert_not_null(strstr(d.messages[0], want), "message '%s' lacks '%s'",
+                           d.messages[0], want);
+    }
+    diag_free(&d);
+}
+
+void tb_fold_ok(Graph *g, Node *n) { expect_outcome(tb_fold, g, n, NULL); }
+void tb_fold_err(Graph *g, Node *n, const char *want) { expect_outcome(tb_fold, g, n, want); }
+void tb_infer_ok(Graph *g, Node *n) { expect_outcome(infer_only, g, n, NULL); }
+void tb_infer_err(Graph *g, Node *n, const char *want) {
+    expect_outcome(infer_only, g, n, want);
+}
+
+void tb_fold_chain(Graph *g, Node *const *chain, int count) {
+    for (int i = 0; i < count; i++) {
+        chain[i]->op = op_find("", chain[i]->op_type);
+        cr_assert_not_null(chain[i]->op, "%s is not registered", chain[i]->op_type);
+        tb_fold_ok(g, chain[i]);
+    }
+}
+
+bool tb_close(double got, double want, TbTol tol) {
+    if (tol.abs == 0 && tol.rel == 0) return got == want;
+    return fabs(got - want) <= tol.abs + tol.rel * (1 + fabs(want));
+}
+
+void tb_expect_shape(const Value *v, int rank, const int64_t *dims) {
+    cr_assert_eq(v->rank, rank, "rank %d, expected %d", v->rank, rank);
+    for (int k = 0; k < rank; k++)
+        cr_assert_eq(v->dims[k], dims[k], "dim %d is %lld, expected %lld", k,
+                     (long long)v->dims[k], (long long)dims[k]);
+}
+
+void tb_expect_data(const Value *v, int64_t count, const double *want, TbTol tol) {
+    cr_assert_not_null(v->data, "'%s' holds no data", v->name);
+    cr_assert_eq(ir_numel(v), count, "%lld elements, expected %lld", (long long)ir_numel(v),
+                 (long long)count);
+    for (int64_t i = 0; i < count; i++) {
+        const double got = ou_get_f64(v, i);
+        cr_assert(tb_close(got, want[i], tol), "element %lld is %.9g, expected %.9g",
+                  (long long)i, got, want[i]);
+    }
+}
+
+void tb_expect(const Value *v, DType t, int rank, const int64_t *dims, const double *vals,
+               TbTol tol) {
+    if (t != TB_ANY_DTYPE)
+        cr_assert_eq(v->dtype, t, "dtype %s, expected %s", dtype_name(v->dtype),
+                     dtype_name(t));
+    tb_expect_shape(v, rank, dims);
+    if (vals) tb_expect_data(v, ir_numel(v), vals, tol);
+}
+
+/* ---- end to end ------------------------------------------------------------------------- */
+
+/* The seed of the tb_emit_vs_fold in progress: what its tb_run feeds graph input i is
+ * tb_fill(seed + i), and tb_e2e_input's constants must hold the same. */
+static struct {
+    bool active;
+    unsigned seed;
+} e2e_run;
+
+Value *tb_e2e_input(Graph *g, bool konst, const char *name, int rank, const int64_t *dims,
+                    int index) {
+    if (!konst) return tb_input(g, name, rank, dims);
+    cr_assert(e2e_run.active, "tb_e2e_input('%s') with konst outside tb_emit_vs_fold", name);
+    int64_t count = 1;
+    for (int k = 0; k < rank; k++) count *= dims[k];
+    float *buf = malloc(sizeof(float) * (size_t)(count ? count : 1));
+    cr_assert_not_null(buf);
+    tb_fill(buf, count, e2e_run.seed + (unsigned)index);
+    Value *v = tb_const(g, name, rank, dims, buf);
+    free(buf);
+    return v;
+}
+
+void tb_expect_run_output(const char *what, int k, const float *got, int64_t n,
+                          const Value *want, TbTol tol, bool nan_equal) {
+    cr_assert_not_null(want->data, "%s output %d did not fold", what, k);
+    cr_assert_eq(n, ir_numel(want), "%s output %d: %lld elements, expected %lld", what, k,
+                 (long long)n, (long long)ir_numel(want));
+    for (int64_t i = 0; i < n; i++) {
+        const double w = ou_get_f64(want, i), x = got[i];
+        if (nan_equal && (x == w || (isnan(x) && isnan(w)))) continue;
+        cr_assert(tb_close(x, w, tol), "%s output %d element %lld: emitted %.9g, folded %.9g",
+                  what, k, (long long)i, x, w);
+    }
+}
+
+enum { TB_MAX_OUTPUTS = 16 };   /* as many as tb_run takes */
+
+void tb_emit_vs_fold(TbBuild build, TbE2E opt) {
+    cr_assert(opt.n_out >= 1 && opt.n_out <= TB_MAX_OUTPUTS, "n_out %d", opt.n_out);
+    Graph *g = tb_graph();
+    if (opt.opset) g->opset = opt.opset;
+    Node *n = build(g, false);
+    for (int k = 0; k < opt.n_out; k++) tb_output(g, n->outputs[k]);
+    tb_pipeline_ok(g);
+    if (opt.node_kept)
+        cr_assert_eq(tb_count_live(g, n->op_type), 1, "%s was folded away", n->op_type);
+    float *out[TB_MAX_OUTPUTS] = { 0 };
+    int64_t out_n[TB_MAX_OUTPUTS] = { 0 };
+    cr_assert(tb_run(g, opt.seed, out, out_n, opt.n_out));
+    Graph *gc = tb_graph();
+    if (opt.opset) gc->opset = opt.opset;
+    e2e_run.active = true;
+    e2e_run.seed = opt.seed;
+    Node *nc = build(gc, true);
+    e2e_run.active = false;
+    if (!nc->op) nc->op = op_find(nc->domain, nc->op_type);
+    cr_assert_not_null(nc->op, "%s is not registered", nc->op_type);
+    tb_fold_ok(gc, nc);
+    for (int k = 0; k < opt.n_out; k++) {
+        const Value *y = nc->outputs[k];
+        if (opt.float_out)
+            cr_assert_eq(y->dtype, DT_FLOAT, "output %d is %s, not float", k,
+                         dtype_name(y->dtype));
+        tb_expect_run_output(nc->op_type, k, out[k], out_n[k], y, opt.tol, opt.nan_equal);
+        free(out[k]);
+    }
+    ir_graph_free(g);
+    ir_graph_free(gc);
 }

@@ -15,32 +15,15 @@
 #include "onnx.pb-c.h"
 
 #include "frontend/frontend.h"
+#include "helpers.h"
 #include "ir/graph.h"
 
-/* --- a pool for the protobuf structs of one test (freed by the suite's fini) ------------- */
+/* --- the protobuf structs of one test live in tb_alloc's pool (freed by the suite's fini) - */
 
-enum { POOL_MAX = 4096, ARR_CAP = 32 };
-static void *pool[POOL_MAX];
-static int n_pool;
+enum { ARR_CAP = 32 };
 
-static void *pa(size_t bytes) {
-    cr_assert(n_pool < POOL_MAX, "test pool full");
-    void *p = calloc(1, bytes ? bytes : 1);
-    cr_assert(p);
-    pool[n_pool++] = p;
-    return p;
-}
-
-static char *ps(const char *s) {
-    char *p = pa(strlen(s) + 1);
-    memcpy(p, s, strlen(s) + 1);
-    return p;
-}
-
-static void pool_free(void) {
-    for (int i = 0; i < n_pool; i++) free(pool[i]);
-    n_pool = 0;
-}
+static void *pa(size_t bytes) { return tb_alloc(bytes); }
+static char *ps(const char *s) { return tb_strdup(s); }
 
 /* --- model builders ---------------------------------------------------------------------- */
 
@@ -225,19 +208,13 @@ static Graph *load_in(const Onnx__ModelProto *m, const char *base_dir, Diag *d) 
 
 static Graph *load(const Onnx__ModelProto *m, Diag *d) { return load_in(m, NULL, d); }
 
-static bool diag_has(const Diag *d, const char *word) {
-    for (int i = 0; i < d->n_messages; i++)
-        if (strstr(d->messages[i], word)) return true;
-    return false;
-}
-
 /* Loads m expecting failure with a message containing word. */
 static void expect_error_in(const Onnx__ModelProto *m, const char *base_dir, const char *word) {
     Diag d;
     Graph *g = load_in(m, base_dir, &d);
     cr_assert_null(g, "model loaded although it should fail with '%s'", word);
     cr_assert_gt(d.n_errors, 0);
-    cr_assert(diag_has(&d, word), "no message contains '%s'; first: %s", word,
+    cr_assert(tb_diag_has(&d, word), "no message contains '%s'; first: %s", word,
               d.n_messages ? d.messages[0] : "(none)");
     diag_free(&d);
 }
@@ -278,7 +255,7 @@ static Onnx__ModelProto *mk_simple(void) {
 
 /* --- loading: what the graph holds ------------------------------------------------------- */
 
-TestSuite(fe_load, .fini = pool_free);
+TestSuite(fe_load, .fini = tb_free_all);
 
 Test(fe_load, simple_model) {
     Graph *g = load_ok(mk_simple(), NULL);
@@ -673,16 +650,16 @@ Test(fe_load, onnx_load_from_file_with_external_data) {
     /* Too large for the caller's limit. */
     LoadOptions opt = { .max_file_bytes = len - 1 };
     cr_assert_null(onnx_load(path, &opt, &d));
-    cr_assert(diag_has(&d, "too large"));
+    cr_assert(tb_diag_has(&d, "too large"));
     /* Empty file. */
     write_file(dir, "model.onnx", "", 0);
     cr_assert_null(onnx_load(path, NULL, &d));
-    cr_assert(diag_has(&d, "empty"));
+    cr_assert(tb_diag_has(&d, "empty"));
     diag_free(&d);
     rm_tmpdir(dir);
 }
 
-TestSuite(fe_ext_err, .fini = pool_free);
+TestSuite(fe_ext_err, .fini = tb_free_all);
 
 Test(fe_ext_err, refused_without_base_dir) {
     expect_error(mk_external("w.bin", NULL, NULL), "external data");
@@ -735,7 +712,7 @@ Test(fe_ext_err, missing_file) {
 
 /* --- errors ------------------------------------------------------------------------------- */
 
-TestSuite(fe_err, .fini = pool_free);
+TestSuite(fe_err, .fini = tb_free_all);
 
 Test(fe_err, not_protobuf) {
     Diag d;
@@ -743,9 +720,9 @@ Test(fe_err, not_protobuf) {
     const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x34 };
     cr_assert_null(onnx_load_bytes(junk, sizeof junk, NULL, NULL, &d));
     cr_assert_gt(d.n_errors, 0);
-    cr_assert(diag_has(&d, "protobuf parse failed"));
+    cr_assert(tb_diag_has(&d, "protobuf parse failed"));
     cr_assert_null(onnx_load_bytes(junk, 0, NULL, NULL, &d));
-    cr_assert(diag_has(&d, "empty"));
+    cr_assert(tb_diag_has(&d, "empty"));
     diag_free(&d);
 }
 
@@ -755,7 +732,7 @@ Test(fe_err, truncated) {
     Diag d;
     diag_init(&d);
     cr_assert_null(onnx_load_bytes(buf, len - 3, NULL, NULL, &d));
-    cr_assert(diag_has(&d, "not a valid ONNX model"));
+    cr_assert(tb_diag_has(&d, "not a valid ONNX model"));
     diag_free(&d);
 }
 
@@ -764,9 +741,9 @@ Test(fe_err, unreadable_file) {
     diag_init(&d);
     cr_assert_null(onnx_load("/nonexistent/dir/model.onnx", NULL, &d));
     cr_assert_gt(d.n_errors, 0);
-    cr_assert(diag_has(&d, "No such file"));
+    cr_assert(tb_diag_has(&d, "No such file"));
     cr_assert_null(onnx_load("/tmp", NULL, &d));
-    cr_assert(diag_has(&d, "not a regular file"));
+    cr_assert(tb_diag_has(&d, "not a regular file"));
     diag_free(&d);
 }
 
@@ -813,9 +790,9 @@ Test(fe_err, undefined_inputs_all_listed) {
     Diag d;
     cr_assert_null(load(m, &d));
     cr_assert_eq(d.n_errors, 2);
-    cr_assert(diag_has(&d, "'ghost1' is not defined"));
-    cr_assert(diag_has(&d, "'ghost2' is not defined"));
-    cr_assert(diag_has(&d, "node 'r2'"));
+    cr_assert(tb_diag_has(&d, "'ghost1' is not defined"));
+    cr_assert(tb_diag_has(&d, "'ghost2' is not defined"));
+    cr_assert(tb_diag_has(&d, "node 'r2'"));
     diag_free(&d);
 }
 
@@ -978,7 +955,7 @@ Test(fe_err, no_cascading_errors) {
     Diag d;
     cr_assert_null(load(m, &d));
     cr_assert_eq(d.n_errors, 1, "%d errors, first: %s", d.n_errors, d.messages[0]);
-    cr_assert(diag_has(&d, "string"));
+    cr_assert(tb_diag_has(&d, "string"));
     diag_free(&d);
     m = mk_simple();
     m->graph->node[0]->domain = ps("com.unknown");
@@ -1006,13 +983,13 @@ Test(fe_err, arena_limit) {
     diag_init(&d);
     LoadOptions opt = { .arena_limit_bytes = 1 << 20 };
     cr_assert_null(onnx_load_bytes(buf, len, NULL, &opt, &d));
-    cr_assert(diag_has(&d, "out of memory"));
+    cr_assert(tb_diag_has(&d, "out of memory"));
     diag_free(&d);
 }
 
 /* --- TensorProto .pb files -------------------------------------------------------------- */
 
-TestSuite(fe_pb, .fini = pool_free);
+TestSuite(fe_pb, .fini = tb_free_all);
 
 Test(fe_pb, round_trip) {
     const char *dir = mk_tmpdir();
@@ -1088,27 +1065,27 @@ Test(fe_pb, errors) {
     snprintf(path, sizeof path, "%s/bad.pb", dir);
     write_file(dir, "bad.pb", "\xff\xff\xff\xff\xff", 5);
     cr_assert_not(tensor_read_pb(path, &r, &d));
-    cr_assert(diag_has(&d, "protobuf parse failed"));
+    cr_assert(tb_diag_has(&d, "protobuf parse failed"));
     cr_assert_null(r.data);
     snprintf(path, sizeof path, "%s/missing.pb", dir);
     cr_assert_not(tensor_read_pb(path, &r, &d));
-    cr_assert(diag_has(&d, "No such file"));
+    cr_assert(tb_diag_has(&d, "No such file"));
     /* A tensor whose byte count does not match its shape is not written. */
     float x[2] = { 0 };
     HostTensor t = { .name = "x", .dtype = DT_FLOAT, .rank = 1, .dims = { 3 }, .data = x,
                      .nbytes = sizeof x };
     snprintf(path, sizeof path, "%s/t.pb", dir);
     cr_assert_not(tensor_write_pb(path, &t, &d));
-    cr_assert(diag_has(&d, "shape needs"));
+    cr_assert(tb_diag_has(&d, "shape needs"));
     cr_assert_neq(access(path, F_OK), 0);
     t.dtype = DT_STRING;
     cr_assert_not(tensor_write_pb(path, &t, &d));
-    cr_assert(diag_has(&d, "unsupported data type"));
+    cr_assert(tb_diag_has(&d, "unsupported data type"));
     /* Unwritable destination. */
     t.dtype = DT_FLOAT;
     t.dims[0] = 2;
     cr_assert_not(tensor_write_pb("/nonexistent/dir/t.pb", &t, &d));
-    cr_assert(diag_has(&d, "cannot write"));
+    cr_assert(tb_diag_has(&d, "cannot write"));
     diag_free(&d);
     rm_tmpdir(dir);
 }

@@ -20,30 +20,12 @@
 #include "ir/graph.h"
 #include "ops/op.h"
 
-/* --- a pool for the protobuf structs of one test (freed by the suite's fini) -------------- */
+/* --- the protobuf structs of one test live in tb_alloc's pool (freed by the suite's fini) -- */
 
-enum { POOL_MAX = 4096, ARR_CAP = 32, RUN_SEED = 11 };
-static void *pool[POOL_MAX];
-static int n_pool;
+enum { ARR_CAP = 32, RUN_SEED = 11 };
 
-static void *pa(size_t bytes) {
-    cr_assert(n_pool < POOL_MAX, "test pool full");
-    void *p = calloc(1, bytes ? bytes : 1);
-    cr_assert(p);
-    pool[n_pool++] = p;
-    return p;
-}
-
-static char *ps(const char *s) {
-    char *p = pa(strlen(s) + 1);
-    memcpy(p, s, strlen(s) + 1);
-    return p;
-}
-
-static void pool_free(void) {
-    for (int i = 0; i < n_pool; i++) free(pool[i]);
-    n_pool = 0;
-}
+static void *pa(size_t bytes) { return tb_alloc(bytes); }
+static char *ps(const char *s) { return tb_strdup(s); }
 
 /* --- model builders ----------------------------------------------------------------------- */
 
@@ -214,12 +196,6 @@ static Graph *load(const Onnx__ModelProto *m, Diag *d) {
     return onnx_load_bytes(buf, len, NULL, NULL, d);
 }
 
-static bool diag_has(const Diag *d, const char *word) {
-    for (int i = 0; i < d->n_messages; i++)
-        if (strstr(d->messages[i], word)) return true;
-    return false;
-}
-
 static Graph *load_ok(const Onnx__ModelProto *m) {
     Diag d;
     Graph *g = load(m, &d);
@@ -231,9 +207,7 @@ static Graph *load_ok(const Onnx__ModelProto *m) {
 /* Loads and compiles m; the pipeline must pass. */
 static Graph *compile_ok(const Onnx__ModelProto *m) {
     Graph *g = load_ok(m);
-    Diag d;
-    cr_assert(tb_pipeline(g, false, &d), "pipeline: %s", d.n_messages ? d.messages[0] : "");
-    diag_free(&d);
+    tb_pipeline_ok(g);
     return g;
 }
 
@@ -243,7 +217,7 @@ static Graph *compile_err(const Onnx__ModelProto *m, const char *word) {
     Graph *g = load_ok(m);
     Diag d;
     cr_assert_not(tb_pipeline(g, false, &d), "pipeline passed, expected '%s'", word);
-    cr_assert(diag_has(&d, word), "no message holds '%s'; first: %s", word,
+    cr_assert(tb_diag_has(&d, word), "no message holds '%s'; first: %s", word,
               d.n_messages ? d.messages[0] : "(none)");
     diag_free(&d);
     return g;
@@ -270,16 +244,8 @@ static void run_vs_fold(Onnx__ModelProto *(*build)(bool konst), int n_out) {
     cr_assert(tb_run(gr, RUN_SEED, out, out_n, n_out));
     Graph *gf = compile_ok(build(true));
     for (int k = 0; k < n_out; k++) {
-        const Value *y = gf->outputs[k];
-        cr_assert_not_null(y->data, "output %d did not fold", k);
-        cr_assert_eq(out_n[k], ir_numel(y), "output %d: %lld elements, expected %lld", k,
-                     (long long)out_n[k], (long long)ir_numel(y));
-        for (int64_t i = 0; i < out_n[k]; i++) {
-            double want = ir_const_get_f64(y, i), got = out[k][i];
-            cr_assert(fabs(got - want) <= 1e-6 * (1 + fabs(want)),
-                      "output %d element %lld: run %.9g, folded %.9g", k, (long long)i, got,
-                      want);
-        }
+        tb_expect_run_output("the model", k, out[k], out_n[k], gf->outputs[k], TB_REL(1e-6),
+                             false);
         free(out[k]);
     }
     ir_graph_free(gr);
@@ -317,7 +283,7 @@ static Onnx__ModelProto *scan9_model(int64_t in_dir, int64_t out_axis, int64_t o
     return m;
 }
 
-TestSuite(control, .fini = pool_free);
+TestSuite(control, .fini = tb_free_all);
 
 /* --- frontend ----------------------------------------------------------------------------- */
 
@@ -371,7 +337,7 @@ Test(control, nesting_deeper_than_the_limit_is_rejected) {
     g_output(outer, "c");
     Diag d;
     cr_assert_null(load(m, &d));
-    cr_assert(diag_has(&d, "nested more than 16 deep"), "first: %s",
+    cr_assert(tb_diag_has(&d, "nested more than 16 deep"), "first: %s",
               d.n_messages ? d.messages[0] : "");
     diag_free(&d);
 }
@@ -389,7 +355,7 @@ Test(control, undefined_body_output_is_rejected) {
     g_output(m->graph, "y");
     Diag d;
     cr_assert_null(load(m, &d));
-    cr_assert(diag_has(&d, "'nowhere' of subgraph 'then' is not defined"), "first: %s",
+    cr_assert(tb_diag_has(&d, "'nowhere' of subgraph 'then' is not defined"), "first: %s",
               d.n_messages ? d.messages[0] : "");
     diag_free(&d);
 }

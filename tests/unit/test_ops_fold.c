@@ -19,81 +19,10 @@ extern const OpDef op_reshape, op_slice, op_squeeze, op_unsqueeze, op_gather, op
 extern const OpDef op_transpose, op_cast, op_shape, op_constantofshape, op_pad, op_flatten;
 extern const OpDef op_constant, op_dropout, op_leakyrelu, op_castlike, op_size;
 
-/* A constant of dtype t with the given values (NULL vals: shape only, no data). */
-static Value *cval(Graph *g, const char *name, DType t, int rank, const int64_t *dims,
-                   const double *vals) {
-    return tb_value(g, name, t, rank, dims, vals);
-}
-
 static Node *mk(Graph *g, const OpDef *op, int opset, int n_in, Value *const *ins, int n_out) {
     Node *n = tb_op_node(g, op->name, opset, n_in, ins, n_out);
     cr_assert_eq(n->op, op);
     return n;
-}
-
-/* infer then fold; on failure the error is in *d. */
-static bool run(Graph *g, Node *n, Diag *d) {
-    return n->op->infer(g, n, d) && n->op->fold(g, n, d);
-}
-
-static void expect(const Value *v, DType t, int rank, const int64_t *dims, const double *vals) {
-    cr_assert_eq(v->dtype, t, "dtype %d, expected %d", v->dtype, t);
-    cr_assert_eq(v->rank, rank, "rank %d, expected %d", v->rank, rank);
-    for (int k = 0; k < rank; k++)
-        cr_assert_eq(v->dims[k], dims[k], "dim %d is %lld, expected %lld", k,
-                     (long long)v->dims[k], (long long)dims[k]);
-    cr_assert_not_null(v->data);
-    for (int64_t i = 0; i < ir_numel(v); i++)
-        cr_assert_eq(ou_get_f64(v, i), vals[i], "element %lld is %g, expected %g",
-                     (long long)i, ou_get_f64(v, i), vals[i]);
-}
-
-/* Runs n expecting failure with a message containing `want`. */
-static void expect_error(Graph *g, Node *n, const char *want) {
-    Diag d;
-    diag_init(&d);
-    cr_assert_not(run(g, n, &d), "expected an error containing '%s'", want);
-    cr_assert_geq(d.n_messages, 1);
-    cr_assert_not_null(strstr(d.messages[0], want), "message '%s' lacks '%s'", d.messages[0],
-                       want);
-    diag_free(&d);
-}
-
-static void expect_ok(Graph *g, Node *n) {
-    Diag d;
-    diag_init(&d);
-    bool ok = run(g, n, &d);
-    cr_assert(ok, "failed: %s", d.n_messages ? d.messages[0] : "(no message)");
-    diag_free(&d);
-}
-
-static void set_ints(Graph *g, Node *n, const char *name, const int64_t *v, size_t count) {
-    Diag d;
-    diag_init(&d);
-    cr_assert(ir_attr_set_ints(g, n, name, v, count, &d));
-    diag_free(&d);
-}
-
-static void set_int(Graph *g, Node *n, const char *name, int64_t v) {
-    Diag d;
-    diag_init(&d);
-    cr_assert(ir_attr_set_int(g, n, name, v, &d));
-    diag_free(&d);
-}
-
-static void set_tensor(Graph *g, Node *n, const char *name, Value *t) {
-    Attr *a = arena_array(&g->arena, (size_t)n->n_attrs + 1, sizeof(Attr));
-    cr_assert_not_null(a);
-    if (n->n_attrs) memcpy(a, n->attrs, sizeof(Attr) * (size_t)n->n_attrs);
-    a[n->n_attrs].name = name;
-    a[n->n_attrs].type = ATTR_TENSOR;
-    a[n->n_attrs].tensor = t;
-    n->attrs = a;
-    n->n_attrs++;
-}
-
-static void set_str(Graph *g, Node *n, const char *name, const char *v) {
-    tb_attr_str(g, n, name, v);
 }
 
 /* ---- binary --------------------------------------------------------------------------- */
@@ -102,11 +31,11 @@ Test(opsfold_binary, add_broadcast_row) {
     Graph *g = ir_graph_new(0);
     int64_t da[] = { 2, 3 }, db[] = { 3 };
     double a[] = { 1, 2, 3, 4, 5, 6 }, b[] = { 10, 20, 30 };
-    Value *in[] = { cval(g, "a", DT_FLOAT, 2, da, a), cval(g, "b", DT_FLOAT, 1, db, b) };
+    Value *in[] = { tb_value(g, "a", DT_FLOAT, 2, da, a), tb_value(g, "b", DT_FLOAT, 1, db, b) };
     Node *n = mk(g, &op_add, 17, 2, in, 1);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     double want[] = { 11, 22, 33, 14, 25, 36 };
-    expect(n->outputs[0], DT_FLOAT, 2, da, want);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, da, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -116,25 +45,25 @@ Test(opsfold_binary, mod_signs_for_both_fmod_values) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 4 };
     double a[] = { 7, -7, 7, -7 }, b[] = { 3, 3, -3, -3 };
-    Value *in[] = { cval(g, "a", DT_INT32, 1, d, a), cval(g, "b", DT_INT32, 1, d, b) };
+    Value *in[] = { tb_value(g, "a", DT_INT32, 1, d, a), tb_value(g, "b", DT_INT32, 1, d, b) };
     Node *n = mk(g, &op_mod, 13, 2, in, 1);
-    expect_ok(g, n);
-    expect(n->outputs[0], DT_INT32, 1, d, (double[]){ 1, 2, -2, -1 });
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_INT32, 1, d, (double[]){ 1, 2, -2, -1 }, TB_EXACT);
     Node *m = mk(g, &op_mod, 13, 2, in, 1);
-    set_int(g, m, "fmod", 1);
-    expect_ok(g, m);
-    expect(m->outputs[0], DT_INT32, 1, d, (double[]){ 1, -1, 1, -1 });
+    tb_attr_int(g, m, "fmod", 1);
+    tb_fold_ok(g, m);
+    tb_expect(m->outputs[0], DT_INT32, 1, d, (double[]){ 1, -1, 1, -1 }, TB_EXACT);
     double fa[] = { 5.5, -5.5, 6, -0.0 }, fb[] = { 2, 2, -3, 2 };
-    Value *fin[] = { cval(g, "fa", DT_FLOAT, 1, d, fa), cval(g, "fb", DT_FLOAT, 1, d, fb) };
+    Value *fin[] = { tb_value(g, "fa", DT_FLOAT, 1, d, fa), tb_value(g, "fb", DT_FLOAT, 1, d, fb) };
     Node *f0 = mk(g, &op_mod, 28, 2, fin, 1);
-    expect_ok(g, f0);
-    expect(f0->outputs[0], DT_FLOAT, 1, d, (double[]){ 1.5, 0.5, 0, 0 });
+    tb_fold_ok(g, f0);
+    tb_expect(f0->outputs[0], DT_FLOAT, 1, d, (double[]){ 1.5, 0.5, 0, 0 }, TB_EXACT);
     const float *y0 = f0->outputs[0]->data;
     cr_assert(signbit(y0[2]) && !signbit(y0[3]), "zero remainders take the divisor's sign");
     Node *f1 = mk(g, &op_mod, 13, 2, fin, 1);
-    set_int(g, f1, "fmod", 1);
-    expect_ok(g, f1);
-    expect(f1->outputs[0], DT_FLOAT, 1, d, (double[]){ 1.5, -1.5, 0, 0 });
+    tb_attr_int(g, f1, "fmod", 1);
+    tb_fold_ok(g, f1);
+    tb_expect(f1->outputs[0], DT_FLOAT, 1, d, (double[]){ 1.5, -1.5, 0, 0 }, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -144,37 +73,37 @@ Test(opsfold_binary, bitshift_both_directions_and_edges) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 5 };
     double x[] = { 1, 200, 255, 3, 129 }, q[] = { 1, 2, 8, 9, 7 };
-    Value *in[] = { cval(g, "x", DT_UINT8, 1, d, x), cval(g, "q", DT_UINT8, 1, d, q) };
+    Value *in[] = { tb_value(g, "x", DT_UINT8, 1, d, x), tb_value(g, "q", DT_UINT8, 1, d, q) };
     Node *l = mk(g, &op_bitshift, 11, 2, in, 1);
-    set_str(g, l, "direction", "LEFT");
-    expect_ok(g, l);
-    expect(l->outputs[0], DT_UINT8, 1, d, (double[]){ 2, 32, 0, 0, 128 });
+    tb_attr_str(g, l, "direction", "LEFT");
+    tb_fold_ok(g, l);
+    tb_expect(l->outputs[0], DT_UINT8, 1, d, (double[]){ 2, 32, 0, 0, 128 }, TB_EXACT);
     Node *r = mk(g, &op_bitshift, 11, 2, in, 1);
-    set_str(g, r, "direction", "RIGHT");
-    expect_ok(g, r);
-    expect(r->outputs[0], DT_UINT8, 1, d, (double[]){ 0, 50, 0, 0, 1 });
+    tb_attr_str(g, r, "direction", "RIGHT");
+    tb_fold_ok(g, r);
+    tb_expect(r->outputs[0], DT_UINT8, 1, d, (double[]){ 0, 50, 0, 0, 1 }, TB_EXACT);
     double sx[] = { -8, -8, 8, -1, 100 }, sq[] = { 1, -1, 40, 3, 1 };
-    Value *sin[] = { cval(g, "sx", DT_INT32, 1, d, sx), cval(g, "sq", DT_INT32, 1, d, sq) };
+    Value *sin[] = { tb_value(g, "sx", DT_INT32, 1, d, sx), tb_value(g, "sq", DT_INT32, 1, d, sq) };
     Node *sr = mk(g, &op_bitshift, 28, 2, sin, 1);
-    set_str(g, sr, "direction", "RIGHT");
-    expect_ok(g, sr);
-    expect(sr->outputs[0], DT_INT32, 1, d, (double[]){ -4, -1, 0, -1, 50 });
+    tb_attr_str(g, sr, "direction", "RIGHT");
+    tb_fold_ok(g, sr);
+    tb_expect(sr->outputs[0], DT_INT32, 1, d, (double[]){ -4, -1, 0, -1, 50 }, TB_EXACT);
     Node *sl = mk(g, &op_bitshift, 28, 2, sin, 1);
-    set_str(g, sl, "direction", "LEFT");
-    expect_ok(g, sl);
-    expect(sl->outputs[0], DT_INT32, 1, d, (double[]){ -16, 0, 0, -8, 200 });
+    tb_attr_str(g, sl, "direction", "LEFT");
+    tb_fold_ok(g, sl);
+    tb_expect(sl->outputs[0], DT_INT32, 1, d, (double[]){ -16, 0, 0, -8, 200 }, TB_EXACT);
     Node *bad = mk(g, &op_bitshift, 11, 2, in, 1);
-    set_str(g, bad, "direction", "UP");
-    expect_error(g, bad, "LEFT or RIGHT");
+    tb_attr_str(g, bad, "direction", "UP");
+    tb_fold_err(g, bad, "LEFT or RIGHT");
     ir_graph_free(g);
 }
 
 Test(opsfold_binary, mod_by_zero_is_refused_in_folding) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 1 };
-    Value *in[] = { cval(g, "a", DT_INT64, 1, d, (double[]){ 5 }),
-                    cval(g, "b", DT_INT64, 1, d, (double[]){ 0 }) };
-    expect_error(g, mk(g, &op_mod, 13, 2, in, 1), "division by zero");
+    Value *in[] = { tb_value(g, "a", DT_INT64, 1, d, (double[]){ 5 }),
+                    tb_value(g, "b", DT_INT64, 1, d, (double[]){ 0 }) };
+    tb_fold_err(g, mk(g, &op_mod, 13, 2, in, 1), "division by zero");
     ir_graph_free(g);
 }
 
@@ -182,11 +111,11 @@ Test(opsfold_binary, mul_outer_broadcast) {
     Graph *g = ir_graph_new(0);
     int64_t da[] = { 2, 1 }, db[] = { 1, 3 }, dy[] = { 2, 3 };
     double a[] = { 2, 3 }, b[] = { 1, 10, 100 };
-    Value *in[] = { cval(g, "a", DT_INT64, 2, da, a), cval(g, "b", DT_INT64, 2, db, b) };
+    Value *in[] = { tb_value(g, "a", DT_INT64, 2, da, a), tb_value(g, "b", DT_INT64, 2, db, b) };
     Node *n = mk(g, &op_mul, 17, 2, in, 1);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     double want[] = { 2, 20, 200, 3, 30, 300 };
-    expect(n->outputs[0], DT_INT64, 2, dy, want);
+    tb_expect(n->outputs[0], DT_INT64, 2, dy, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -194,11 +123,12 @@ Test(opsfold_binary, sub_scalar_minus_tensor) {
     Graph *g = ir_graph_new(0);
     int64_t db[] = { 3 };
     double a[] = { 1 }, b[] = { 1, 2, 3 };
-    Value *in[] = { cval(g, "a", DT_DOUBLE, 0, NULL, a), cval(g, "b", DT_DOUBLE, 1, db, b) };
+    Value *in[] = { tb_value(g, "a", DT_DOUBLE, 0, NULL, a), tb_value(g, "b", DT_DOUBLE, 1, db,
+                                                                      b) };
     Node *n = mk(g, &op_sub, 17, 2, in, 1);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     double want[] = { 0, -1, -2 };
-    expect(n->outputs[0], DT_DOUBLE, 1, db, want);
+    tb_expect(n->outputs[0], DT_DOUBLE, 1, db, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -206,11 +136,11 @@ Test(opsfold_binary, int_div_truncates_toward_zero) {
     Graph *g = ir_graph_new(0);
     int64_t d4[] = { 4 };
     double a[] = { -7, 7, -7, 7 }, b[] = { 2, -2, -2, 2 };
-    Value *in[] = { cval(g, "a", DT_INT32, 1, d4, a), cval(g, "b", DT_INT32, 1, d4, b) };
+    Value *in[] = { tb_value(g, "a", DT_INT32, 1, d4, a), tb_value(g, "b", DT_INT32, 1, d4, b) };
     Node *n = mk(g, &op_div, 17, 2, in, 1);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     double want[] = { -3, -3, 3, 3 };
-    expect(n->outputs[0], DT_INT32, 1, d4, want);
+    tb_expect(n->outputs[0], DT_INT32, 1, d4, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -218,24 +148,26 @@ Test(opsfold_binary, int_div_by_zero_is_an_error) {
     Graph *g = ir_graph_new(0);
     int64_t d2[] = { 2 };
     double a[] = { 1, 2 }, b[] = { 1, 0 };
-    Value *in[] = { cval(g, "a", DT_INT64, 1, d2, a), cval(g, "b", DT_INT64, 1, d2, b) };
-    expect_error(g, mk(g, &op_div, 17, 2, in, 1), "division by zero");
+    Value *in[] = { tb_value(g, "a", DT_INT64, 1, d2, a), tb_value(g, "b", DT_INT64, 1, d2, b) };
+    tb_fold_err(g, mk(g, &op_div, 17, 2, in, 1), "division by zero");
     ir_graph_free(g);
 }
 
 Test(opsfold_binary, incompatible_broadcast) {
     Graph *g = ir_graph_new(0);
     int64_t da[] = { 2, 3 }, db[] = { 4 };
-    Value *in[] = { cval(g, "a", DT_FLOAT, 2, da, NULL), cval(g, "b", DT_FLOAT, 1, db, NULL) };
-    expect_error(g, mk(g, &op_add, 17, 2, in, 1), "cannot be broadcast");
+    Value *in[] = { tb_value(g, "a", DT_FLOAT, 2, da, NULL), tb_value(g, "b", DT_FLOAT, 1, db,
+                                                                      NULL) };
+    tb_fold_err(g, mk(g, &op_add, 17, 2, in, 1), "cannot be broadcast");
     ir_graph_free(g);
 }
 
 Test(opsfold_binary, mixed_types_rejected) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 2 };
-    Value *in[] = { cval(g, "a", DT_FLOAT, 1, d, NULL), cval(g, "b", DT_INT64, 1, d, NULL) };
-    expect_error(g, mk(g, &op_add, 17, 2, in, 1), "input types differ");
+    Value *in[] = { tb_value(g, "a", DT_FLOAT, 1, d, NULL), tb_value(g, "b", DT_INT64, 1, d,
+                                                                     NULL) };
+    tb_fold_err(g, mk(g, &op_add, 17, 2, in, 1), "input types differ");
     ir_graph_free(g);
 }
 
@@ -243,19 +175,20 @@ Test(opsfold_binary, prelu_slope_per_channel) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 2, 2 }, ds[] = { 2 };
     double x[] = { -1, -2, 3, -4 }, s[] = { 0.5, 0.25 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, dx, x), cval(g, "s", DT_FLOAT, 1, ds, s) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, dx, x), tb_value(g, "s", DT_FLOAT, 1, ds, s) };
     Node *n = mk(g, &op_prelu, 16, 2, in, 1);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     double want[] = { -0.5, -0.5, 3, -1 };
-    expect(n->outputs[0], DT_FLOAT, 2, dx, want);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dx, want, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(opsfold_binary, prelu_slope_must_broadcast_to_x) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 2 }, ds[] = { 3, 2 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 1, dx, NULL), cval(g, "s", DT_FLOAT, 2, ds, NULL) };
-    expect_error(g, mk(g, &op_prelu, 16, 2, in, 1), "does not broadcast");
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 1, dx, NULL), tb_value(g, "s", DT_FLOAT, 2, ds,
+                                                                      NULL) };
+    tb_fold_err(g, mk(g, &op_prelu, 16, 2, in, 1), "does not broadcast");
     ir_graph_free(g);
 }
 
@@ -265,19 +198,19 @@ Test(opsfold_unary, relu_and_leaky) {
     Graph *g = ir_graph_new(0);
     int64_t d3[] = { 3 };
     double x[] = { -2, 0, 3 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 1, d3, x) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 1, d3, x) };
     Node *n = mk(g, &op_relu, 14, 1, in, 1);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     double want[] = { 0, 0, 3 };
-    expect(n->outputs[0], DT_FLOAT, 1, d3, want);
+    tb_expect(n->outputs[0], DT_FLOAT, 1, d3, want, TB_EXACT);
     Node *l = mk(g, &op_leakyrelu, 16, 1, in, 1);
     Diag d;
     diag_init(&d);
     cr_assert(ir_attr_set_float(g, l, "alpha", 0.5f, &d));
     diag_free(&d);
-    expect_ok(g, l);
+    tb_fold_ok(g, l);
     double want_l[] = { -1, 0, 3 };
-    expect(l->outputs[0], DT_FLOAT, 1, d3, want_l);
+    tb_expect(l->outputs[0], DT_FLOAT, 1, d3, want_l, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -285,18 +218,18 @@ Test(opsfold_unary, clip_inputs_and_min_above_max) {
     Graph *g = ir_graph_new(0);
     int64_t d4[] = { 4 };
     double x[] = { -5, 0, 2, 9 }, lo[] = { -1 }, hi[] = { 3 };
-    Value *in[] = { cval(g, "x", DT_INT32, 1, d4, x), cval(g, "lo", DT_INT32, 0, NULL, lo),
-                    cval(g, "hi", DT_INT32, 0, NULL, hi) };
+    Value *in[] = { tb_value(g, "x", DT_INT32, 1, d4, x), tb_value(g, "lo", DT_INT32, 0, NULL, lo),
+                    tb_value(g, "hi", DT_INT32, 0, NULL, hi) };
     Node *n = mk(g, &op_clip, 13, 3, in, 1);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     double want[] = { -1, 0, 2, 3 };
-    expect(n->outputs[0], DT_INT32, 1, d4, want);
+    tb_expect(n->outputs[0], DT_INT32, 1, d4, want, TB_EXACT);
     /* min > max: everything becomes max */
     Value *in2[] = { in[0], in[2], in[1] };
     Node *m = mk(g, &op_clip, 13, 3, in2, 1);
-    expect_ok(g, m);
+    tb_fold_ok(g, m);
     double want2[] = { -1, -1, -1, -1 };
-    expect(m->outputs[0], DT_INT32, 1, d4, want2);
+    tb_expect(m->outputs[0], DT_INT32, 1, d4, want2, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -304,9 +237,9 @@ Test(opsfold_unary, softmax_rows_sum_to_one) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 2, 3 };
     double x[] = { 1, 2, 3, 1000, 1000, 1000 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, d, x) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, d, x) };
     Node *n = mk(g, &op_softmax, 13, 1, in, 1);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     const Value *y = n->outputs[0];
     double e1 = exp(-2.0), e2 = exp(-1.0), s = e1 + e2 + 1;
     cr_assert_float_eq(ou_get_f64(y, 0), e1 / s, 1e-6);
@@ -321,25 +254,25 @@ Test(opsfold_unary, logsoftmax_and_hardmax) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 2, 3 };
     double x[] = { 1, 2, 3, 5, 5, -1 };
-    Value *in[] = { cval(g, "x", DT_DOUBLE, 2, d, x) };
+    Value *in[] = { tb_value(g, "x", DT_DOUBLE, 2, d, x) };
     Node *n = mk(g, &op_logsoftmax, 13, 1, in, 1);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     const double s = log(exp(-2.0) + exp(-1.0) + 1);
     cr_assert_float_eq(ou_get_f64(n->outputs[0], 0), -2 - s, 1e-12);
     cr_assert_float_eq(ou_get_f64(n->outputs[0], 2), -s, 1e-12);
     Node *h = mk(g, &op_hardmax, 13, 1, in, 1);
-    expect_ok(g, h);
-    expect(h->outputs[0], DT_DOUBLE, 2, d, (double[]){ 0, 0, 1, 1, 0, 0 });
+    tb_fold_ok(g, h);
+    tb_expect(h->outputs[0], DT_DOUBLE, 2, d, (double[]){ 0, 0, 1, 1, 0, 0 }, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(opsfold_unary, softmax_axis_out_of_range) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 2, 3 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, d, NULL) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, d, NULL) };
     Node *n = mk(g, &op_softmax, 13, 1, in, 1);
-    set_int(g, n, "axis", 2);
-    expect_error(g, n, "out of range");
+    tb_attr_int(g, n, "axis", 2);
+    tb_fold_err(g, n, "out of range");
     ir_graph_free(g);
 }
 
@@ -350,10 +283,10 @@ Test(opsfold_reshape, zero_copies_and_minus_one_infers) {
     int64_t dx[] = { 2, 3, 4 }, ds[] = { 2 }, dy[] = { 2, 12 };
     double x[24], s[] = { 0, -1 };
     for (int i = 0; i < 24; i++) x[i] = i;
-    Value *in[] = { cval(g, "x", DT_FLOAT, 3, dx, x), cval(g, "s", DT_INT64, 1, ds, s) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 3, dx, x), tb_value(g, "s", DT_INT64, 1, ds, s) };
     Node *n = mk(g, &op_reshape, 14, 2, in, 1);
-    expect_ok(g, n);
-    expect(n->outputs[0], DT_FLOAT, 2, dy, x);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, x, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -361,10 +294,10 @@ Test(opsfold_reshape, allowzero_keeps_zero) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 0, 3 }, ds[] = { 2 }, dy[] = { 3, 0 };
     double s[] = { 3, 0 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, dx, NULL), cval(g, "s", DT_INT64, 1, ds, s) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, dx, NULL), tb_value(g, "s", DT_INT64, 1, ds, s) };
     in[0]->data = NULL;
     Node *n = mk(g, &op_reshape, 14, 2, in, 1);
-    set_int(g, n, "allowzero", 1);
+    tb_attr_int(g, n, "allowzero", 1);
     Diag d;
     diag_init(&d);
     cr_assert(n->op->infer(g, n, &d));
@@ -379,8 +312,8 @@ Test(opsfold_reshape, two_minus_ones) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 2, 3 }, ds[] = { 2 };
     double s[] = { -1, -1 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, dx, NULL), cval(g, "s", DT_INT64, 1, ds, s) };
-    expect_error(g, mk(g, &op_reshape, 14, 2, in, 1), "more than one -1");
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, dx, NULL), tb_value(g, "s", DT_INT64, 1, ds, s) };
+    tb_fold_err(g, mk(g, &op_reshape, 14, 2, in, 1), "more than one -1");
     ir_graph_free(g);
 }
 
@@ -388,8 +321,8 @@ Test(opsfold_reshape, element_count_mismatch) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 2, 3 }, ds[] = { 1 };
     double s[] = { 5 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, dx, NULL), cval(g, "s", DT_INT64, 1, ds, s) };
-    expect_error(g, mk(g, &op_reshape, 14, 2, in, 1), "cannot reshape");
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, dx, NULL), tb_value(g, "s", DT_INT64, 1, ds, s) };
+    tb_fold_err(g, mk(g, &op_reshape, 14, 2, in, 1), "cannot reshape");
     ir_graph_free(g);
 }
 
@@ -398,11 +331,11 @@ Test(opsfold_reshape, flatten_negative_axis) {
     int64_t dx[] = { 2, 3, 4 }, dy[] = { 6, 4 };
     double x[24];
     for (int i = 0; i < 24; i++) x[i] = i;
-    Value *in[] = { cval(g, "x", DT_FLOAT, 3, dx, x) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 3, dx, x) };
     Node *n = mk(g, &op_flatten, 13, 1, in, 1);
-    set_int(g, n, "axis", -1);
-    expect_ok(g, n);
-    expect(n->outputs[0], DT_FLOAT, 2, dy, x);
+    tb_attr_int(g, n, "axis", -1);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, x, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -410,17 +343,17 @@ Test(opsfold_reshape, squeeze_and_unsqueeze_negative_axes) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 3, 1, 2 }, da[] = { 1 }, dy[] = { 3, 2 };
     double x[] = { 1, 2, 3, 4, 5, 6 }, axes[] = { -2 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 3, dx, x), cval(g, "a", DT_INT64, 1, da, axes) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 3, dx, x), tb_value(g, "a", DT_INT64, 1, da, axes) };
     Node *n = mk(g, &op_squeeze, 13, 2, in, 1);
-    expect_ok(g, n);
-    expect(n->outputs[0], DT_FLOAT, 2, dy, x);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, x, TB_EXACT);
 
     int64_t da2[] = { 2 }, dz[] = { 1, 3, 2, 1 };
     double axes2[] = { -1, 0 };
-    Value *in2[] = { n->outputs[0], cval(g, "a2", DT_INT64, 1, da2, axes2) };
+    Value *in2[] = { n->outputs[0], tb_value(g, "a2", DT_INT64, 1, da2, axes2) };
     Node *u = mk(g, &op_unsqueeze, 13, 2, in2, 1);
-    expect_ok(g, u);
-    expect(u->outputs[0], DT_FLOAT, 4, dz, x);
+    tb_fold_ok(g, u);
+    tb_expect(u->outputs[0], DT_FLOAT, 4, dz, x, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -428,12 +361,12 @@ Test(opsfold_reshape, squeeze_without_axes_and_bad_axis) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 1, 2, 1 }, dy[] = { 2 }, da[] = { 1 };
     double x[] = { 7, 8 }, axes[] = { 1 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 3, dx, x) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 3, dx, x) };
     Node *n = mk(g, &op_squeeze, 13, 1, in, 1);
-    expect_ok(g, n);
-    expect(n->outputs[0], DT_FLOAT, 1, dy, x);
-    Value *in2[] = { in[0], cval(g, "a", DT_INT64, 1, da, axes) };
-    expect_error(g, mk(g, &op_squeeze, 13, 2, in2, 1), "cannot squeeze axis 1");
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 1, dy, x, TB_EXACT);
+    Value *in2[] = { in[0], tb_value(g, "a", DT_INT64, 1, da, axes) };
+    tb_fold_err(g, mk(g, &op_squeeze, 13, 2, in2, 1), "cannot squeeze axis 1");
     ir_graph_free(g);
 }
 
@@ -441,11 +374,11 @@ Test(opsfold_reshape, squeeze_attribute_before_13) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 2, 1 }, dy[] = { 2 }, axes[] = { -1 };
     double x[] = { 7, 8 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, dx, x) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, dx, x) };
     Node *n = mk(g, &op_squeeze, 11, 1, in, 1);
-    set_ints(g, n, "axes", axes, 1);
-    expect_ok(g, n);
-    expect(n->outputs[0], DT_FLOAT, 1, dy, x);
+    tb_attr_ints(g, n, "axes", axes, 1);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 1, dy, x, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -454,10 +387,11 @@ Test(opsfold_reshape, squeeze_attribute_before_13) {
 static Node *slice_node(Graph *g, Value *x, int n_par, const double *starts,
                         const double *ends, const double *axes, const double *steps, int64_t k) {
     int64_t dk[] = { k };
-    Value *in[5] = { x, cval(g, "st", DT_INT64, 1, dk, starts),
-                     cval(g, "en", DT_INT64, 1, dk, ends), axes ? cval(g, "ax", DT_INT64, 1, dk,
-                                                                       axes) : NULL,
-                     steps ? cval(g, "sp", DT_INT64, 1, dk, steps) : NULL };
+    Value *in[5] = { x, tb_value(g, "st", DT_INT64, 1, dk, starts),
+                     tb_value(g, "en", DT_INT64, 1, dk, ends), axes ? tb_value(g, "ax", DT_INT64,
+                                                                               1, dk,
+                                                                           axes) : NULL,
+                     steps ? tb_value(g, "sp", DT_INT64, 1, dk, steps) : NULL };
     return mk(g, &op_slice, 13, n_par, in, 1);
 }
 
@@ -467,10 +401,10 @@ Test(opsfold_slice, negative_step_with_clamping) {
     double x[10];
     for (int i = 0; i < 10; i++) x[i] = i;
     double st[] = { -1 }, en[] = { -1000 }, ax[] = { 0 }, sp[] = { -3 };
-    Node *n = slice_node(g, cval(g, "x", DT_INT64, 1, dx, x), 5, st, en, ax, sp, 1);
-    expect_ok(g, n);
+    Node *n = slice_node(g, tb_value(g, "x", DT_INT64, 1, dx, x), 5, st, en, ax, sp, 1);
+    tb_fold_ok(g, n);
     double want[] = { 9, 6, 3, 0 };
-    expect(n->outputs[0], DT_INT64, 1, dy, want);
+    tb_expect(n->outputs[0], DT_INT64, 1, dy, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -479,10 +413,10 @@ Test(opsfold_slice, ends_past_the_end_and_negative_axes) {
     int64_t dx[] = { 2, 4 }, dy[] = { 2, 2 };
     double x[] = { 0, 1, 2, 3, 4, 5, 6, 7 };
     double st[] = { 2 }, en[] = { 1e15 }, ax[] = { -1 };
-    Node *n = slice_node(g, cval(g, "x", DT_FLOAT, 2, dx, x), 4, st, en, ax, NULL, 1);
-    expect_ok(g, n);
+    Node *n = slice_node(g, tb_value(g, "x", DT_FLOAT, 2, dx, x), 4, st, en, ax, NULL, 1);
+    tb_fold_ok(g, n);
     double want[] = { 2, 3, 6, 7 };
-    expect(n->outputs[0], DT_FLOAT, 2, dy, want);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -490,9 +424,9 @@ Test(opsfold_slice, empty_when_start_after_end) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 5 }, dy[] = { 0 };
     double x[] = { 0, 1, 2, 3, 4 }, st[] = { 4 }, en[] = { 2 };
-    Node *n = slice_node(g, cval(g, "x", DT_FLOAT, 1, dx, x), 3, st, en, NULL, NULL, 1);
-    expect_ok(g, n);
-    expect(n->outputs[0], DT_FLOAT, 1, dy, x);
+    Node *n = slice_node(g, tb_value(g, "x", DT_FLOAT, 1, dx, x), 3, st, en, NULL, NULL, 1);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 1, dy, x, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -500,8 +434,8 @@ Test(opsfold_slice, zero_step_is_an_error) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 5 };
     double st[] = { 0 }, en[] = { 2 }, ax[] = { 0 }, sp[] = { 0 };
-    Node *n = slice_node(g, cval(g, "x", DT_FLOAT, 1, dx, NULL), 5, st, en, ax, sp, 1);
-    expect_error(g, n, "step of axis 0 is 0");
+    Node *n = slice_node(g, tb_value(g, "x", DT_FLOAT, 1, dx, NULL), 5, st, en, ax, sp, 1);
+    tb_fold_err(g, n, "step of axis 0 is 0");
     ir_graph_free(g);
 }
 
@@ -511,11 +445,11 @@ Test(opsfold_gather, negative_indices) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 3, 2 }, di[] = { 2 }, dy[] = { 2, 2 };
     double x[] = { 0, 1, 2, 3, 4, 5 }, idx[] = { -1, 0 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, dx, x), cval(g, "i", DT_INT64, 1, di, idx) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, dx, x), tb_value(g, "i", DT_INT64, 1, di, idx) };
     Node *n = mk(g, &op_gather, 13, 2, in, 1);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     double want[] = { 4, 5, 0, 1 };
-    expect(n->outputs[0], DT_FLOAT, 2, dy, want);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -523,12 +457,13 @@ Test(opsfold_gather, scalar_index_axis_1) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 3, 2 }, dy[] = { 3 };
     double x[] = { 0, 1, 2, 3, 4, 5 }, idx[] = { 1 };
-    Value *in[] = { cval(g, "x", DT_INT64, 2, dx, x), cval(g, "i", DT_INT32, 0, NULL, idx) };
+    Value *in[] = { tb_value(g, "x", DT_INT64, 2, dx, x), tb_value(g, "i", DT_INT32, 0, NULL,
+                                                                   idx) };
     Node *n = mk(g, &op_gather, 13, 2, in, 1);
-    set_int(g, n, "axis", -1);
-    expect_ok(g, n);
+    tb_attr_int(g, n, "axis", -1);
+    tb_fold_ok(g, n);
     double want[] = { 1, 3, 5 };
-    expect(n->outputs[0], DT_INT64, 1, dy, want);
+    tb_expect(n->outputs[0], DT_INT64, 1, dy, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -536,8 +471,8 @@ Test(opsfold_gather, index_out_of_range) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 3 }, di[] = { 1 };
     double x[] = { 0, 1, 2 }, idx[] = { 3 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 1, dx, x), cval(g, "i", DT_INT64, 1, di, idx) };
-    expect_error(g, mk(g, &op_gather, 13, 2, in, 1), "out of range");
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 1, dx, x), tb_value(g, "i", DT_INT64, 1, di, idx) };
+    tb_fold_err(g, mk(g, &op_gather, 13, 2, in, 1), "out of range");
     ir_graph_free(g);
 }
 
@@ -545,25 +480,26 @@ Test(opsfold_concat, negative_axis) {
     Graph *g = ir_graph_new(0);
     int64_t da[] = { 2, 1 }, db[] = { 2, 2 }, dy[] = { 2, 3 };
     double a[] = { 1, 2 }, b[] = { 3, 4, 5, 6 };
-    Value *in[] = { cval(g, "a", DT_FLOAT, 2, da, a), cval(g, "b", DT_FLOAT, 2, db, b) };
+    Value *in[] = { tb_value(g, "a", DT_FLOAT, 2, da, a), tb_value(g, "b", DT_FLOAT, 2, db, b) };
     Node *n = mk(g, &op_concat, 13, 2, in, 1);
-    set_int(g, n, "axis", -1);
-    expect_ok(g, n);
+    tb_attr_int(g, n, "axis", -1);
+    tb_fold_ok(g, n);
     double want[] = { 1, 3, 4, 2, 5, 6 };
-    expect(n->outputs[0], DT_FLOAT, 2, dy, want);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, want, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(opsfold_concat, axis_out_of_range_and_mismatch) {
     Graph *g = ir_graph_new(0);
     int64_t da[] = { 2, 1 }, db[] = { 3, 1 };
-    Value *in[] = { cval(g, "a", DT_FLOAT, 2, da, NULL), cval(g, "b", DT_FLOAT, 2, db, NULL) };
+    Value *in[] = { tb_value(g, "a", DT_FLOAT, 2, da, NULL), tb_value(g, "b", DT_FLOAT, 2, db,
+                                                                      NULL) };
     Node *n = mk(g, &op_concat, 13, 2, in, 1);
-    set_int(g, n, "axis", 2);
-    expect_error(g, n, "axis 2 is out of range");
+    tb_attr_int(g, n, "axis", 2);
+    tb_fold_err(g, n, "axis 2 is out of range");
     Node *m = mk(g, &op_concat, 13, 2, in, 1);
-    set_int(g, m, "axis", 1);
-    expect_error(g, m, "does not match");
+    tb_attr_int(g, m, "axis", 1);
+    tb_fold_err(g, m, "does not match");
     ir_graph_free(g);
 }
 
@@ -571,11 +507,11 @@ Test(opsfold_transpose, perm_and_default) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 2, 3 }, dy[] = { 3, 2 };
     double x[] = { 0, 1, 2, 3, 4, 5 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, dx, x) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, dx, x) };
     Node *n = mk(g, &op_transpose, 13, 1, in, 1);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     double want[] = { 0, 3, 1, 4, 2, 5 };
-    expect(n->outputs[0], DT_FLOAT, 2, dy, want);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, want, TB_EXACT);
 
     int64_t d3[] = { 2, 3, 4 }, dz[] = { 3, 4, 2 }, perm[] = { 1, 2, 0 };
     double x3[24], want3[24];
@@ -583,24 +519,24 @@ Test(opsfold_transpose, perm_and_default) {
     for (int j = 0; j < 3; j++)
         for (int k = 0; k < 4; k++)
             for (int i = 0; i < 2; i++) want3[(j * 4 + k) * 2 + i] = x3[(i * 3 + j) * 4 + k];
-    Value *in3[] = { cval(g, "x3", DT_FLOAT, 3, d3, x3) };
+    Value *in3[] = { tb_value(g, "x3", DT_FLOAT, 3, d3, x3) };
     Node *m = mk(g, &op_transpose, 13, 1, in3, 1);
-    set_ints(g, m, "perm", perm, 3);
-    expect_ok(g, m);
-    expect(m->outputs[0], DT_FLOAT, 3, dz, want3);
+    tb_attr_ints(g, m, "perm", perm, 3);
+    tb_fold_ok(g, m);
+    tb_expect(m->outputs[0], DT_FLOAT, 3, dz, want3, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(opsfold_transpose, bad_perm) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 2, 3 }, perm[] = { 0, 0 }, perm3[] = { 0, 1, 2 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, dx, NULL) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, dx, NULL) };
     Node *n = mk(g, &op_transpose, 13, 1, in, 1);
-    set_ints(g, n, "perm", perm, 2);
-    expect_error(g, n, "not a permutation");
+    tb_attr_ints(g, n, "perm", perm, 2);
+    tb_fold_err(g, n, "not a permutation");
     Node *m = mk(g, &op_transpose, 13, 1, in, 1);
-    set_ints(g, m, "perm", perm3, 3);
-    expect_error(g, m, "perm has 3 entries");
+    tb_attr_ints(g, m, "perm", perm3, 3);
+    tb_fold_err(g, m, "perm has 3 entries");
     ir_graph_free(g);
 }
 
@@ -610,17 +546,17 @@ Test(opsfold_cast, float_to_int64_to_float) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 4 };
     double x[] = { 1.7, -2.5, 3.0, -0.5 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 1, d, x) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 1, d, x) };
     Node *n = mk(g, &op_cast, 13, 1, in, 1);
-    set_int(g, n, "to", DT_INT64);
-    expect_ok(g, n);
+    tb_attr_int(g, n, "to", DT_INT64);
+    tb_fold_ok(g, n);
     double want[] = { 1, -2, 3, 0 };
-    expect(n->outputs[0], DT_INT64, 1, d, want);
+    tb_expect(n->outputs[0], DT_INT64, 1, d, want, TB_EXACT);
     Value *in2[] = { n->outputs[0] };
     Node *m = mk(g, &op_cast, 13, 1, in2, 1);
-    set_int(g, m, "to", DT_FLOAT);
-    expect_ok(g, m);
-    expect(m->outputs[0], DT_FLOAT, 1, d, want);
+    tb_attr_int(g, m, "to", DT_FLOAT);
+    tb_fold_ok(g, m);
+    tb_expect(m->outputs[0], DT_FLOAT, 1, d, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -628,10 +564,10 @@ Test(opsfold_cast, float16_round_trip) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 5 };
     double x[] = { 1.5, 65504, 1e6, 1.0 / 16777216, 0.1 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 1, d, x) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 1, d, x) };
     Node *n = mk(g, &op_cast, 13, 1, in, 1);
-    set_int(g, n, "to", DT_FLOAT16);
-    expect_ok(g, n);
+    tb_attr_int(g, n, "to", DT_FLOAT16);
+    tb_fold_ok(g, n);
     const uint16_t *h = n->outputs[0]->data;
     cr_assert_eq(h[0], 0x3e00);
     cr_assert_eq(h[1], 0x7bff);
@@ -647,12 +583,12 @@ Test(opsfold_cast, castlike_takes_the_second_inputs_type) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 4 }, one[] = { 1 };
     double x[] = { 1.7, -2.5, 3.0, -0.5 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 1, d, x), cval(g, "like", DT_INT32, 1, one,
-                                                          (double[]){ 99 }) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 1, d, x), tb_value(g, "like", DT_INT32, 1, one,
+                                                              (double[]){ 99 }) };
     Node *n = mk(g, &op_castlike, 15, 2, in, 1);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     double want[] = { 1, -2, 3, 0 };
-    expect(n->outputs[0], DT_INT32, 1, d, want);
+    tb_expect(n->outputs[0], DT_INT32, 1, d, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -660,41 +596,41 @@ Test(opsfold_cast, castlike_takes_the_second_inputs_type) {
 Test(opsfold_shape, size_of_a_tensor_and_of_an_empty_one) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 2, 3, 4 }, e[] = { 3, 0 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 3, d, NULL) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 3, d, NULL) };
     Node *n = mk(g, &op_size, 13, 1, in, 1);
-    expect_ok(g, n);
-    expect(n->outputs[0], DT_INT64, 0, NULL, (double[]){ 24 });
-    Value *in2[] = { cval(g, "z", DT_FLOAT, 2, e, NULL) };
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_INT64, 0, NULL, (double[]){ 24 }, TB_EXACT);
+    Value *in2[] = { tb_value(g, "z", DT_FLOAT, 2, e, NULL) };
     Node *m = mk(g, &op_size, 13, 1, in2, 1);
-    expect_ok(g, m);
-    expect(m->outputs[0], DT_INT64, 0, NULL, (double[]){ 0 });
+    tb_fold_ok(g, m);
+    tb_expect(m->outputs[0], DT_INT64, 0, NULL, (double[]){ 0 }, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(opsfold_cast, bad_target_type) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 1 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 1, d, NULL) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 1, d, NULL) };
     Node *n = mk(g, &op_cast, 13, 1, in, 1);
-    set_int(g, n, "to", DT_STRING);
-    expect_error(g, n, "cannot cast to");
+    tb_attr_int(g, n, "to", DT_STRING);
+    tb_fold_err(g, n, "cannot cast to");
     ir_graph_free(g);
 }
 
 Test(opsfold_shape, start_and_end) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 2, 3, 4, 5 }, dy[] = { 2 }, dall[] = { 4 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 4, dx, NULL) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 4, dx, NULL) };
     Node *n = mk(g, &op_shape, 15, 1, in, 1);
-    set_int(g, n, "start", 1);
-    set_int(g, n, "end", -1);
-    expect_ok(g, n);
+    tb_attr_int(g, n, "start", 1);
+    tb_attr_int(g, n, "end", -1);
+    tb_fold_ok(g, n);
     double want[] = { 3, 4 };
-    expect(n->outputs[0], DT_INT64, 1, dy, want);
+    tb_expect(n->outputs[0], DT_INT64, 1, dy, want, TB_EXACT);
     Node *m = mk(g, &op_shape, 15, 1, in, 1);
-    expect_ok(g, m);
+    tb_fold_ok(g, m);
     double all[] = { 2, 3, 4, 5 };
-    expect(m->outputs[0], DT_INT64, 1, dall, all);
+    tb_expect(m->outputs[0], DT_INT64, 1, dall, all, TB_EXACT);
     cr_assert(op_shape.fold_on_shapes);
     ir_graph_free(g);
 }
@@ -703,16 +639,16 @@ Test(opsfold_shape, constant_of_shape) {
     Graph *g = ir_graph_new(0);
     int64_t ds[] = { 2 }, dy[] = { 2, 3 }, d1[] = { 1 };
     double s[] = { 2, 3 }, seven[] = { 7 };
-    Value *in[] = { cval(g, "s", DT_INT64, 1, ds, s) };
+    Value *in[] = { tb_value(g, "s", DT_INT64, 1, ds, s) };
     Node *n = mk(g, &op_constantofshape, 20, 1, in, 1);
-    set_tensor(g, n, "value", cval(g, "v", DT_INT32, 1, d1, seven));
-    expect_ok(g, n);
+    tb_attr_tensor(g, n, "value", tb_value(g, "v", DT_INT32, 1, d1, seven));
+    tb_fold_ok(g, n);
     double want[] = { 7, 7, 7, 7, 7, 7 };
-    expect(n->outputs[0], DT_INT32, 2, dy, want);
+    tb_expect(n->outputs[0], DT_INT32, 2, dy, want, TB_EXACT);
     Node *m = mk(g, &op_constantofshape, 20, 1, in, 1);
-    expect_ok(g, m);
+    tb_fold_ok(g, m);
     double zeros[6] = { 0 };
-    expect(m->outputs[0], DT_FLOAT, 2, dy, zeros);
+    tb_expect(m->outputs[0], DT_FLOAT, 2, dy, zeros, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -720,10 +656,10 @@ Test(opsfold_shape, constant_value_ints) {
     Graph *g = ir_graph_new(0);
     int64_t v[] = { 4, -5 }, d[] = { 2 };
     Node *n = mk(g, &op_constant, 13, 0, NULL, 1);
-    set_ints(g, n, "value_ints", v, 2);
-    expect_ok(g, n);
+    tb_attr_ints(g, n, "value_ints", v, 2);
+    tb_fold_ok(g, n);
     double want[] = { 4, -5 };
-    expect(n->outputs[0], DT_INT64, 1, d, want);
+    tb_expect(n->outputs[0], DT_INT64, 1, d, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -731,14 +667,14 @@ Test(opsfold_shape, dropout_mask_is_true) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 3 };
     double x[] = { 1, 2, 3 }, ones[] = { 1, 1, 1 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 1, d, x) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 1, d, x) };
     Node *n = mk(g, &op_dropout, 13, 1, in, 2);
-    expect_ok(g, n);
-    expect(n->outputs[0], DT_FLOAT, 1, d, x);
-    expect(n->outputs[1], DT_BOOL, 1, d, ones);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 1, d, x, TB_EXACT);
+    tb_expect(n->outputs[1], DT_BOOL, 1, d, ones, TB_EXACT);
     double t[] = { 1 };
-    Value *in2[] = { in[0], NULL, cval(g, "t", DT_BOOL, 0, NULL, t) };
-    expect_error(g, mk(g, &op_dropout, 13, 3, in2, 1), "training");
+    Value *in2[] = { in[0], NULL, tb_value(g, "t", DT_BOOL, 0, NULL, t) };
+    tb_fold_err(g, mk(g, &op_dropout, 13, 3, in2, 1), "training");
     ir_graph_free(g);
 }
 
@@ -747,7 +683,7 @@ Test(opsfold_shape, dropout_mask_is_true) {
 static const Value *pad1d(Graph *g, const char *mode, int opset) {
     int64_t dx[] = { 3 }, dp[] = { 2 };
     double x[] = { 1, 2, 3 }, pads[] = { 2, 2 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 1, dx, x), cval(g, "p", DT_INT64, 1, dp, pads) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 1, dx, x), tb_value(g, "p", DT_INT64, 1, dp, pads) };
     Node *n = mk(g, &op_pad, opset, 2, in, 1);
     Diag d;
     diag_init(&d);
@@ -759,7 +695,7 @@ static const Value *pad1d(Graph *g, const char *mode, int opset) {
     n->attrs = a;
     n->n_attrs = 1;
     diag_free(&d);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     return n->outputs[0];
 }
 
@@ -768,10 +704,10 @@ Test(opsfold_pad, modes) {
     int64_t dy[] = { 7 };
     double c[] = { 0, 0, 1, 2, 3, 0, 0 }, r[] = { 3, 2, 1, 2, 3, 2, 1 };
     double e[] = { 1, 1, 1, 2, 3, 3, 3 }, w[] = { 2, 3, 1, 2, 3, 1, 2 };
-    expect(pad1d(g, "constant", 13), DT_FLOAT, 1, dy, c);
-    expect(pad1d(g, "reflect", 13), DT_FLOAT, 1, dy, r);
-    expect(pad1d(g, "edge", 13), DT_FLOAT, 1, dy, e);
-    expect(pad1d(g, "wrap", 19), DT_FLOAT, 1, dy, w);
+    tb_expect(pad1d(g, "constant", 13), DT_FLOAT, 1, dy, c, TB_EXACT);
+    tb_expect(pad1d(g, "reflect", 13), DT_FLOAT, 1, dy, r, TB_EXACT);
+    tb_expect(pad1d(g, "edge", 13), DT_FLOAT, 1, dy, e, TB_EXACT);
+    tb_expect(pad1d(g, "wrap", 19), DT_FLOAT, 1, dy, w, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -779,12 +715,12 @@ Test(opsfold_pad, negative_pads_crop_and_value) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 2, 3 }, dp[] = { 4 }, dy[] = { 3, 2 };
     double x[] = { 1, 2, 3, 4, 5, 6 }, pads[] = { 1, -1, 0, 0 }, cv[] = { 9 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, dx, x), cval(g, "p", DT_INT64, 1, dp, pads),
-                    cval(g, "c", DT_FLOAT, 0, NULL, cv) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, dx, x), tb_value(g, "p", DT_INT64, 1, dp, pads),
+                    tb_value(g, "c", DT_FLOAT, 0, NULL, cv) };
     Node *n = mk(g, &op_pad, 13, 3, in, 1);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     double want[] = { 9, 9, 2, 3, 5, 6 };
-    expect(n->outputs[0], DT_FLOAT, 2, dy, want);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -792,8 +728,9 @@ Test(opsfold_pad, wrong_pads_length) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 2, 3 }, dp[] = { 2 };
     double pads[] = { 1, 1 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, dx, NULL), cval(g, "p", DT_INT64, 1, dp, pads) };
-    expect_error(g, mk(g, &op_pad, 13, 2, in, 1), "pads has 2 values, expected 4");
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, dx, NULL), tb_value(g, "p", DT_INT64, 1, dp,
+                                                                      pads) };
+    tb_fold_err(g, mk(g, &op_pad, 13, 2, in, 1), "pads has 2 values, expected 4");
     ir_graph_free(g);
 }
 
@@ -820,7 +757,8 @@ static void expect_contains(const char *text, const char *want) {
 Test(opsfold_emit, same_shape_add_is_one_flat_loop) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 2, 3 };
-    Value *in[] = { cval(g, "a", DT_FLOAT, 2, d, NULL), cval(g, "b", DT_FLOAT, 2, d, NULL) };
+    Value *in[] = { tb_value(g, "a", DT_FLOAT, 2, d, NULL), tb_value(g, "b", DT_FLOAT, 2, d,
+                                                                     NULL) };
     char *s = emit_text(g, mk(g, &op_add, 17, 2, in, 1));
     expect_contains(s, "for (size_t i0 = 0; i0 < 6; i0++)");
     expect_contains(s, "y0[i0] = x0[i0] + x1[i0];");
@@ -833,7 +771,8 @@ Test(opsfold_emit, same_shape_add_is_one_flat_loop) {
 Test(opsfold_emit, int_div_and_int_add_have_no_ub) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 4 };
-    Value *in[] = { cval(g, "a", DT_INT32, 1, d, NULL), cval(g, "b", DT_INT32, 1, d, NULL) };
+    Value *in[] = { tb_value(g, "a", DT_INT32, 1, d, NULL), tb_value(g, "b", DT_INT32, 1, d,
+                                                                     NULL) };
     char *s = emit_text(g, mk(g, &op_div, 17, 2, in, 1));
     expect_contains(s, "q == 0 || (q == -1 && p == INT32_MIN)");
     free(s);
@@ -847,7 +786,8 @@ Test(opsfold_emit, reshape_copies_only_when_not_aliased) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 2, 3 }, ds[] = { 1 };
     double s6[] = { 6 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, dx, NULL), cval(g, "s", DT_INT64, 1, ds, s6) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, dx, NULL), tb_value(g, "s", DT_INT64, 1, ds,
+                                                                      s6) };
     char *s = emit_text(g, mk(g, &op_reshape, 14, 2, in, 1));
     expect_contains(s, "if ((const void *)y0 != (const void *)x0) memcpy(y0, x0, 24);");
     free(s);
@@ -858,7 +798,8 @@ Test(opsfold_emit, reshape_copies_only_when_not_aliased) {
 Test(opsfold_emit, gather_checks_indices_at_run_time) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 5, 2 }, di[] = { 3 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, dx, NULL), cval(g, "i", DT_INT64, 1, di, NULL) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, dx, NULL), tb_value(g, "i", DT_INT64, 1, di,
+                                                                      NULL) };
     char *s = emit_text(g, mk(g, &op_gather, 13, 2, in, 1));
     expect_contains(s, "if (k < 0) k += 5;");
     expect_contains(s, "return 1;");
@@ -871,7 +812,7 @@ Test(opsfold_emit, slice_negative_step_indexes_backwards) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 10 };
     double st[] = { -1 }, en[] = { -1000 }, ax[] = { 0 }, sp[] = { -3 };
-    Node *n = slice_node(g, cval(g, "x", DT_FLOAT, 1, dx, NULL), 5, st, en, ax, sp, 1);
+    Node *n = slice_node(g, tb_value(g, "x", DT_FLOAT, 1, dx, NULL), 5, st, en, ax, sp, 1);
     char *s = emit_text(g, n);
     expect_contains(s, "for (size_t i0 = 0; i0 < 4; i0++)");
     expect_contains(s, "y0[i0] = x0[9 - (ptrdiff_t)i0 * 3];");
@@ -885,12 +826,12 @@ Test(opsfold_opsets, softmax_before_13_coerces_to_2d) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 2, 2, 2 };
     double x[] = { 0, 0, 0, 0, 1, 1, 1, 1 };
-    Value *in[] = { cval(g, "x", DT_DOUBLE, 3, d, x) };
+    Value *in[] = { tb_value(g, "x", DT_DOUBLE, 3, d, x) };
     Node *n = mk(g, &op_softmax, 11, 1, in, 1);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     /* one softmax over the 4 trailing elements of each batch, not per axis-1 column */
     double want[] = { 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25 };
-    expect(n->outputs[0], DT_DOUBLE, 3, d, want);
+    tb_expect(n->outputs[0], DT_DOUBLE, 3, d, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -901,15 +842,15 @@ Test(opsfold_opsets, softmax_before_13_negative_axis) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 2, 2 };
     double x[] = { 0, 0, 1, 1 };
-    Value *in[] = { cval(g, "x", DT_DOUBLE, 2, d, x) };
+    Value *in[] = { tb_value(g, "x", DT_DOUBLE, 2, d, x) };
     Node *n = mk(g, &op_softmax, 11, 1, in, 1);
-    set_int(g, n, "axis", -1);
-    expect_ok(g, n);
-    expect(n->outputs[0], DT_DOUBLE, 2, d, (double[]){ 0.5, 0.5, 0.5, 0.5 });
+    tb_attr_int(g, n, "axis", -1);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_DOUBLE, 2, d, (double[]){ 0.5, 0.5, 0.5, 0.5 }, TB_EXACT);
     Node *m = mk(g, &op_softmax, 11, 1, in, 1);
-    set_int(g, m, "axis", 2);       /* the rank itself: a [4][1] view */
-    expect_ok(g, m);
-    expect(m->outputs[0], DT_DOUBLE, 2, d, (double[]){ 1, 1, 1, 1 });
+    tb_attr_int(g, m, "axis", 2);       /* the rank itself: a [4][1] view */
+    tb_fold_ok(g, m);
+    tb_expect(m->outputs[0], DT_DOUBLE, 2, d, (double[]){ 1, 1, 1, 1 }, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -917,16 +858,16 @@ Test(opsfold_opsets, clip_attributes_before_11) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 3 };
     double x[] = { -3, 0.25, 3 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 1, d, x) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 1, d, x) };
     Node *n = mk(g, &op_clip, 6, 1, in, 1);
     Diag dg;
     diag_init(&dg);
     cr_assert(ir_attr_set_float(g, n, "min", -1.0f, &dg));
     cr_assert(ir_attr_set_float(g, n, "max", 0.5f, &dg));
     diag_free(&dg);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     double want[] = { -1, 0.25, 0.5 };
-    expect(n->outputs[0], DT_FLOAT, 1, d, want);
+    tb_expect(n->outputs[0], DT_FLOAT, 1, d, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -934,11 +875,11 @@ Test(opsfold_opsets, reshape_shape_attribute_before_5) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 2, 3 }, shape[] = { 3, -1 }, dy[] = { 3, 2 };
     double x[] = { 1, 2, 3, 4, 5, 6 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, dx, x) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, dx, x) };
     Node *n = mk(g, &op_reshape, 1, 1, in, 1);
-    set_ints(g, n, "shape", shape, 2);
-    expect_ok(g, n);
-    expect(n->outputs[0], DT_FLOAT, 2, dy, x);
+    tb_attr_ints(g, n, "shape", shape, 2);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, x, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -946,13 +887,13 @@ Test(opsfold_opsets, slice_attributes_before_10) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 2, 4 }, st[] = { 1, -3 }, en[] = { 100, -1 }, dy[] = { 1, 2 };
     double x[] = { 0, 1, 2, 3, 4, 5, 6, 7 };
-    Value *in[] = { cval(g, "x", DT_FLOAT, 2, dx, x) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT, 2, dx, x) };
     Node *n = mk(g, &op_slice, 1, 1, in, 1);
-    set_ints(g, n, "starts", st, 2);
-    set_ints(g, n, "ends", en, 2);
-    expect_ok(g, n);
+    tb_attr_ints(g, n, "starts", st, 2);
+    tb_attr_ints(g, n, "ends", en, 2);
+    tb_fold_ok(g, n);
     double want[] = { 5, 6 };
-    expect(n->outputs[0], DT_FLOAT, 2, dy, want);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -960,16 +901,16 @@ Test(opsfold_opsets, pad_attributes_before_11) {
     Graph *g = ir_graph_new(0);
     int64_t dx[] = { 2 }, pads[] = { 1, 2 }, dy[] = { 5 };
     double x[] = { 1, 2 };
-    Value *in[] = { cval(g, "x", DT_INT32, 1, dx, x) };
+    Value *in[] = { tb_value(g, "x", DT_INT32, 1, dx, x) };
     Node *n = mk(g, &op_pad, 2, 1, in, 1);
-    set_ints(g, n, "pads", pads, 2);
+    tb_attr_ints(g, n, "pads", pads, 2);
     Diag dg;
     diag_init(&dg);
     cr_assert(ir_attr_set_float(g, n, "value", 7.0f, &dg));
     diag_free(&dg);
-    expect_ok(g, n);
+    tb_fold_ok(g, n);
     double want[] = { 7, 1, 2, 7, 7 };
-    expect(n->outputs[0], DT_INT32, 1, dy, want);
+    tb_expect(n->outputs[0], DT_INT32, 1, dy, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -977,18 +918,18 @@ Test(opsfold_opsets, constant_needs_exactly_one_value) {
     Graph *g = ir_graph_new(0);
     int64_t v[] = { 1 };
     Node *n = mk(g, &op_constant, 13, 0, NULL, 1);
-    expect_error(g, n, "has no value attribute");
+    tb_fold_err(g, n, "has no value attribute");
     Node *m = mk(g, &op_constant, 13, 0, NULL, 1);
-    set_ints(g, m, "value_ints", v, 1);
-    set_int(g, m, "value_int", 3);
-    expect_error(g, m, "exactly one value attribute");
+    tb_attr_ints(g, m, "value_ints", v, 1);
+    tb_attr_int(g, m, "value_int", 3);
+    tb_fold_err(g, m, "exactly one value attribute");
     ir_graph_free(g);
 }
 
 Test(opsfold_emit, float16_is_computed_in_float) {
     Graph *g = ir_graph_new(0);
     int64_t d[] = { 8 };
-    Value *in[] = { cval(g, "x", DT_FLOAT16, 1, d, NULL) };
+    Value *in[] = { tb_value(g, "x", DT_FLOAT16, 1, d, NULL) };
     char *s = emit_text(g, mk(g, &op_relu, 14, 1, in, 1));
     expect_contains(s, "float v = onnxcc_f16_to_float(");
     expect_contains(s, "const float r = onnxcc_relu(v);");

@@ -15,113 +15,58 @@
 #include "ops/op.h"
 #include "ops/op_util.h"
 
-/* ---- one-node helpers (as in test_ops_more.c) ---- */
-
-static Value *mval(Graph *g, const char *name, DType t, int rank, const int64_t *dims,
-                   const double *vals) {
-    return tb_value(g, name, t, rank, dims, vals);
-}
-
-static Node *mnode(Graph *g, const char *op_type, int opset, int n_in, Value *const *ins) {
-    Node *n = tb_op_node(g, op_type, opset, n_in, ins, 1);
-    cr_assert_not_null(n->op, "op %s is not registered", op_type);
-    return n;
-}
-
-static bool mrun(Graph *g, Node *n, Diag *d) {
-    return n->op->infer(g, n, d) && n->op->fold(g, n, d);
-}
-
-static void mok(Graph *g, Node *n) {
-    Diag d;
-    diag_init(&d);
-    bool ok = mrun(g, n, &d);
-    cr_assert(ok, "failed: %s", d.n_messages ? d.messages[0] : "(no message)");
-    diag_free(&d);
-}
-
-static void merr(Graph *g, Node *n, const char *want) {
-    Diag d;
-    diag_init(&d);
-    cr_assert_not(mrun(g, n, &d), "expected an error containing '%s'", want);
-    cr_assert_geq(d.n_messages, 1);
-    cr_assert_not_null(strstr(d.messages[0], want), "message '%s' lacks '%s'", d.messages[0],
-                       want);
-    diag_free(&d);
-}
-
-/* Checks dtype, shape and values (relative tolerance tol; 0 = exact). */
-static void mexpect(const Value *v, DType t, int rank, const int64_t *dims, const double *vals,
-                    double tol) {
-    cr_assert_eq(v->dtype, t, "dtype %d, expected %d", v->dtype, t);
-    cr_assert_eq(v->rank, rank, "rank %d, expected %d", v->rank, rank);
-    for (int k = 0; k < rank; k++)
-        cr_assert_eq(v->dims[k], dims[k], "dim %d is %lld, expected %lld", k,
-                     (long long)v->dims[k], (long long)dims[k]);
-    cr_assert_not_null(v->data);
-    for (int64_t i = 0; i < ir_numel(v); i++) {
-        double got = ou_get_f64(v, i);
-        if (tol == 0) {
-            cr_assert_eq(got, vals[i], "element %lld is %.9g, expected %.9g", (long long)i,
-                         got, vals[i]);
-        } else {
-            cr_assert(fabs(got - vals[i]) <= tol * (1 + fabs(vals[i])),
-                      "element %lld is %.9g, expected %.9g", (long long)i, got, vals[i]);
-        }
-    }
-}
-
 /* ---- Bitwise ---- */
 
 Test(misc, bitwise_and_broadcast) {
     Graph *g = tb_graph();
-    Value *a = mval(g, "a", DT_INT32, 2, (int64_t[]){ 2, 3 },
-                    (double[]){ 12, 10, -1, 7, 0, -8 });
-    Value *b = mval(g, "b", DT_INT32, 1, (int64_t[]){ 3 }, (double[]){ 6, 3, 255 });
-    Node *n = mnode(g, "BitwiseAnd", 18, 2, (Value *[]){ a, b });
-    mok(g, n);
+    Value *a = tb_value(g, "a", DT_INT32, 2, (int64_t[]){ 2, 3 },
+                        (double[]){ 12, 10, -1, 7, 0, -8 });
+    Value *b = tb_value(g, "b", DT_INT32, 1, (int64_t[]){ 3 }, (double[]){ 6, 3, 255 });
+    Node *n = tb_op_node(g, "BitwiseAnd", 18, 2, (Value *[]){ a, b }, 1);
+    tb_fold_ok(g, n);
     /* 12&6=4 10&3=2 -1&255=255; 7&6=6 0&3=0 -8&255=248 */
-    mexpect(n->outputs[0], DT_INT32, 2, (int64_t[]){ 2, 3 },
-            (double[]){ 4, 2, 255, 6, 0, 248 }, 0);
+    tb_expect(n->outputs[0], DT_INT32, 2, (int64_t[]){ 2, 3 },
+              (double[]){ 4, 2, 255, 6, 0, 248 }, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(misc, bitwise_or_xor_uint64) {
     Graph *g = tb_graph();
-    Value *a = mval(g, "a", DT_UINT64, 1, (int64_t[]){ 2 }, (double[]){ 5, 12 });
-    Value *b = mval(g, "b", DT_UINT64, 0, NULL, (double[]){ 3 });
-    Node *o = mnode(g, "BitwiseOr", 18, 2, (Value *[]){ a, b });
-    mok(g, o);
-    mexpect(o->outputs[0], DT_UINT64, 1, (int64_t[]){ 2 }, (double[]){ 7, 15 }, 0);
-    Node *x = mnode(g, "BitwiseXor", 18, 2, (Value *[]){ a, b });
-    mok(g, x);
-    mexpect(x->outputs[0], DT_UINT64, 1, (int64_t[]){ 2 }, (double[]){ 6, 15 }, 0);
+    Value *a = tb_value(g, "a", DT_UINT64, 1, (int64_t[]){ 2 }, (double[]){ 5, 12 });
+    Value *b = tb_value(g, "b", DT_UINT64, 0, NULL, (double[]){ 3 });
+    Node *o = tb_op_node(g, "BitwiseOr", 18, 2, (Value *[]){ a, b }, 1);
+    tb_fold_ok(g, o);
+    tb_expect(o->outputs[0], DT_UINT64, 1, (int64_t[]){ 2 }, (double[]){ 7, 15 }, TB_EXACT);
+    Node *x = tb_op_node(g, "BitwiseXor", 18, 2, (Value *[]){ a, b }, 1);
+    tb_fold_ok(g, x);
+    tb_expect(x->outputs[0], DT_UINT64, 1, (int64_t[]){ 2 }, (double[]){ 6, 15 }, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(misc, bitwise_not_widths) {
     Graph *g = tb_graph();
-    Value *u = mval(g, "u", DT_UINT8, 1, (int64_t[]){ 3 }, (double[]){ 0, 15, 255 });
-    Node *n = mnode(g, "BitwiseNot", 18, 1, (Value *[]){ u });
-    mok(g, n);
-    mexpect(n->outputs[0], DT_UINT8, 1, (int64_t[]){ 3 }, (double[]){ 255, 240, 0 }, 0);
-    Value *s = mval(g, "s", DT_INT16, 1, (int64_t[]){ 2 }, (double[]){ 0, -32768 });
-    Node *m = mnode(g, "BitwiseNot", 18, 1, (Value *[]){ s });
-    mok(g, m);
-    mexpect(m->outputs[0], DT_INT16, 1, (int64_t[]){ 2 }, (double[]){ -1, 32767 }, 0);
+    Value *u = tb_value(g, "u", DT_UINT8, 1, (int64_t[]){ 3 }, (double[]){ 0, 15, 255 });
+    Node *n = tb_op_node(g, "BitwiseNot", 18, 1, (Value *[]){ u }, 1);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_UINT8, 1, (int64_t[]){ 3 }, (double[]){ 255, 240, 0 }, TB_EXACT);
+    Value *s = tb_value(g, "s", DT_INT16, 1, (int64_t[]){ 2 }, (double[]){ 0, -32768 });
+    Node *m = tb_op_node(g, "BitwiseNot", 18, 1, (Value *[]){ s }, 1);
+    tb_fold_ok(g, m);
+    tb_expect(m->outputs[0], DT_INT16, 1, (int64_t[]){ 2 }, (double[]){ -1, 32767 }, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(misc, bitwise_errors) {
     Graph *g = tb_graph();
-    Value *f = mval(g, "f", DT_FLOAT, 1, (int64_t[]){ 2 }, NULL);
-    Value *i = mval(g, "i", DT_INT32, 1, (int64_t[]){ 2 }, NULL);
-    Value *j = mval(g, "j", DT_INT64, 1, (int64_t[]){ 2 }, NULL);
-    Value *k = mval(g, "k", DT_INT32, 1, (int64_t[]){ 3 }, NULL);
-    merr(g, mnode(g, "BitwiseAnd", 18, 2, (Value *[]){ f, f }), "does not accept");
-    merr(g, mnode(g, "BitwiseOr", 18, 2, (Value *[]){ i, j }), "input types differ");
-    merr(g, mnode(g, "BitwiseXor", 18, 2, (Value *[]){ i, k }), "cannot be broadcast");
-    merr(g, mnode(g, "BitwiseNot", 18, 1, (Value *[]){ f }), "does not accept");
+    Value *f = tb_value(g, "f", DT_FLOAT, 1, (int64_t[]){ 2 }, NULL);
+    Value *i = tb_value(g, "i", DT_INT32, 1, (int64_t[]){ 2 }, NULL);
+    Value *j = tb_value(g, "j", DT_INT64, 1, (int64_t[]){ 2 }, NULL);
+    Value *k = tb_value(g, "k", DT_INT32, 1, (int64_t[]){ 3 }, NULL);
+    tb_fold_err(g, tb_op_node(g, "BitwiseAnd", 18, 2, (Value *[]){ f, f }, 1), "does not accept");
+    tb_fold_err(g, tb_op_node(g, "BitwiseOr", 18, 2, (Value *[]){ i, j }, 1), "input types differ");
+    tb_fold_err(g, tb_op_node(g, "BitwiseXor", 18, 2, (Value *[]){ i, k }, 1),
+                "cannot be broadcast");
+    tb_fold_err(g, tb_op_node(g, "BitwiseNot", 18, 1, (Value *[]){ f }, 1), "does not accept");
     ir_graph_free(g);
 }
 
@@ -130,27 +75,27 @@ Test(misc, bitwise_errors) {
 Test(misc, isinf_isnan) {
     Graph *g = tb_graph();
     const double vals[] = { INFINITY, -INFINITY, 1.5, NAN, 0 };
-    Value *x = mval(g, "x", DT_FLOAT, 1, (int64_t[]){ 5 }, vals);
-    Node *all = mnode(g, "IsInf", 20, 1, (Value *[]){ x });
-    mok(g, all);
-    mexpect(all->outputs[0], DT_BOOL, 1, (int64_t[]){ 5 }, (double[]){ 1, 1, 0, 0, 0 }, 0);
-    Node *pos = mnode(g, "IsInf", 20, 1, (Value *[]){ x });
+    Value *x = tb_value(g, "x", DT_FLOAT, 1, (int64_t[]){ 5 }, vals);
+    Node *all = tb_op_node(g, "IsInf", 20, 1, (Value *[]){ x }, 1);
+    tb_fold_ok(g, all);
+    tb_expect(all->outputs[0], DT_BOOL, 1, (int64_t[]){ 5 }, (double[]){ 1, 1, 0, 0, 0 }, TB_EXACT);
+    Node *pos = tb_op_node(g, "IsInf", 20, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, pos, "detect_negative", 0);
-    mok(g, pos);
-    mexpect(pos->outputs[0], DT_BOOL, 1, (int64_t[]){ 5 }, (double[]){ 1, 0, 0, 0, 0 }, 0);
-    Node *neg = mnode(g, "IsInf", 20, 1, (Value *[]){ x });
+    tb_fold_ok(g, pos);
+    tb_expect(pos->outputs[0], DT_BOOL, 1, (int64_t[]){ 5 }, (double[]){ 1, 0, 0, 0, 0 }, TB_EXACT);
+    Node *neg = tb_op_node(g, "IsInf", 20, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, neg, "detect_positive", 0);
-    mok(g, neg);
-    mexpect(neg->outputs[0], DT_BOOL, 1, (int64_t[]){ 5 }, (double[]){ 0, 1, 0, 0, 0 }, 0);
-    Node *nan = mnode(g, "IsNaN", 20, 1, (Value *[]){ x });
-    mok(g, nan);
-    mexpect(nan->outputs[0], DT_BOOL, 1, (int64_t[]){ 5 }, (double[]){ 0, 0, 0, 1, 0 }, 0);
-    Value *h = mval(g, "h", DT_FLOAT16, 1, (int64_t[]){ 2 }, (double[]){ NAN, INFINITY });
-    Node *hn = mnode(g, "IsNaN", 20, 1, (Value *[]){ h });
-    mok(g, hn);
-    mexpect(hn->outputs[0], DT_BOOL, 1, (int64_t[]){ 2 }, (double[]){ 1, 0 }, 0);
-    Value *i = mval(g, "i", DT_INT32, 1, (int64_t[]){ 2 }, NULL);
-    merr(g, mnode(g, "IsInf", 20, 1, (Value *[]){ i }), "does not accept");
+    tb_fold_ok(g, neg);
+    tb_expect(neg->outputs[0], DT_BOOL, 1, (int64_t[]){ 5 }, (double[]){ 0, 1, 0, 0, 0 }, TB_EXACT);
+    Node *nan = tb_op_node(g, "IsNaN", 20, 1, (Value *[]){ x }, 1);
+    tb_fold_ok(g, nan);
+    tb_expect(nan->outputs[0], DT_BOOL, 1, (int64_t[]){ 5 }, (double[]){ 0, 0, 0, 1, 0 }, TB_EXACT);
+    Value *h = tb_value(g, "h", DT_FLOAT16, 1, (int64_t[]){ 2 }, (double[]){ NAN, INFINITY });
+    Node *hn = tb_op_node(g, "IsNaN", 20, 1, (Value *[]){ h }, 1);
+    tb_fold_ok(g, hn);
+    tb_expect(hn->outputs[0], DT_BOOL, 1, (int64_t[]){ 2 }, (double[]){ 1, 0 }, TB_EXACT);
+    Value *i = tb_value(g, "i", DT_INT32, 1, (int64_t[]){ 2 }, NULL);
+    tb_fold_err(g, tb_op_node(g, "IsInf", 20, 1, (Value *[]){ i }, 1), "does not accept");
     ir_graph_free(g);
 }
 
@@ -158,21 +103,23 @@ Test(misc, isinf_isnan) {
 
 Test(misc, shrink_hard_and_soft) {
     Graph *g = tb_graph();
-    Value *x = mval(g, "x", DT_FLOAT, 1, (int64_t[]){ 5 }, (double[]){ -2, -1, 0, 1, 2 });
-    Node *hard = mnode(g, "Shrink", 9, 1, (Value *[]){ x });
+    Value *x = tb_value(g, "x", DT_FLOAT, 1, (int64_t[]){ 5 }, (double[]){ -2, -1, 0, 1, 2 });
+    Node *hard = tb_op_node(g, "Shrink", 9, 1, (Value *[]){ x }, 1);
     tb_attr_float(g, hard, "lambd", 1.5f);
-    mok(g, hard);
-    mexpect(hard->outputs[0], DT_FLOAT, 1, (int64_t[]){ 5 }, (double[]){ -2, 0, 0, 0, 2 }, 0);
-    Node *soft = mnode(g, "Shrink", 9, 1, (Value *[]){ x });
+    tb_fold_ok(g, hard);
+    tb_expect(hard->outputs[0], DT_FLOAT, 1, (int64_t[]){ 5 }, (double[]){ -2, 0, 0, 0, 2 },
+              TB_EXACT);
+    Node *soft = tb_op_node(g, "Shrink", 9, 1, (Value *[]){ x }, 1);
     tb_attr_float(g, soft, "lambd", 1.5f);
     tb_attr_float(g, soft, "bias", 1.5f);
-    mok(g, soft);
-    mexpect(soft->outputs[0], DT_FLOAT, 1, (int64_t[]){ 5 },
-            (double[]){ -0.5, 0, 0, 0, 0.5 }, 0);
+    tb_fold_ok(g, soft);
+    tb_expect(soft->outputs[0], DT_FLOAT, 1, (int64_t[]){ 5 },
+              (double[]){ -0.5, 0, 0, 0, 0.5 }, TB_EXACT);
     /* defaults: lambd 0.5, bias 0 */
-    Node *dflt = mnode(g, "Shrink", 9, 1, (Value *[]){ x });
-    mok(g, dflt);
-    mexpect(dflt->outputs[0], DT_FLOAT, 1, (int64_t[]){ 5 }, (double[]){ -2, -1, 0, 1, 2 }, 0);
+    Node *dflt = tb_op_node(g, "Shrink", 9, 1, (Value *[]){ x }, 1);
+    tb_fold_ok(g, dflt);
+    tb_expect(dflt->outputs[0], DT_FLOAT, 1, (int64_t[]){ 5 }, (double[]){ -2, -1, 0, 1, 2 },
+              TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -180,75 +127,75 @@ Test(misc, shrink_hard_and_soft) {
 
 Test(misc, legacy_add_axis) {
     Graph *g = tb_graph();
-    Value *a = mval(g, "a", DT_FLOAT, 2, (int64_t[]){ 2, 3 }, (double[]){ 1, 2, 3, 4, 5, 6 });
-    Value *b = mval(g, "b", DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ 10, 20 });
-    Node *n = mnode(g, "Add", 6, 2, (Value *[]){ a, b });
+    Value *a = tb_value(g, "a", DT_FLOAT, 2, (int64_t[]){ 2, 3 }, (double[]){ 1, 2, 3, 4, 5, 6 });
+    Value *b = tb_value(g, "b", DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ 10, 20 });
+    Node *n = tb_op_node(g, "Add", 6, 2, (Value *[]){ a, b }, 1);
     tb_attr_int(g, n, "broadcast", 1);
     tb_attr_int(g, n, "axis", 0);
-    mok(g, n);   /* b faces a's dim 0: b[i] added along rows */
-    mexpect(n->outputs[0], DT_FLOAT, 2, (int64_t[]){ 2, 3 },
-            (double[]){ 11, 12, 13, 24, 25, 26 }, 0);
+    tb_fold_ok(g, n);   /* b faces a's dim 0: b[i] added along rows */
+    tb_expect(n->outputs[0], DT_FLOAT, 2, (int64_t[]){ 2, 3 },
+              (double[]){ 11, 12, 13, 24, 25, 26 }, TB_EXACT);
     /* no axis: b faces the trailing dims; a size-1 dim broadcasts */
-    Value *c = mval(g, "c", DT_FLOAT, 2, (int64_t[]){ 1, 3 }, (double[]){ 1, 0, -1 });
-    Node *m = mnode(g, "Mul", 6, 2, (Value *[]){ a, c });
+    Value *c = tb_value(g, "c", DT_FLOAT, 2, (int64_t[]){ 1, 3 }, (double[]){ 1, 0, -1 });
+    Node *m = tb_op_node(g, "Mul", 6, 2, (Value *[]){ a, c }, 1);
     tb_attr_int(g, m, "broadcast", 1);
-    mok(g, m);
-    mexpect(m->outputs[0], DT_FLOAT, 2, (int64_t[]){ 2, 3 }, (double[]){ 1, 0, -3, 4, 0, -6 },
-            0);
+    tb_fold_ok(g, m);
+    tb_expect(m->outputs[0], DT_FLOAT, 2, (int64_t[]){ 2, 3 }, (double[]){ 1, 0, -3, 4, 0, -6 },
+              TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(misc, legacy_broadcast_errors) {
     Graph *g = tb_graph();
-    Value *a = mval(g, "a", DT_FLOAT, 2, (int64_t[]){ 2, 3 }, NULL);
-    Value *b = mval(g, "b", DT_FLOAT, 1, (int64_t[]){ 2 }, NULL);
-    Value *big = mval(g, "big", DT_FLOAT, 3, (int64_t[]){ 1, 2, 3 }, NULL);
-    Node *n = mnode(g, "Sub", 6, 2, (Value *[]){ a, b });
+    Value *a = tb_value(g, "a", DT_FLOAT, 2, (int64_t[]){ 2, 3 }, NULL);
+    Value *b = tb_value(g, "b", DT_FLOAT, 1, (int64_t[]){ 2 }, NULL);
+    Value *big = tb_value(g, "big", DT_FLOAT, 3, (int64_t[]){ 1, 2, 3 }, NULL);
+    Node *n = tb_op_node(g, "Sub", 6, 2, (Value *[]){ a, b }, 1);
     tb_attr_int(g, n, "broadcast", 1);
     tb_attr_int(g, n, "axis", 2);
-    merr(g, n, "cannot start at axis 2");
-    Node *m = mnode(g, "Div", 6, 2, (Value *[]){ a, b });
+    tb_fold_err(g, n, "cannot start at axis 2");
+    Node *m = tb_op_node(g, "Div", 6, 2, (Value *[]){ a, b }, 1);
     tb_attr_int(g, m, "broadcast", 1);
     tb_attr_int(g, m, "axis", 1);      /* b [2] facing a's dim 1 (3) */
-    merr(g, m, "cannot be broadcast");
-    Node *r = mnode(g, "Add", 6, 2, (Value *[]){ a, big });
+    tb_fold_err(g, m, "cannot be broadcast");
+    Node *r = tb_op_node(g, "Add", 6, 2, (Value *[]){ a, big }, 1);
     tb_attr_int(g, r, "broadcast", 1);
-    merr(g, r, "cannot start at axis -1");
+    tb_fold_err(g, r, "cannot start at axis -1");
     ir_graph_free(g);
 }
 
 Test(misc, legacy_prelu_per_channel) {
     Graph *g = tb_graph();
-    Value *x = mval(g, "x", DT_FLOAT, 3, (int64_t[]){ 1, 2, 2 }, (double[]){ -1, 2, -3, 4 });
-    Value *s = mval(g, "s", DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ 0.5, 0.25 });
-    Node *n = mnode(g, "PRelu", 6, 2, (Value *[]){ x, s });
-    mok(g, n);   /* channel 0: slope 0.5, channel 1: 0.25 */
-    mexpect(n->outputs[0], DT_FLOAT, 3, (int64_t[]){ 1, 2, 2 }, (double[]){ -0.5, 2, -0.75, 4 },
-            0);
-    Node *m = mnode(g, "PRelu", 9, 2, (Value *[]){ x, s });
-    mok(g, m);   /* opset 9: numpy, the slope faces the last dim */
-    mexpect(m->outputs[0], DT_FLOAT, 3, (int64_t[]){ 1, 2, 2 }, (double[]){ -0.5, 2, -1.5, 4 },
-            0);
+    Value *x = tb_value(g, "x", DT_FLOAT, 3, (int64_t[]){ 1, 2, 2 }, (double[]){ -1, 2, -3, 4 });
+    Value *s = tb_value(g, "s", DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ 0.5, 0.25 });
+    Node *n = tb_op_node(g, "PRelu", 6, 2, (Value *[]){ x, s }, 1);
+    tb_fold_ok(g, n);   /* channel 0: slope 0.5, channel 1: 0.25 */
+    tb_expect(n->outputs[0], DT_FLOAT, 3, (int64_t[]){ 1, 2, 2 }, (double[]){ -0.5, 2, -0.75, 4 },
+              TB_EXACT);
+    Node *m = tb_op_node(g, "PRelu", 9, 2, (Value *[]){ x, s }, 1);
+    tb_fold_ok(g, m);   /* opset 9: numpy, the slope faces the last dim */
+    tb_expect(m->outputs[0], DT_FLOAT, 3, (int64_t[]){ 1, 2, 2 }, (double[]){ -0.5, 2, -1.5, 4 },
+              TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(misc, batchnorm_opset6_is_test) {
     Graph *g = tb_graph();
-    Value *x = mval(g, "x", DT_FLOAT, 4, (int64_t[]){ 1, 2, 2, 2 }, NULL);
+    Value *x = tb_value(g, "x", DT_FLOAT, 4, (int64_t[]){ 1, 2, 2, 2 }, NULL);
     Value *p[4];
     for (int k = 0; k < 4; k++) {
         char name[8];
         snprintf(name, sizeof name, "p%d", k);
-        p[k] = mval(g, name, DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ 1, 1 });
+        p[k] = tb_value(g, name, DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ 1, 1 });
     }
     Value *ins[5] = { x, p[0], p[1], p[2], p[3] };
-    Node *train = mnode(g, "BatchNormalization", 6, 5, ins);
+    Node *train = tb_op_node(g, "BatchNormalization", 6, 5, ins, 1);
     Diag d;
     diag_init(&d);
     cr_assert_not(train->op->infer(g, train, &d));
     cr_assert_not_null(strstr(d.messages[0], "is_test = 0"), "%s", d.messages[0]);
     diag_free(&d);
-    Node *test = mnode(g, "BatchNormalization", 6, 5, ins);
+    Node *test = tb_op_node(g, "BatchNormalization", 6, 5, ins, 1);
     tb_attr_int(g, test, "is_test", 1);
     tb_attr_int(g, test, "spatial", 1);
     tb_attr_ints(g, test, "consumed_inputs", (int64_t[]){ 0, 0, 0, 1, 1 }, 5);
@@ -262,36 +209,36 @@ Test(misc, batchnorm_opset6_is_test) {
 
 Test(misc, eyelike_offsets_and_dtype) {
     Graph *g = tb_graph();
-    Value *x = mval(g, "x", DT_FLOAT, 2, (int64_t[]){ 3, 4 }, (double[12]){ 0 });
-    Node *up = mnode(g, "EyeLike", 9, 1, (Value *[]){ x });
+    Value *x = tb_value(g, "x", DT_FLOAT, 2, (int64_t[]){ 3, 4 }, (double[12]){ 0 });
+    Node *up = tb_op_node(g, "EyeLike", 9, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, up, "k", 1);
     tb_attr_int(g, up, "dtype", DT_INT32);
-    mok(g, up);
-    mexpect(up->outputs[0], DT_INT32, 2, (int64_t[]){ 3, 4 },
-            (double[]){ 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1 }, 0);
-    Node *down = mnode(g, "EyeLike", 9, 1, (Value *[]){ x });
+    tb_fold_ok(g, up);
+    tb_expect(up->outputs[0], DT_INT32, 2, (int64_t[]){ 3, 4 },
+              (double[]){ 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1 }, TB_EXACT);
+    Node *down = tb_op_node(g, "EyeLike", 9, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, down, "k", -2);
-    mok(g, down);
-    mexpect(down->outputs[0], DT_FLOAT, 2, (int64_t[]){ 3, 4 },
-            (double[]){ 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0 }, 0);
-    Node *far = mnode(g, "EyeLike", 9, 1, (Value *[]){ x });
+    tb_fold_ok(g, down);
+    tb_expect(down->outputs[0], DT_FLOAT, 2, (int64_t[]){ 3, 4 },
+              (double[]){ 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0 }, TB_EXACT);
+    Node *far = tb_op_node(g, "EyeLike", 9, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, far, "k", INT64_MIN);   /* no row: all zeros, no overflow */
-    mok(g, far);
-    mexpect(far->outputs[0], DT_FLOAT, 2, (int64_t[]){ 3, 4 }, (double[12]){ 0 }, 0);
+    tb_fold_ok(g, far);
+    tb_expect(far->outputs[0], DT_FLOAT, 2, (int64_t[]){ 3, 4 }, (double[12]){ 0 }, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(misc, eyelike_errors) {
     Graph *g = tb_graph();
-    Value *x3 = mval(g, "x3", DT_FLOAT, 3, (int64_t[]){ 1, 2, 2 }, NULL);
-    Value *x = mval(g, "x", DT_FLOAT, 2, (int64_t[]){ 2, 2 }, NULL);
-    merr(g, mnode(g, "EyeLike", 9, 1, (Value *[]){ x3 }), "needs 2");
-    Node *bad = mnode(g, "EyeLike", 9, 1, (Value *[]){ x });
+    Value *x3 = tb_value(g, "x3", DT_FLOAT, 3, (int64_t[]){ 1, 2, 2 }, NULL);
+    Value *x = tb_value(g, "x", DT_FLOAT, 2, (int64_t[]){ 2, 2 }, NULL);
+    tb_fold_err(g, tb_op_node(g, "EyeLike", 9, 1, (Value *[]){ x3 }, 1), "needs 2");
+    Node *bad = tb_op_node(g, "EyeLike", 9, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, bad, "dtype", 1000);
-    merr(g, bad, "not an ONNX data type");
-    Node *str = mnode(g, "EyeLike", 9, 1, (Value *[]){ x });
+    tb_fold_err(g, bad, "not an ONNX data type");
+    Node *str = tb_op_node(g, "EyeLike", 9, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, str, "dtype", DT_STRING);
-    merr(g, str, "not supported");
+    tb_fold_err(g, str, "not supported");
     ir_graph_free(g);
 }
 
@@ -299,39 +246,40 @@ Test(misc, eyelike_errors) {
 
 Test(misc, gathernd_spec_examples) {
     Graph *g = tb_graph();
-    Value *data = mval(g, "data", DT_FLOAT, 3, (int64_t[]){ 2, 2, 2 },
-                       (double[]){ 0, 1, 2, 3, 4, 5, 6, 7 });
+    Value *data = tb_value(g, "data", DT_FLOAT, 3, (int64_t[]){ 2, 2, 2 },
+                           (double[]){ 0, 1, 2, 3, 4, 5, 6, 7 });
     /* batch_dims 1: batch 0 takes row 1, batch 1 row 0 */
-    Value *ind = mval(g, "ind", DT_INT64, 2, (int64_t[]){ 2, 1 }, (double[]){ 1, 0 });
-    Node *n = mnode(g, "GatherND", 12, 2, (Value *[]){ data, ind });
+    Value *ind = tb_value(g, "ind", DT_INT64, 2, (int64_t[]){ 2, 1 }, (double[]){ 1, 0 });
+    Node *n = tb_op_node(g, "GatherND", 12, 2, (Value *[]){ data, ind }, 1);
     tb_attr_int(g, n, "batch_dims", 1);
-    mok(g, n);
-    mexpect(n->outputs[0], DT_FLOAT, 2, (int64_t[]){ 2, 2 }, (double[]){ 2, 3, 4, 5 }, 0);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, (int64_t[]){ 2, 2 }, (double[]){ 2, 3, 4, 5 }, TB_EXACT);
     /* batch_dims 0, full coordinates, a negative one: elements */
-    Value *ind2 = mval(g, "ind2", DT_INT64, 2, (int64_t[]){ 2, 3 },
-                       (double[]){ 0, 1, 1, -1, 0, -2 });
-    Node *m = mnode(g, "GatherND", 12, 2, (Value *[]){ data, ind2 });
-    mok(g, m);
-    mexpect(m->outputs[0], DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ 3, 4 }, 0);
+    Value *ind2 = tb_value(g, "ind2", DT_INT64, 2, (int64_t[]){ 2, 3 },
+                           (double[]){ 0, 1, 1, -1, 0, -2 });
+    Node *m = tb_op_node(g, "GatherND", 12, 2, (Value *[]){ data, ind2 }, 1);
+    tb_fold_ok(g, m);
+    tb_expect(m->outputs[0], DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ 3, 4 }, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(misc, gathernd_errors) {
     Graph *g = tb_graph();
-    Value *data = mval(g, "data", DT_FLOAT, 2, (int64_t[]){ 2, 2 }, (double[]){ 0, 1, 2, 3 });
-    Value *out = mval(g, "out", DT_INT64, 1, (int64_t[]){ 1 }, (double[]){ 2 });
-    merr(g, mnode(g, "GatherND", 12, 2, (Value *[]){ data, out }), "out of range");
-    Value *wide = mval(g, "wide", DT_INT64, 1, (int64_t[]){ 3 }, (double[]){ 0, 0, 0 });
-    merr(g, mnode(g, "GatherND", 12, 2, (Value *[]){ data, wide }), "between 1 and 2");
-    Value *i32 = mval(g, "i32", DT_INT32, 1, (int64_t[]){ 1 }, (double[]){ 0 });
-    merr(g, mnode(g, "GatherND", 12, 2, (Value *[]){ data, i32 }), "not int64");
-    Value *ind = mval(g, "ind", DT_INT64, 2, (int64_t[]){ 3, 1 }, (double[]){ 0, 0, 0 });
-    Node *b = mnode(g, "GatherND", 12, 2, (Value *[]){ data, ind });
+    Value *data = tb_value(g, "data", DT_FLOAT, 2, (int64_t[]){ 2, 2 }, (double[]){ 0, 1, 2, 3 });
+    Value *out = tb_value(g, "out", DT_INT64, 1, (int64_t[]){ 1 }, (double[]){ 2 });
+    tb_fold_err(g, tb_op_node(g, "GatherND", 12, 2, (Value *[]){ data, out }, 1), "out of range");
+    Value *wide = tb_value(g, "wide", DT_INT64, 1, (int64_t[]){ 3 }, (double[]){ 0, 0, 0 });
+    tb_fold_err(g, tb_op_node(g, "GatherND", 12, 2, (Value *[]){ data, wide }, 1),
+                "between 1 and 2");
+    Value *i32 = tb_value(g, "i32", DT_INT32, 1, (int64_t[]){ 1 }, (double[]){ 0 });
+    tb_fold_err(g, tb_op_node(g, "GatherND", 12, 2, (Value *[]){ data, i32 }, 1), "not int64");
+    Value *ind = tb_value(g, "ind", DT_INT64, 2, (int64_t[]){ 3, 1 }, (double[]){ 0, 0, 0 });
+    Node *b = tb_op_node(g, "GatherND", 12, 2, (Value *[]){ data, ind }, 1);
     tb_attr_int(g, b, "batch_dims", 1);
-    merr(g, b, "batch dim 0 differs");
-    Node *b2 = mnode(g, "GatherND", 12, 2, (Value *[]){ data, ind });
+    tb_fold_err(g, b, "batch dim 0 differs");
+    Node *b2 = tb_op_node(g, "GatherND", 12, 2, (Value *[]){ data, ind }, 1);
     tb_attr_int(g, b2, "batch_dims", 2);
-    merr(g, b2, "batch_dims 2 must be in");
+    tb_fold_err(g, b2, "batch_dims 2 must be in");
     ir_graph_free(g);
 }
 
@@ -340,35 +288,37 @@ Test(misc, gathernd_errors) {
 Test(misc, reversesequence_both_layouts) {
     Graph *g = tb_graph();
     /* [batch 2][time 3], batch_axis 0 */
-    Value *x = mval(g, "x", DT_FLOAT, 2, (int64_t[]){ 2, 3 }, (double[]){ 1, 2, 3, 4, 5, 6 });
-    Value *lens = mval(g, "lens", DT_INT64, 1, (int64_t[]){ 2 }, (double[]){ 2, 3 });
-    Node *n = mnode(g, "ReverseSequence", 10, 2, (Value *[]){ x, lens });
+    Value *x = tb_value(g, "x", DT_FLOAT, 2, (int64_t[]){ 2, 3 }, (double[]){ 1, 2, 3, 4, 5, 6 });
+    Value *lens = tb_value(g, "lens", DT_INT64, 1, (int64_t[]){ 2 }, (double[]){ 2, 3 });
+    Node *n = tb_op_node(g, "ReverseSequence", 10, 2, (Value *[]){ x, lens }, 1);
     tb_attr_int(g, n, "batch_axis", 0);
     tb_attr_int(g, n, "time_axis", 1);
-    mok(g, n);
-    mexpect(n->outputs[0], DT_FLOAT, 2, (int64_t[]){ 2, 3 }, (double[]){ 2, 1, 3, 6, 5, 4 },
-            0);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, (int64_t[]){ 2, 3 }, (double[]){ 2, 1, 3, 6, 5, 4 },
+              TB_EXACT);
     /* [time 3][batch 2][2], defaults */
-    Value *t = mval(g, "t", DT_FLOAT, 3, (int64_t[]){ 3, 2, 2 },
-                    (double[]){ 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 });
-    Value *l2 = mval(g, "l2", DT_INT64, 1, (int64_t[]){ 2 }, (double[]){ 3, 0 });
-    Node *m = mnode(g, "ReverseSequence", 10, 2, (Value *[]){ t, l2 });
-    mok(g, m);
-    mexpect(m->outputs[0], DT_FLOAT, 3, (int64_t[]){ 3, 2, 2 },
-            (double[]){ 8, 9, 2, 3, 4, 5, 6, 7, 0, 1, 10, 11 }, 0);
+    Value *t = tb_value(g, "t", DT_FLOAT, 3, (int64_t[]){ 3, 2, 2 },
+                        (double[]){ 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 });
+    Value *l2 = tb_value(g, "l2", DT_INT64, 1, (int64_t[]){ 2 }, (double[]){ 3, 0 });
+    Node *m = tb_op_node(g, "ReverseSequence", 10, 2, (Value *[]){ t, l2 }, 1);
+    tb_fold_ok(g, m);
+    tb_expect(m->outputs[0], DT_FLOAT, 3, (int64_t[]){ 3, 2, 2 },
+              (double[]){ 8, 9, 2, 3, 4, 5, 6, 7, 0, 1, 10, 11 }, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(misc, reversesequence_errors) {
     Graph *g = tb_graph();
-    Value *x = mval(g, "x", DT_FLOAT, 2, (int64_t[]){ 3, 2 }, (double[6]){ 0 });
-    Value *lens = mval(g, "lens", DT_INT64, 1, (int64_t[]){ 2 }, (double[]){ 4, 1 });
-    merr(g, mnode(g, "ReverseSequence", 10, 2, (Value *[]){ x, lens }), "outside [0, 3]");
-    Value *l3 = mval(g, "l3", DT_INT64, 1, (int64_t[]){ 3 }, (double[]){ 1, 1, 1 });
-    merr(g, mnode(g, "ReverseSequence", 10, 2, (Value *[]){ x, l3 }), "one per batch entry");
-    Node *ax = mnode(g, "ReverseSequence", 10, 2, (Value *[]){ x, lens });
+    Value *x = tb_value(g, "x", DT_FLOAT, 2, (int64_t[]){ 3, 2 }, (double[6]){ 0 });
+    Value *lens = tb_value(g, "lens", DT_INT64, 1, (int64_t[]){ 2 }, (double[]){ 4, 1 });
+    tb_fold_err(g, tb_op_node(g, "ReverseSequence", 10, 2, (Value *[]){ x, lens }, 1),
+                "outside [0, 3]");
+    Value *l3 = tb_value(g, "l3", DT_INT64, 1, (int64_t[]){ 3 }, (double[]){ 1, 1, 1 });
+    tb_fold_err(g, tb_op_node(g, "ReverseSequence", 10, 2, (Value *[]){ x, l3 }, 1),
+                "one per batch entry");
+    Node *ax = tb_op_node(g, "ReverseSequence", 10, 2, (Value *[]){ x, lens }, 1);
     tb_attr_int(g, ax, "time_axis", 2);
-    merr(g, ax, "must be 0 and 1");
+    tb_fold_err(g, ax, "must be 0 and 1");
     ir_graph_free(g);
 }
 
@@ -377,76 +327,77 @@ Test(misc, reversesequence_errors) {
 Test(misc, det_values) {
     Graph *g = tb_graph();
     /* det [[1,2],[3,4]] = -2; [[0,1],[1,0]] (a pivot swap) = -1; [[2,4],[1,2]] = 0 */
-    Value *x = mval(g, "x", DT_FLOAT, 3, (int64_t[]){ 3, 2, 2 },
-                    (double[]){ 1, 2, 3, 4, 0, 1, 1, 0, 2, 4, 1, 2 });
-    Node *n = mnode(g, "Det", 11, 1, (Value *[]){ x });
-    mok(g, n);
-    mexpect(n->outputs[0], DT_FLOAT, 1, (int64_t[]){ 3 }, (double[]){ -2, -1, 0 }, 1e-6);
+    Value *x = tb_value(g, "x", DT_FLOAT, 3, (int64_t[]){ 3, 2, 2 },
+                        (double[]){ 1, 2, 3, 4, 0, 1, 1, 0, 2, 4, 1, 2 });
+    Node *n = tb_op_node(g, "Det", 11, 1, (Value *[]){ x }, 1);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 1, (int64_t[]){ 3 }, (double[]){ -2, -1, 0 }, TB_REL(1e-6));
     /* 3x3: 2(3*2-0*1) - 0 + 1(1*1-3*0) = 13 */
-    Value *y = mval(g, "y", DT_DOUBLE, 2, (int64_t[]){ 3, 3 },
-                    (double[]){ 2, 0, 1, 1, 3, 0, 0, 1, 2 });
-    Node *m = mnode(g, "Det", 11, 1, (Value *[]){ y });
-    mok(g, m);
-    mexpect(m->outputs[0], DT_DOUBLE, 0, NULL, (double[]){ 13 }, 1e-12);
-    Value *r = mval(g, "r", DT_FLOAT, 2, (int64_t[]){ 2, 3 }, NULL);
-    merr(g, mnode(g, "Det", 11, 1, (Value *[]){ r }), "square matrices");
+    Value *y = tb_value(g, "y", DT_DOUBLE, 2, (int64_t[]){ 3, 3 },
+                        (double[]){ 2, 0, 1, 1, 3, 0, 0, 1, 2 });
+    Node *m = tb_op_node(g, "Det", 11, 1, (Value *[]){ y }, 1);
+    tb_fold_ok(g, m);
+    tb_expect(m->outputs[0], DT_DOUBLE, 0, NULL, (double[]){ 13 }, TB_REL(1e-12));
+    Value *r = tb_value(g, "r", DT_FLOAT, 2, (int64_t[]){ 2, 3 }, NULL);
+    tb_fold_err(g, tb_op_node(g, "Det", 11, 1, (Value *[]){ r }, 1), "square matrices");
     ir_graph_free(g);
 }
 
 /* ---- Einsum ---- */
 
 static Node *einsum(Graph *g, const char *eq, int n_in, Value *const *ins) {
-    Node *n = mnode(g, "Einsum", 12, n_in, ins);
+    Node *n = tb_op_node(g, "Einsum", 12, n_in, ins, 1);
     tb_attr_str(g, n, "equation", eq);
     return n;
 }
 
 Test(misc, einsum_forms) {
     Graph *g = tb_graph();
-    Value *a = mval(g, "a", DT_FLOAT, 2, (int64_t[]){ 2, 3 }, (double[]){ 1, 2, 3, 4, 5, 6 });
-    Value *v = mval(g, "v", DT_FLOAT, 1, (int64_t[]){ 3 }, (double[]){ 1, 0, -1 });
-    Value *sq = mval(g, "sq", DT_FLOAT, 2, (int64_t[]){ 2, 2 }, (double[]){ 1, 2, 3, 4 });
+    Value *a = tb_value(g, "a", DT_FLOAT, 2, (int64_t[]){ 2, 3 }, (double[]){ 1, 2, 3, 4, 5, 6 });
+    Value *v = tb_value(g, "v", DT_FLOAT, 1, (int64_t[]){ 3 }, (double[]){ 1, 0, -1 });
+    Value *sq = tb_value(g, "sq", DT_FLOAT, 2, (int64_t[]){ 2, 2 }, (double[]){ 1, 2, 3, 4 });
     Node *t = einsum(g, "ij->ji", 1, (Value *[]){ a });
-    mok(g, t);
-    mexpect(t->outputs[0], DT_FLOAT, 2, (int64_t[]){ 3, 2 }, (double[]){ 1, 4, 2, 5, 3, 6 }, 0);
+    tb_fold_ok(g, t);
+    tb_expect(t->outputs[0], DT_FLOAT, 2, (int64_t[]){ 3, 2 }, (double[]){ 1, 4, 2, 5, 3, 6 },
+              TB_EXACT);
     Node *rs = einsum(g, "ij -> i", 1, (Value *[]){ a });
-    mok(g, rs);
-    mexpect(rs->outputs[0], DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ 6, 15 }, 0);
+    tb_fold_ok(g, rs);
+    tb_expect(rs->outputs[0], DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ 6, 15 }, TB_EXACT);
     Node *mv = einsum(g, "ij,j", 2, (Value *[]){ a, v });   /* implicit: -> i */
-    mok(g, mv);
-    mexpect(mv->outputs[0], DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ -2, -2 }, 0);
+    tb_fold_ok(g, mv);
+    tb_expect(mv->outputs[0], DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ -2, -2 }, TB_EXACT);
     Node *outer = einsum(g, "i,j->ij", 2, (Value *[]){ v, v });
-    mok(g, outer);
-    mexpect(outer->outputs[0], DT_FLOAT, 2, (int64_t[]){ 3, 3 },
-            (double[]){ 1, 0, -1, 0, 0, 0, -1, 0, 1 }, 0);
+    tb_fold_ok(g, outer);
+    tb_expect(outer->outputs[0], DT_FLOAT, 2, (int64_t[]){ 3, 3 },
+              (double[]){ 1, 0, -1, 0, 0, 0, -1, 0, 1 }, TB_EXACT);
     Node *tr = einsum(g, "ii", 1, (Value *[]){ sq });     /* trace */
-    mok(g, tr);
-    mexpect(tr->outputs[0], DT_FLOAT, 0, NULL, (double[]){ 5 }, 0);
+    tb_fold_ok(g, tr);
+    tb_expect(tr->outputs[0], DT_FLOAT, 0, NULL, (double[]){ 5 }, TB_EXACT);
     Node *ji = einsum(g, "ji", 1, (Value *[]){ a });      /* implicit output sorted: ij */
-    mok(g, ji);
-    mexpect(ji->outputs[0], DT_FLOAT, 2, (int64_t[]){ 3, 2 }, (double[]){ 1, 4, 2, 5, 3, 6 },
-            0);
+    tb_fold_ok(g, ji);
+    tb_expect(ji->outputs[0], DT_FLOAT, 2, (int64_t[]){ 3, 2 }, (double[]){ 1, 4, 2, 5, 3, 6 },
+              TB_EXACT);
     Node *all = einsum(g, "...->", 1, (Value *[]){ a });
-    mok(g, all);
-    mexpect(all->outputs[0], DT_FLOAT, 0, NULL, (double[]){ 21 }, 0);
+    tb_fold_ok(g, all);
+    tb_expect(all->outputs[0], DT_FLOAT, 0, NULL, (double[]){ 21 }, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(misc, einsum_ellipsis_broadcast_and_ints) {
     Graph *g = tb_graph();
     /* "...i,...i->..." with [2][2] and [1][2]: row dot products against one row */
-    Value *a = mval(g, "a", DT_INT32, 2, (int64_t[]){ 2, 2 }, (double[]){ 1, 2, 3, -4 });
-    Value *b = mval(g, "b", DT_INT32, 2, (int64_t[]){ 1, 2 }, (double[]){ 10, 100 });
+    Value *a = tb_value(g, "a", DT_INT32, 2, (int64_t[]){ 2, 2 }, (double[]){ 1, 2, 3, -4 });
+    Value *b = tb_value(g, "b", DT_INT32, 2, (int64_t[]){ 1, 2 }, (double[]){ 10, 100 });
     Node *n = einsum(g, "...i,...i->...", 2, (Value *[]){ a, b });
-    mok(g, n);
-    mexpect(n->outputs[0], DT_INT32, 1, (int64_t[]){ 2 }, (double[]){ 210, -370 }, 0);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], DT_INT32, 1, (int64_t[]){ 2 }, (double[]){ 210, -370 }, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(misc, einsum_hostile_equations) {
     Graph *g = tb_graph();
-    Value *a = mval(g, "a", DT_FLOAT, 2, (int64_t[]){ 2, 3 }, NULL);
-    Value *b = mval(g, "b", DT_FLOAT, 2, (int64_t[]){ 4, 3 }, NULL);
+    Value *a = tb_value(g, "a", DT_FLOAT, 2, (int64_t[]){ 2, 3 }, NULL);
+    Value *b = tb_value(g, "b", DT_FLOAT, 2, (int64_t[]){ 4, 3 }, NULL);
     static const struct { const char *eq; const char *want; } cases[] = {
         { "i$j", "unexpected character 0x24" },
         { "ij-", "one \"->\"" },
@@ -464,18 +415,19 @@ Test(misc, einsum_hostile_equations) {
         { "...->...ijklmnop", "is in no input" },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
-        merr(g, einsum(g, cases[k].eq, 1, (Value *[]){ a }), cases[k].want);
-    merr(g, mnode(g, "Einsum", 12, 1, (Value *[]){ a }), "'equation' (a string) is required");
-    merr(g, einsum(g, "ij,kj", 1, (Value *[]){ a }), "more terms than the 1 inputs");
-    merr(g, einsum(g, "ij", 2, (Value *[]){ a, b }), "1 input terms for 2 inputs");
-    merr(g, einsum(g, "ij,ij->ij", 2, (Value *[]){ a, b }), "'i' has size 4 in input 1");
-    merr(g, einsum(g, "...j,...j", 2, (Value *[]){ a, b }), "do not broadcast");
+        tb_fold_err(g, einsum(g, cases[k].eq, 1, (Value *[]){ a }), cases[k].want);
+    tb_fold_err(g, tb_op_node(g, "Einsum", 12, 1, (Value *[]){ a }, 1),
+                "'equation' (a string) is required");
+    tb_fold_err(g, einsum(g, "ij,kj", 1, (Value *[]){ a }), "more terms than the 1 inputs");
+    tb_fold_err(g, einsum(g, "ij", 2, (Value *[]){ a, b }), "1 input terms for 2 inputs");
+    tb_fold_err(g, einsum(g, "ij,ij->ij", 2, (Value *[]){ a, b }), "'i' has size 4 in input 1");
+    tb_fold_err(g, einsum(g, "...j,...j", 2, (Value *[]){ a, b }), "do not broadcast");
     /* an equation of 10,000 characters */
     char *longeq = malloc(10001);
     cr_assert_not_null(longeq);
     memset(longeq, ' ', 10000);
     longeq[10000] = '\0';
-    merr(g, einsum(g, longeq, 1, (Value *[]){ a }), "longer than");
+    tb_fold_err(g, einsum(g, longeq, 1, (Value *[]){ a }), "longer than");
     free(longeq);
     ir_graph_free(g);
 }
@@ -485,69 +437,27 @@ Test(misc, einsum_fold_work_is_bounded) {
     enum { I = 1 << 15, J = 1 << 14 };     /* I * J products: more than the folder's cap */
     double *zeros = calloc(I, sizeof(double));
     cr_assert_not_null(zeros);
-    Value *a = mval(g, "a", DT_FLOAT, 1, (int64_t[]){ I }, zeros);
-    Value *b = mval(g, "b", DT_FLOAT, 1, (int64_t[]){ J }, zeros);
+    Value *a = tb_value(g, "a", DT_FLOAT, 1, (int64_t[]){ I }, zeros);
+    Value *b = tb_value(g, "b", DT_FLOAT, 1, (int64_t[]){ J }, zeros);
     free(zeros);
-    merr(g, einsum(g, "i,j->", 2, (Value *[]){ a, b }), "folding would compute more than");
+    tb_fold_err(g, einsum(g, "i,j->", 2, (Value *[]){ a, b }), "folding would compute more than");
     ir_graph_free(g);
 }
 
 /* ---- emitted code against the folder ---- */
 
-/* Builds a one-node graph; konst: its float inputs are constants holding what tb_run
- * feeds (tb_fill(seed + input index)). */
-typedef Node *(*Build)(Graph *g, bool konst);
-
 enum { E2E_SEED = 23 };
 
-static Value *e2e_input(Graph *g, bool konst, const char *name, int rank, const int64_t *dims,
-                        int index) {
-    if (!konst) return tb_input(g, name, rank, dims);
-    int64_t count = 1;
-    for (int k = 0; k < rank; k++) count *= dims[k];
-    float *buf = malloc(sizeof(float) * (size_t)(count ? count : 1));
-    cr_assert_not_null(buf);
-    tb_fill(buf, count, E2E_SEED + (unsigned)index);
-    Value *v = tb_const(g, name, rank, dims, buf);
-    free(buf);
-    return v;
-}
-
-/* Runs the graph through the pipeline and the C compiler, and the same node through
- * infer + fold; the output must agree to 1e-5 relative. */
-static void emit_vs_fold(Build build) {
-    Graph *g = tb_graph();
-    Node *n = build(g, false);
-    tb_output(g, n->outputs[0]);
-    Diag d;
-    cr_assert(tb_pipeline(g, false, &d), "pipeline: %s", d.n_messages ? d.messages[0] : "");
-    diag_free(&d);
-    float *out[1] = { 0 };
-    int64_t out_n[1] = { 0 };
-    cr_assert(tb_run(g, E2E_SEED, out, out_n, 1));
-    Graph *gc = tb_graph();
-    Node *nc = build(gc, true);
-    nc->op = op_find("", nc->op_type);
-    cr_assert_not_null(nc->op);
-    mok(gc, nc);
-    const Value *y = nc->outputs[0];
-    cr_assert_eq(out_n[0], ir_numel(y), "%lld elements, expected %lld", (long long)out_n[0],
-                 (long long)ir_numel(y));
-    for (int64_t i = 0; i < out_n[0]; i++) {
-        double want = ou_get_f64(y, i), got = out[0][i];
-        if (got == want || (isnan(got) && isnan(want))) continue;
-        cr_assert(fabs(got - want) <= 1e-5 * (1 + fabs(want)),
-                  "%s element %lld: emitted %.9g, folded %.9g", nc->op_type, (long long)i, got,
-                  want);
-    }
-    free(out[0]);
-    ir_graph_free(g);
-    ir_graph_free(gc);
+/* The emitted code against the folder: the output must agree to 1e-5 relative (NaN matching
+ * NaN). */
+static void emit_vs_fold(TbBuild build) {
+    tb_emit_vs_fold(build, (TbE2E){ .seed = E2E_SEED, .n_out = 1, .tol = TB_REL(1e-5),
+                                    .nan_equal = true });
 }
 
 static Node *b_einsum_bmm(Graph *g, bool konst) {
-    Value *a = e2e_input(g, konst, "a", 3, (int64_t[]){ 3, 4, 5 }, 0);
-    Value *b = e2e_input(g, konst, "b", 3, (int64_t[]){ 3, 5, 2 }, 1);
+    Value *a = tb_e2e_input(g, konst, "a", 3, (int64_t[]){ 3, 4, 5 }, 0);
+    Value *b = tb_e2e_input(g, konst, "b", 3, (int64_t[]){ 3, 5, 2 }, 1);
     Node *n = tb_node(g, "Einsum", "es", 2, (Value *[]){ a, b }, 1);
     tb_attr_str(g, n, "equation", "bij,bjk->bik");
     n->opset = 12;
@@ -555,7 +465,7 @@ static Node *b_einsum_bmm(Graph *g, bool konst) {
 }
 
 static Node *b_einsum_diag(Graph *g, bool konst) {
-    Value *a = e2e_input(g, konst, "a", 3, (int64_t[]){ 2, 4, 4 }, 0);
+    Value *a = tb_e2e_input(g, konst, "a", 3, (int64_t[]){ 2, 4, 4 }, 0);
     Node *n = tb_node(g, "Einsum", "es", 1, (Value *[]){ a }, 1);
     tb_attr_str(g, n, "equation", "...ii->...i");
     n->opset = 12;
@@ -563,9 +473,9 @@ static Node *b_einsum_diag(Graph *g, bool konst) {
 }
 
 static Node *b_einsum_three(Graph *g, bool konst) {
-    Value *a = e2e_input(g, konst, "a", 2, (int64_t[]){ 3, 4 }, 0);
-    Value *b = e2e_input(g, konst, "b", 1, (int64_t[]){ 4 }, 1);
-    Value *c = e2e_input(g, konst, "c", 2, (int64_t[]){ 1, 3 }, 2);
+    Value *a = tb_e2e_input(g, konst, "a", 2, (int64_t[]){ 3, 4 }, 0);
+    Value *b = tb_e2e_input(g, konst, "b", 1, (int64_t[]){ 4 }, 1);
+    Value *c = tb_e2e_input(g, konst, "c", 2, (int64_t[]){ 1, 3 }, 2);
     Node *n = tb_node(g, "Einsum", "es", 3, (Value *[]){ a, b, c }, 1);
     tb_attr_str(g, n, "equation", "ij,j,...i");
     n->opset = 12;
@@ -573,14 +483,14 @@ static Node *b_einsum_three(Graph *g, bool konst) {
 }
 
 static Node *b_det(Graph *g, bool konst) {
-    Value *a = e2e_input(g, konst, "a", 3, (int64_t[]){ 3, 4, 4 }, 0);
+    Value *a = tb_e2e_input(g, konst, "a", 3, (int64_t[]){ 3, 4, 4 }, 0);
     Node *n = tb_node(g, "Det", "det", 1, (Value *[]){ a }, 1);
     n->opset = 11;
     return n;
 }
 
 static Node *b_shrink(Graph *g, bool konst) {
-    Value *a = e2e_input(g, konst, "a", 2, (int64_t[]){ 5, 7 }, 0);
+    Value *a = tb_e2e_input(g, konst, "a", 2, (int64_t[]){ 5, 7 }, 0);
     Node *n = tb_node(g, "Shrink", "sh", 1, (Value *[]){ a }, 1);
     tb_attr_float(g, n, "lambd", 0.25f);
     tb_attr_float(g, n, "bias", -0.125f);
@@ -589,8 +499,8 @@ static Node *b_shrink(Graph *g, bool konst) {
 }
 
 static Node *b_legacy_add(Graph *g, bool konst) {
-    Value *a = e2e_input(g, konst, "a", 3, (int64_t[]){ 2, 3, 4 }, 0);
-    Value *b = e2e_input(g, konst, "b", 2, (int64_t[]){ 2, 3 }, 1);
+    Value *a = tb_e2e_input(g, konst, "a", 3, (int64_t[]){ 2, 3, 4 }, 0);
+    Value *b = tb_e2e_input(g, konst, "b", 2, (int64_t[]){ 2, 3 }, 1);
     Node *n = tb_node(g, "Add", "add", 2, (Value *[]){ a, b }, 1);
     tb_attr_int(g, n, "broadcast", 1);
     tb_attr_int(g, n, "axis", 0);
@@ -599,7 +509,7 @@ static Node *b_legacy_add(Graph *g, bool konst) {
 }
 
 static Node *b_legacy_prelu(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 4, (int64_t[]){ 2, 3, 3, 3 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 4, (int64_t[]){ 2, 3, 3, 3 }, 0);
     Value *s = tb_const(g, "s", 1, (int64_t[]){ 3 }, (float[]){ 0.5f, -2.0f, 0.125f });
     Node *n = tb_node(g, "PRelu", "pr", 2, (Value *[]){ x, s }, 1);
     n->opset = 6;
@@ -607,7 +517,7 @@ static Node *b_legacy_prelu(Graph *g, bool konst) {
 }
 
 static Node *b_gathernd(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 3, 4 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 3, 4 }, 0);
     Value *ind = tb_const_i64(g, "ind", 3, (int64_t[]){ 2, 2, 1 },
                               (int64_t[]){ 2, -3, 1, 1 });
     Node *n = tb_node(g, "GatherND", "gnd", 2, (Value *[]){ x, ind }, 1);
@@ -617,13 +527,13 @@ static Node *b_gathernd(Graph *g, bool konst) {
 }
 
 static Node *b_reverse(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 4, 3, 2 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 4, 3, 2 }, 0);
     Value *lens = tb_const_i64(g, "lens", 1, (int64_t[]){ 3 }, (int64_t[]){ 4, 0, 2 });
     return tb_node(g, "ReverseSequence", "rs", 2, (Value *[]){ x, lens }, 1);
 }
 
 static Node *b_eyelike(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 4, 6 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 2, (int64_t[]){ 4, 6 }, 0);
     Node *n = tb_node(g, "EyeLike", "eye", 1, (Value *[]){ x }, 1);
     tb_attr_int(g, n, "k", -1);
     return n;

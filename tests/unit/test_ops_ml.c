@@ -19,144 +19,21 @@
 static const char *const TRAIN = "ai.onnx.preview.training";
 static const char *const ML = "ai.onnx.ml";
 
-/* A resolved node of op (domain, op_type) with outputs "y0", "y1"... */
-static Node *mlnode(Graph *g, const char *domain, const char *op_type, int opset, int n_in,
-                    Value *const *ins, int n_out) {
-    Diag d;
-    diag_init(&d);
-    Node *n = ir_node_new(g, "n", op_type, domain, n_in, n_out, &d);
-    cr_assert_not_null(n);
-    n->op = op_find(domain, op_type);
-    cr_assert_not_null(n->op, "%s is not registered", op_type);
-    n->opset = opset;
-    for (int k = 0; k < n_in; k++) n->inputs[k] = ins[k];
-    for (int k = 0; k < n_out; k++) {
-        char name[32];
-        snprintf(name, sizeof name, "y%d", k);
-        n->outputs[k] = ir_value_new(g, ir_unique_name(g, name), &d);
-        cr_assert_not_null(n->outputs[k]);
-        n->outputs[k]->producer = n;
-    }
-    diag_free(&d);
-    return n;
-}
-
-static bool mlrun(Graph *g, Node *n, Diag *d) {
-    return n->op->infer(g, n, d) && n->op->fold(g, n, d);
-}
-
-static void mlok(Graph *g, Node *n) {
-    Diag d;
-    diag_init(&d);
-    bool ok = mlrun(g, n, &d);
-    cr_assert(ok, "failed: %s", d.n_messages ? d.messages[0] : "(no message)");
-    diag_free(&d);
-}
-
-static void mlerr(Graph *g, Node *n, const char *want) {
-    Diag d;
-    diag_init(&d);
-    cr_assert_not(mlrun(g, n, &d), "expected an error containing '%s'", want);
-    cr_assert_geq(d.n_messages, 1);
-    cr_assert_not_null(strstr(d.messages[0], want), "message '%s' lacks '%s'", d.messages[0],
-                       want);
-    diag_free(&d);
-}
-
-/* Checks dtype, shape and values (relative tolerance tol; 0 = exact). */
-static void mlexpect(const Value *v, DType t, int rank, const int64_t *dims, const double *vals,
-                     double tol) {
-    cr_assert_eq(v->dtype, t, "dtype %d, expected %d", v->dtype, t);
-    cr_assert_eq(v->rank, rank, "rank %d, expected %d", v->rank, rank);
-    for (int k = 0; k < rank; k++) cr_assert_eq(v->dims[k], dims[k], "dim %d", k);
-    cr_assert_not_null(v->data);
-    for (int64_t i = 0; i < ir_numel(v); i++) {
-        const double got = ou_get_f64(v, i);
-        cr_assert(fabs(got - vals[i]) <= tol * (1 + fabs(vals[i])),
-                  "element %lld is %.9g, expected %.9g", (long long)i, got, vals[i]);
-    }
-}
-
-/* A floats attribute (no ir_attr_set_floats: set an int, then retype it). */
-static void set_floats(Graph *g, Node *n, const char *name, const float *v, size_t count) {
-    tb_attr_int(g, n, name, 0);
-    Attr *a = (Attr *)ir_attr(n, name);
-    float *copy = arena_array(&g->arena, count ? count : 1, sizeof *copy);
-    cr_assert_not_null(copy);
-    memcpy(copy, v, sizeof *copy * count);
-    a->type = ATTR_FLOATS;
-    a->floats = copy;
-    a->count = count;
-}
-
 /* A tensor attribute of dtype t (1-D). */
 static void set_tensor(Graph *g, Node *n, const char *name, DType t, int64_t count,
                        const double *vals) {
-    tb_attr_int(g, n, name, 0);
-    Attr *a = (Attr *)ir_attr(n, name);
-    Diag d;
-    diag_init(&d);
-    Value *v = ir_value_new(g, ir_unique_name(g, name), &d);
-    cr_assert_not_null(v);
-    ir_value_set_shape(v, t, 1, &count);
-    cr_assert(ir_value_alloc_data(g, v, &d));
-    for (int64_t i = 0; i < count; i++) ou_set_f64(v, i, vals[i]);
-    diag_free(&d);
-    a->type = ATTR_TENSOR;
-    a->tensor = v;
+    tb_attr_tensor(g, n, name, tb_value(g, ir_unique_name(g, name), t, 1, &count, vals));
 }
 
 /* ---- end to end: emitted code against the folder ----------------------------------------- */
 
-/* Builds the node under test: konst = all inputs constants (for folding) or the float
- * inputs as graph inputs (for the emitted code), with the data tb_run feeds. */
-typedef Node *(*Build)(Graph *g, bool konst);
-
 enum { E2E_SEED = 23 };
 
-static Value *e2e_input(Graph *g, bool konst, const char *name, int rank, const int64_t *dims,
-                        int index) {
-    if (!konst) return tb_input(g, name, rank, dims);
-    int64_t count = 1;
-    for (int k = 0; k < rank; k++) count *= dims[k];
-    float *buf = malloc(sizeof(float) * (size_t)(count ? count : 1));
-    cr_assert_not_null(buf);
-    tb_fill(buf, count, E2E_SEED + (unsigned)index);
-    Value *v = tb_const(g, name, rank, dims, buf);
-    free(buf);
-    return v;
-}
-
-/* Runs the graph through the pipeline and the C compiler, and the same node through
- * infer + fold; every output must agree to 1e-5 relative. */
-static void emit_vs_fold(Build build, int n_out) {
-    Graph *g = tb_graph();
-    Node *n = build(g, false);
-    for (int k = 0; k < n_out; k++) tb_output(g, n->outputs[k]);
-    Diag d;
-    cr_assert(tb_pipeline(g, false, &d), "pipeline: %s", d.n_messages ? d.messages[0] : "");
-    diag_free(&d);
-    cr_assert_eq(tb_count_live(g, n->op_type), 1, "%s was folded away", n->op_type);
-    float *out[8] = { 0 };
-    int64_t out_n[8] = { 0 };
-    cr_assert(n_out <= 8 && tb_run(g, E2E_SEED, out, out_n, n_out));
-    Graph *gc = tb_graph();
-    Node *nc = build(gc, true);
-    mlok(gc, nc);
-    for (int k = 0; k < n_out; k++) {
-        const Value *y = nc->outputs[k];
-        cr_assert_eq(out_n[k], ir_numel(y), "output %d: %lld elements, expected %lld", k,
-                     (long long)out_n[k], (long long)ir_numel(y));
-        for (int64_t i = 0; i < out_n[k]; i++) {
-            const double want = ou_get_f64(y, i), got = out[k][i];
-            cr_assert(fabs(got - want) <= 1e-5 * (1 + fabs(want)),
-                      "%s output %d element %lld: emitted %.9g, folded %.9g", nc->op_type, k,
-                      (long long)i, got, want);
-        }
-        free(out[k]);
-    }
-    ir_graph_free(g);
-    ir_graph_free(gc);
+/* The emitted code against the folder: the node must survive the pipeline, and every output must
+ * agree to 1e-5 relative. */
+static void emit_vs_fold(TbBuild build, int n_out) {
+    tb_emit_vs_fold(build, (TbE2E){ .seed = E2E_SEED, .n_out = n_out, .tol = TB_REL(1e-5),
+                                    .node_kept = true });
 }
 
 /* ---- TfIdfVectorizer ----------------------------------------------------------------------- */
@@ -172,7 +49,7 @@ static Node *tf_node(Graph *g, const char *mode, int64_t min_len, int64_t max_le
                      int64_t skips) {
     const int64_t dx[] = { 2, 6 };
     Value *x = tb_value(g, "x", DT_INT64, 2, dx, tf_x);
-    Node *n = mlnode(g, "", "TfIdfVectorizer", 9, 1, &x, 1);
+    Node *n = tb_op_node_in(g, "", "TfIdfVectorizer", 9, 1, &x, 1);
     tb_attr_str(g, n, "mode", mode);
     tb_attr_int(g, n, "min_gram_length", min_len);
     tb_attr_int(g, n, "max_gram_length", max_len);
@@ -188,20 +65,20 @@ Test(opsml_tfidf, tf_counts_with_skips) {
      * step 3), 6 7 (col 6) */
     Graph *g = tb_graph();
     Node *n = tf_node(g, "TF", 1, 2, 5);
-    mlok(g, n);
+    tb_fold_ok(g, n);
     const int64_t dy[] = { 2, 7 };
     const double want[] = { 0, 3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1 };
-    mlexpect(n->outputs[0], DT_FLOAT, 2, dy, want, 0);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, want, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(opsml_tfidf, bigrams_only_without_skips) {
     Graph *g = tb_graph();
     Node *n = tf_node(g, "TF", 2, 2, 0);
-    mlok(g, n);
+    tb_fold_ok(g, n);
     const int64_t dy[] = { 2, 7 };
     const double want[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1 };
-    mlexpect(n->outputs[0], DT_FLOAT, 2, dy, want, 0);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -210,19 +87,19 @@ Test(opsml_tfidf, idf_and_tfidf_weights) {
     const int64_t dy[] = { 2, 7 };
     Graph *g = tb_graph();
     Node *n = tf_node(g, "IDF", 1, 2, 5);
-    set_floats(g, n, "weights", w, 7);
-    mlok(g, n);
+    tb_attr_floats(g, n, "weights", w, 7);
+    tb_fold_ok(g, n);
     const double idf[] = { 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 5, 6, 7 };
-    mlexpect(n->outputs[0], DT_FLOAT, 2, dy, idf, 0);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, idf, TB_EXACT);
     Node *m = tf_node(g, "TFIDF", 1, 2, 5);
-    set_floats(g, m, "weights", w, 7);
-    mlok(g, m);
+    tb_attr_floats(g, m, "weights", w, 7);
+    tb_fold_ok(g, m);
     const double tfidf[] = { 0, 6, 0, 0, 0, 0, 0, 0, 0, 3, 0, 5, 6, 7 };
-    mlexpect(m->outputs[0], DT_FLOAT, 2, dy, tfidf, 0);
+    tb_expect(m->outputs[0], DT_FLOAT, 2, dy, tfidf, TB_EXACT);
     Node *k = tf_node(g, "IDF", 1, 2, 5);   /* no weights: 1 where counted */
-    mlok(g, k);
+    tb_fold_ok(g, k);
     const double ones[] = { 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1 };
-    mlexpect(k->outputs[0], DT_FLOAT, 2, dy, ones, 0);
+    tb_expect(k->outputs[0], DT_FLOAT, 2, dy, ones, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -231,7 +108,7 @@ Test(opsml_tfidf, duplicate_ngram_last_entry_wins_and_1d) {
     Graph *g = tb_graph();
     const int64_t dx[] = { 6 };
     Value *x = tb_value(g, "x", DT_INT32, 1, dx, tf_x + 6);   /* 8 6 7 5 6 8 */
-    Node *n = mlnode(g, "", "TfIdfVectorizer", 9, 1, &x, 1);
+    Node *n = tb_op_node_in(g, "", "TfIdfVectorizer", 9, 1, &x, 1);
     const int64_t pool[] = { 6, 7, 5, 6, 6, 7 }, counts[] = { 0, 0 }, index[] = { 0, 1, 2 };
     tb_attr_str(g, n, "mode", "TF");
     tb_attr_int(g, n, "min_gram_length", 2);
@@ -240,44 +117,44 @@ Test(opsml_tfidf, duplicate_ngram_last_entry_wins_and_1d) {
     tb_attr_ints(g, n, "ngram_counts", counts, 2);
     tb_attr_ints(g, n, "ngram_indexes", index, 3);
     tb_attr_ints(g, n, "pool_int64s", pool, 6);
-    mlok(g, n);
+    tb_fold_ok(g, n);
     const int64_t dy[] = { 3 };
     const double want[] = { 0, 1, 1 };
-    mlexpect(n->outputs[0], DT_FLOAT, 1, dy, want, 0);
+    tb_expect(n->outputs[0], DT_FLOAT, 1, dy, want, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(opsml_tfidf, errors) {
     Graph *g = tb_graph();
-    mlerr(g, tf_node(g, "BM25", 1, 2, 5), "mode 'BM25' is not TF, IDF or TFIDF");
-    mlerr(g, tf_node(g, "TF", 3, 2, 5), "gram lengths [3, 2]");
-    mlerr(g, tf_node(g, "TF", 1, 2, -1), "max_skip_count -1 is negative");
+    tb_fold_err(g, tf_node(g, "BM25", 1, 2, 5), "mode 'BM25' is not TF, IDF or TFIDF");
+    tb_fold_err(g, tf_node(g, "TF", 3, 2, 5), "gram lengths [3, 2]");
+    tb_fold_err(g, tf_node(g, "TF", 1, 2, -1), "max_skip_count -1 is negative");
     Node *n = tf_node(g, "TF", 1, 2, 5);
     tb_attr_str(g, n, "pool_strings", "a");
-    mlerr(g, n, "only pool_int64s is supported");
+    tb_fold_err(g, n, "only pool_int64s is supported");
     n = tf_node(g, "TF", 1, 2, 5);
     const int64_t bad_counts[] = { 0, 11 };
     tb_attr_ints(g, n, "ngram_counts", bad_counts, 2);
-    mlerr(g, n, "not within the 10 pool items");
+    tb_fold_err(g, n, "not within the 10 pool items");
     n = tf_node(g, "TF", 1, 2, 5);
     const int64_t bad_index[] = { 0, 1, -2, 3, 4, 5, 6 };
     tb_attr_ints(g, n, "ngram_indexes", bad_index, 7);
-    mlerr(g, n, "ngram_indexes[2] = -2 is out of range");
+    tb_fold_err(g, n, "ngram_indexes[2] = -2 is out of range");
     n = tf_node(g, "TF", 1, 2, 5);
     tb_attr_ints(g, n, "ngram_indexes", tf_index, 5);
-    mlerr(g, n, "more n-grams than the 5 ngram_indexes");
+    tb_fold_err(g, n, "more n-grams than the 5 ngram_indexes");
     n = tf_node(g, "TFIDF", 1, 2, 5);
     const float w[] = { 1, 2 };
-    set_floats(g, n, "weights", w, 2);
-    mlerr(g, n, "weights has 2 entries, the output has 7 columns");
+    tb_attr_floats(g, n, "weights", w, 2);
+    tb_fold_err(g, n, "weights has 2 entries, the output has 7 columns");
     const int64_t d3[] = { 1, 2, 6 };
     Value *x3 = tb_value(g, "x3", DT_INT64, 3, d3, NULL);
-    n = mlnode(g, "", "TfIdfVectorizer", 9, 1, &x3, 1);
+    n = tb_op_node_in(g, "", "TfIdfVectorizer", 9, 1, &x3, 1);
     tb_attr_str(g, n, "mode", "TF");
-    mlerr(g, n, "has rank 3");
+    tb_fold_err(g, n, "has rank 3");
     Value *xf = tb_value(g, "xf", DT_FLOAT, 1, d3 + 2, NULL);
-    n = mlnode(g, "", "TfIdfVectorizer", 9, 1, &xf, 1);
-    mlerr(g, n, "float");
+    n = tb_op_node_in(g, "", "TfIdfVectorizer", 9, 1, &xf, 1);
+    tb_fold_err(g, n, "float");
     ir_graph_free(g);
 }
 
@@ -299,7 +176,7 @@ static Node *b_tfidf(Graph *g, bool konst) {
         x = tb_input(g, "x", 2, dx);
         x->dtype = DT_INT32;
     }
-    Node *n = mlnode(g, "", "TfIdfVectorizer", 9, 1, &x, 1);
+    Node *n = tb_op_node_in(g, "", "TfIdfVectorizer", 9, 1, &x, 1);
     const int64_t pool[] = { bits[0], bits[4], bits[C + 2], 12345,          /* unigrams */
                              bits[1], bits[2], bits[3], bits[5],            /* bigrams */
                              bits[C], bits[C + 3], 7, 7 };
@@ -312,7 +189,7 @@ static Node *b_tfidf(Graph *g, bool konst) {
     tb_attr_ints(g, n, "ngram_indexes", index, 8);
     tb_attr_ints(g, n, "pool_int64s", pool, 12);
     const float w[] = { 0.5f, 2, 3, 4, 5, 6, 7 };
-    set_floats(g, n, "weights", w, 7);
+    tb_attr_floats(g, n, "weights", w, 7);
     return n;
 }
 
@@ -322,7 +199,7 @@ Test(opsml_tfidf, emitted_counts_are_not_zero) {
     /* the folded values of b_tfidf: the pool was built to match */
     Graph *g = tb_graph();
     Node *n = b_tfidf(g, true);
-    mlok(g, n);
+    tb_fold_ok(g, n);
     double sum = 0;
     for (int64_t i = 0; i < ir_numel(n->outputs[0]); i++) sum += ou_get_f64(n->outputs[0], i);
     cr_assert_gt(sum, 10);
@@ -344,12 +221,12 @@ static Node *tr_node(Graph *g, const char *op, double r, int64_t t, int n_tensor
         snprintf(name, sizeof name, "t%d", i);
         ins[2 + i] = tb_value(g, name, DT_FLOAT, 1, one, vals + i);
     }
-    return mlnode(g, TRAIN, op, 1, 2 + n_tensors, ins, n_out);
+    return tb_op_node_in(g, TRAIN, op, 1, 2 + n_tensors, ins, n_out);
 }
 
 static void tr_expect(const Node *n, int k, double want) {
     const int64_t one[] = { 1 };
-    mlexpect(n->outputs[k], DT_FLOAT, 1, one, &want, 1e-6);
+    tb_expect(n->outputs[k], DT_FLOAT, 1, one, &want, TB_REL(1e-6));
 }
 
 Test(opsml_training, momentum_standard_and_nesterov) {
@@ -361,7 +238,7 @@ Test(opsml_training, momentum_standard_and_nesterov) {
     tb_attr_float(g, n, "beta", 0.5f);
     tb_attr_float(g, n, "norm_coefficient", 0.0f);
     tb_attr_str(g, n, "mode", "standard");
-    mlok(g, n);
+    tb_fold_ok(g, n);
     tr_expect(n, 0, 1 - 0.1 * (0.9f * 3 + 2));
     tr_expect(n, 1, 0.9f * 3 + 2);
     /* T = 1, nesterov, norm 0.5: g = 0.5 + 2 = 2.5, v' = 0.9 * 3 + 0.5 * 2.5 = 3.95,
@@ -371,7 +248,7 @@ Test(opsml_training, momentum_standard_and_nesterov) {
     tb_attr_float(g, m, "beta", 0.5f);
     tb_attr_float(g, m, "norm_coefficient", 0.5f);
     tb_attr_str(g, m, "mode", "nesterov");
-    mlok(g, m);
+    tb_fold_ok(g, m);
     const double v = 0.9f * 3 + 0.5 * 2.5;
     tr_expect(m, 0, 1 - 0.1 * (2.5 + 0.9f * v));
     tr_expect(m, 1, v);
@@ -384,7 +261,7 @@ Test(opsml_training, adagrad) {
     /* r = 0.1 / (1 + 1 * 1) = 0.05; h' = 1 + 4 = 5; x' = 1 - 0.05 * 2 / (sqrt 5 + eps) */
     Node *n = tr_node(g, "Adagrad", 0.1, 1, 3, xgh, 2);
     tb_attr_float(g, n, "decay_factor", 1.0f);
-    mlok(g, n);
+    tb_fold_ok(g, n);
     tr_expect(n, 0, 1 - 0.05 * 2 / (sqrt(5.0) + 1e-6f));
     tr_expect(n, 1, 5);
     ir_graph_free(g);
@@ -400,7 +277,7 @@ Test(opsml_training, adam_bias_correction) {
     tb_attr_float(g, n, "beta", 0.75f);
     tb_attr_float(g, n, "epsilon", 0.0f);
     tb_attr_float(g, n, "norm_coefficient_post", 0.5f);
-    mlok(g, n);
+    tb_fold_ok(g, n);
     tr_expect(n, 0, 0.5 * 0.9);
     tr_expect(n, 1, 1);
     tr_expect(n, 2, 1);
@@ -410,22 +287,22 @@ Test(opsml_training, adam_bias_correction) {
 Test(opsml_training, errors) {
     Graph *g = tb_graph();
     const double vals[] = { 1, 2, 3, 4, 5 };
-    mlerr(g, tr_node(g, "Adagrad", 0.1, 0, 4, vals, 2), "groups of 3 tensors");
-    mlerr(g, tr_node(g, "Adam", 0.1, 0, 4, vals, 2), "has 2 outputs, expected 3");
+    tb_fold_err(g, tr_node(g, "Adagrad", 0.1, 0, 4, vals, 2), "groups of 3 tensors");
+    tb_fold_err(g, tr_node(g, "Adam", 0.1, 0, 4, vals, 2), "has 2 outputs, expected 3");
     Node *n = tr_node(g, "Momentum", 0.1, 0, 3, vals, 2);
     tb_attr_float(g, n, "alpha", 0.9f);
-    mlerr(g, n, "attribute 'beta' is required");
+    tb_fold_err(g, n, "attribute 'beta' is required");
     tb_attr_float(g, n, "beta", 0.9f);
     tb_attr_float(g, n, "norm_coefficient", 0.0f);
     tb_attr_str(g, n, "mode", "heavy");
-    mlerr(g, n, "mode 'heavy' is not standard or nesterov");
+    tb_fold_err(g, n, "mode 'heavy' is not standard or nesterov");
     n = tr_node(g, "Adagrad", 0.1, 0, 3, vals, 2);
     const int64_t two[] = { 2 };
     n->inputs[3] = tb_value(g, "g2", DT_FLOAT, 1, two, vals);
-    mlerr(g, n, "group 0's X");
+    tb_fold_err(g, n, "group 0's X");
     n = tr_node(g, "Adagrad", 0.1, 0, 3, vals, 2);
     n->inputs[0] = tb_value(g, "r2", DT_FLOAT, 1, two, vals);
-    mlerr(g, n, "must be a scalar");
+    tb_fold_err(g, n, "must be a scalar");
     ir_graph_free(g);
 }
 
@@ -439,11 +316,11 @@ static Node *b_adam(Graph *g, bool konst) {
     ins[1] = tb_const_i64(g, "T", 0, NULL, &t);
     const char *names[] = { "x1", "x2", "g1", "g2", "v1", "v2" };
     for (int i = 0; i < 6; i++)
-        ins[2 + i] = e2e_input(g, konst, names[i], i % 2 ? 1 : 2, i % 2 ? d2 : d1, i);
+        ins[2 + i] = tb_e2e_input(g, konst, names[i], i % 2 ? 1 : 2, i % 2 ? d2 : d1, i);
     /* h, the second moment, is not negative: constants */
     ins[8] = tb_const_rand(g, "h1", 2, d1, 5, 0.0f, 2.0f);
     ins[9] = tb_const_rand(g, "h2", 1, d2, 6, 0.0f, 2.0f);
-    Node *n = mlnode(g, TRAIN, "Adam", 1, 10, ins, 6);
+    Node *n = tb_op_node_in(g, TRAIN, "Adam", 1, 10, ins, 6);
     tb_attr_float(g, n, "alpha", 0.8f);
     tb_attr_float(g, n, "beta", 0.5f);
     tb_attr_float(g, n, "norm_coefficient", 0.01f);
@@ -457,10 +334,10 @@ static Node *b_momentum(Graph *g, bool konst) {
     Value *ins[5];
     ins[0] = tb_const(g, "R", 0, NULL, &r);
     ins[1] = tb_const_i64(g, "T", 0, NULL, &t);
-    ins[2] = e2e_input(g, konst, "x", 1, d, 0);
-    ins[3] = e2e_input(g, konst, "g", 1, d, 1);
-    ins[4] = e2e_input(g, konst, "v", 1, d, 2);
-    Node *n = mlnode(g, TRAIN, "Momentum", 1, 5, ins, 2);
+    ins[2] = tb_e2e_input(g, konst, "x", 1, d, 0);
+    ins[3] = tb_e2e_input(g, konst, "g", 1, d, 1);
+    ins[4] = tb_e2e_input(g, konst, "v", 1, d, 2);
+    Node *n = tb_op_node_in(g, TRAIN, "Momentum", 1, 5, ins, 2);
     tb_attr_float(g, n, "alpha", 0.9f);
     tb_attr_float(g, n, "beta", 0.7f);
     tb_attr_float(g, n, "norm_coefficient", 0.1f);
@@ -475,10 +352,10 @@ static Node *b_adagrad(Graph *g, bool konst) {
     Value *ins[5];
     ins[0] = tb_const(g, "R", 0, NULL, &r);
     ins[1] = tb_const_i64(g, "T", 0, NULL, &t);
-    ins[2] = e2e_input(g, konst, "x", 1, d, 0);
-    ins[3] = e2e_input(g, konst, "g", 1, d, 1);
+    ins[2] = tb_e2e_input(g, konst, "x", 1, d, 0);
+    ins[3] = tb_e2e_input(g, konst, "g", 1, d, 1);
     ins[4] = tb_const_rand(g, "h", 1, d, 7, 0.0f, 2.0f);   /* accumulated squares: >= 0 */
-    Node *n = mlnode(g, TRAIN, "Adagrad", 1, 5, ins, 2);
+    Node *n = tb_op_node_in(g, TRAIN, "Adagrad", 1, 5, ins, 2);
     tb_attr_float(g, n, "decay_factor", 0.1f);
     return n;
 }
@@ -494,20 +371,20 @@ Test(opsml_ml, binarizer) {
     const int64_t d[] = { 5 };
     const double x[] = { -1, 0.5, 1, 1.5, 7 };
     Value *in = tb_value(g, "x", DT_DOUBLE, 1, d, x);
-    Node *n = mlnode(g, ML, "Binarizer", 1, 1, &in, 1);
+    Node *n = tb_op_node_in(g, ML, "Binarizer", 1, 1, &in, 1);
     tb_attr_float(g, n, "threshold", 1.0f);
-    mlok(g, n);
+    tb_fold_ok(g, n);
     const double want[] = { 0, 0, 0, 1, 1 };
-    mlexpect(n->outputs[0], DT_DOUBLE, 1, d, want, 0);
+    tb_expect(n->outputs[0], DT_DOUBLE, 1, d, want, TB_EXACT);
     Value *b = tb_value(g, "b", DT_BOOL, 1, d, NULL);
-    mlerr(g, mlnode(g, ML, "Binarizer", 1, 1, &b, 1), "bool");
+    tb_fold_err(g, tb_op_node_in(g, ML, "Binarizer", 1, 1, &b, 1), "bool");
     ir_graph_free(g);
 }
 
 static Node *b_binarizer(Graph *g, bool konst) {
     const int64_t d[] = { 3, 5 };
-    Value *x = e2e_input(g, konst, "x", 2, d, 0);
-    Node *n = mlnode(g, ML, "Binarizer", 1, 1, &x, 1);
+    Value *x = tb_e2e_input(g, konst, "x", 2, d, 0);
+    Node *n = tb_op_node_in(g, ML, "Binarizer", 1, 1, &x, 1);
     tb_attr_float(g, n, "threshold", 0.125f);
     return n;
 }
@@ -519,31 +396,31 @@ Test(opsml_ml, array_feature_extractor) {
     const int64_t dx[] = { 2, 3 }, di[] = { 3 };
     const double x[] = { 1, 2, 3, 4, 5, 6 }, idx[] = { 2, 0, -1 };
     Value *ins[] = { tb_value(g, "x", DT_INT32, 2, dx, x), tb_value(g, "i", DT_INT64, 1, di, idx) };
-    Node *n = mlnode(g, ML, "ArrayFeatureExtractor", 1, 2, ins, 1);
-    mlok(g, n);
+    Node *n = tb_op_node_in(g, ML, "ArrayFeatureExtractor", 1, 2, ins, 1);
+    tb_fold_ok(g, n);
     const int64_t dy[] = { 2, 3 };
     const double want[] = { 3, 1, 3, 6, 4, 6 };
-    mlexpect(n->outputs[0], DT_INT32, 2, dy, want, 0);
+    tb_expect(n->outputs[0], DT_INT32, 2, dy, want, TB_EXACT);
     /* a vector reads as one row */
     Value *vin[] = { tb_value(g, "v", DT_FLOAT, 1, dx + 1, x), ins[1] };
-    n = mlnode(g, ML, "ArrayFeatureExtractor", 1, 2, vin, 1);
-    mlok(g, n);
+    n = tb_op_node_in(g, ML, "ArrayFeatureExtractor", 1, 2, vin, 1);
+    tb_fold_ok(g, n);
     const int64_t dv[] = { 1, 3 };
     const double wv[] = { 3, 1, 3 };
-    mlexpect(n->outputs[0], DT_FLOAT, 2, dv, wv, 0);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dv, wv, TB_EXACT);
+    const int64_t d1[] = { 1 };
     const double bad[] = { 3 };
-    Value *bin[] = { ins[0], tb_value(g, "b", DT_INT64, 1, di, bad) };
-    bin[1]->dims[0] = 1;
-    n = mlnode(g, ML, "ArrayFeatureExtractor", 1, 2, bin, 1);
-    mlerr(g, n, "index 3 is out of range for a last axis of 3");
+    Value *bin[] = { ins[0], tb_value(g, "b", DT_INT64, 1, d1, bad) };
+    n = tb_op_node_in(g, ML, "ArrayFeatureExtractor", 1, 2, bin, 1);
+    tb_fold_err(g, n, "index 3 is out of range for a last axis of 3");
     ir_graph_free(g);
 }
 
 static Node *b_afe(Graph *g, bool konst) {
     const int64_t dx[] = { 2, 3, 4 }, di[] = { 5 };
     const int64_t idx[] = { 3, 0, -2, 1, 3 };
-    Value *ins[] = { e2e_input(g, konst, "x", 3, dx, 0), tb_const_i64(g, "i", 1, di, idx) };
-    return mlnode(g, ML, "ArrayFeatureExtractor", 1, 2, ins, 1);
+    Value *ins[] = { tb_e2e_input(g, konst, "x", 3, dx, 0), tb_const_i64(g, "i", 1, di, idx) };
+    return tb_op_node_in(g, ML, "ArrayFeatureExtractor", 1, 2, ins, 1);
 }
 
 Test(opsml_ml, array_feature_extractor_emitted_matches_folded) { emit_vs_fold(b_afe, 1); }
@@ -554,7 +431,7 @@ Test(opsml_ml, array_feature_extractor_emitted_matches_folded) { emit_vs_fold(b_
  * else node 2), false -> leaf 2; node 2 (x in {12, 7}: leaf 1, else leaf 3).  Leaf k has
  * target k and weights 1, 10, 1000, 100. */
 static Node *te_node(Graph *g, Value *x) {
-    Node *n = mlnode(g, ML, "TreeEnsemble", 5, 1, &x, 1);
+    Node *n = tb_op_node_in(g, ML, "TreeEnsemble", 5, 1, &x, 1);
     const int64_t feat[] = { 0, 0, 0 }, tid[] = { 1, 0, 1 }, fid[] = { 2, 2, 3 };
     const int64_t tleaf[] = { 0, 1, 1 }, fleaf[] = { 1, 0, 1 }, targets[] = { 0, 1, 2, 3 };
     const int64_t roots[] = { 0 };
@@ -580,13 +457,13 @@ Test(opsml_tree, set_membership) {
     const int64_t dx[] = { 6, 1 };
     const double x[] = { 1.2f, 3.7f, 8, 9, NAN, 12 };
     Node *n = te_node(g, tb_value(g, "x", DT_FLOAT, 2, dx, x));
-    mlok(g, n);
+    tb_fold_ok(g, n);
     /* 1.2, 3.7, 8, 9: in the first set -> leaf 0 (1); NaN: not <= 11 -> leaf 2 (1000);
      * 12: > 11 -> leaf 2 */
     const int64_t dy[] = { 6, 4 };
     const double want[] = { 1, 0, 0, 0,    1, 0, 0, 0,    1, 0, 0, 0,
                             1, 0, 0, 0,    0, 0, 1000, 0,  0, 0, 1000, 0 };
-    mlexpect(n->outputs[0], DT_FLOAT, 2, dy, want, 0);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, want, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -602,14 +479,14 @@ Test(opsml_tree, aggregates_and_missing_values) {
     tb_attr_ints(g, n, "tree_roots", roots, 2);
     tb_attr_ints(g, n, "nodes_missing_value_tracks_true", miss, 3);
     tb_attr_int(g, n, "aggregate_function", 0);
-    mlok(g, n);
+    tb_fold_ok(g, n);
     const int64_t dy[] = { 3, 4 };
     const double want[] = { 0, 10, 0, 0,   0, 0, 0, 100,   0, 0, 0, 100 };
-    mlexpect(n->outputs[0], DT_FLOAT, 2, dy, want, 0);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, want, TB_EXACT);
     /* MAX: targets no leaf reached stay at -FLT_MAX */
     Node *m = te_node(g, in);
     tb_attr_int(g, m, "aggregate_function", 3);
-    mlok(g, m);
+    tb_fold_ok(g, m);
     cr_assert_eq(ou_get_f64(m->outputs[0], 1), 10);
     cr_assert_eq(ou_get_f64(m->outputs[0], 0), -(double)FLT_MAX);
     ir_graph_free(g);
@@ -622,16 +499,16 @@ Test(opsml_tree, softmax_and_logistic) {
     Value *in = tb_value(g, "x", DT_FLOAT, 2, dx, x);
     Node *n = te_node(g, in);
     tb_attr_int(g, n, "post_transform", 1);
-    mlok(g, n);
+    tb_fold_ok(g, n);
     const double e10 = exp(10.0), sum = 3 + e10;
     const double soft[] = { 1 / sum, e10 / sum, 1 / sum, 1 / sum };
     const int64_t dy[] = { 1, 4 };
-    mlexpect(n->outputs[0], DT_FLOAT, 2, dy, soft, 1e-6);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, dy, soft, TB_REL(1e-6));
     Node *m = te_node(g, in);
     tb_attr_int(g, m, "post_transform", 2);
-    mlok(g, m);
+    tb_fold_ok(g, m);
     const double logi[] = { 0.5, 1 / (1 + exp(-10.0)), 0.5, 0.5 };
-    mlexpect(m->outputs[0], DT_FLOAT, 2, dy, logi, 1e-6);
+    tb_expect(m->outputs[0], DT_FLOAT, 2, dy, logi, TB_REL(1e-6));
     ir_graph_free(g);
 }
 
@@ -641,11 +518,11 @@ Test(opsml_tree, errors) {
     Value *x = tb_value(g, "x", DT_FLOAT, 2, dx, NULL);
     Node *n = te_node(g, x);
     tb_attr_int(g, n, "post_transform", 4);
-    mlerr(g, n, "post_transform 4 is not supported");
+    tb_fold_err(g, n, "post_transform 4 is not supported");
     n = te_node(g, x);
     const int64_t feat[] = { 0, 1, 0 };
     tb_attr_ints(g, n, "nodes_featureids", feat, 3);
-    mlerr(g, n, "node 1 reads feature 1, the input has 1");
+    tb_fold_err(g, n, "node 1 reads feature 1, the input has 1");
     n = te_node(g, x);
     const int64_t cyc_t[] = { 1, 2, 1 }, cyc_l[] = { 0, 0, 1 };
     tb_attr_ints(g, n, "nodes_truenodeids", cyc_t, 3);
@@ -653,24 +530,24 @@ Test(opsml_tree, errors) {
     const int64_t back[] = { 2, 2, 0 }, backl[] = { 1, 0, 0 };
     tb_attr_ints(g, n, "nodes_falsenodeids", back, 3);
     tb_attr_ints(g, n, "nodes_falseleafs", backl, 3);
-    mlerr(g, n, "form a cycle");
+    tb_fold_err(g, n, "form a cycle");
     n = te_node(g, x);
     const int64_t far[] = { 1, 0, 9 };
     tb_attr_ints(g, n, "nodes_truenodeids", far, 3);
-    mlerr(g, n, "node 2: true leaf id 9 is out of range [0, 4)");
+    tb_fold_err(g, n, "node 2: true leaf id 9 is out of range [0, 4)");
     n = te_node(g, x);
     const double short_members[] = { 1, NAN, 2 };
     set_tensor(g, n, "membership_values", DT_FLOAT, 3, short_members);
-    mlerr(g, n, "no NaN-terminated set for node 2");
+    tb_fold_err(g, n, "no NaN-terminated set for node 2");
     n = te_node(g, x);
     tb_attr_int(g, n, "n_targets", 2);
-    mlerr(g, n, "n_targets 2 does not cover");
+    tb_fold_err(g, n, "n_targets 2 does not cover");
     ir_graph_free(g);
 }
 
 static Node *b_tree(Graph *g, bool konst) {
     const int64_t dx[] = { 16, 1 };
-    Node *n = te_node(g, e2e_input(g, konst, "x", 2, dx, 0));
+    Node *n = te_node(g, tb_e2e_input(g, konst, "x", 2, dx, 0));
     /* thresholds inside tb_fill's [-1, 1), members from its values: each branch taken */
     const double splits[] = { -0.5, 0, 0 };
     set_tensor(g, n, "nodes_splits", DT_FLOAT, 3, splits);

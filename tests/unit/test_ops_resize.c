@@ -14,46 +14,6 @@
 #include "ops/op.h"
 #include "ops/op_util.h"
 
-/* ---- helpers (the pattern of test_ops_more.c) ---- */
-
-static bool rrun(Graph *g, Node *n, Diag *d) {
-    return n->op->infer(g, n, d) && (!n->op->fold || n->op->fold(g, n, d));
-}
-
-static void rok(Graph *g, Node *n) {
-    Diag d;
-    diag_init(&d);
-    const bool ok = rrun(g, n, &d);
-    cr_assert(ok, "failed: %s", d.n_messages ? d.messages[0] : "(no message)");
-    diag_free(&d);
-}
-
-static void rerr(Graph *g, Node *n, const char *want) {
-    Diag d;
-    diag_init(&d);
-    cr_assert_not(rrun(g, n, &d), "expected an error containing '%s'", want);
-    cr_assert_geq(d.n_messages, 1);
-    cr_assert_not_null(strstr(d.messages[0], want), "message '%s' lacks '%s'", d.messages[0],
-                       want);
-    diag_free(&d);
-}
-
-/* Checks shape and values (tolerance tol relative to 1 + |want|; 0 = exact). */
-static void rexpect(const Value *v, int rank, const int64_t *dims, const double *vals,
-                    double tol) {
-    cr_assert_eq(v->rank, rank, "rank %d, expected %d", v->rank, rank);
-    for (int k = 0; k < rank; k++)
-        cr_assert_eq(v->dims[k], dims[k], "dim %d is %lld, expected %lld", k,
-                     (long long)v->dims[k], (long long)dims[k]);
-    if (!vals) return;
-    cr_assert_not_null(v->data);
-    for (int64_t i = 0; i < ir_numel(v); i++) {
-        const double got = ou_get_f64(v, i);
-        cr_assert(fabs(got - vals[i]) <= tol * (1 + fabs(vals[i])),
-                  "element %lld is %.9g, expected %.9g", (long long)i, got, vals[i]);
-    }
-}
-
 static Value *fconst(Graph *g, const char *name, int rank, const int64_t *dims,
                      const double *vals) {
     return tb_value(g, name, DT_FLOAT, rank, dims, vals);
@@ -80,7 +40,7 @@ Test(resize, output_shape_from_scales_floors) {
     cr_assert(n->op->infer(g, n, &d));
     diag_free(&d);
     /* floor(5 * 0.6) = 3, floor(7 * 2.5) = 17 */
-    rexpect(n->outputs[0], 4, (int64_t[]){ 1, 3, 3, 17 }, NULL, 0);
+    tb_expect(n->outputs[0], TB_ANY_DTYPE, 4, (int64_t[]){ 1, 3, 3, 17 }, NULL, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -99,7 +59,7 @@ Test(resize, sizes_keep_aspect_ratio) {
         diag_init(&d);
         cr_assert(n->op->infer(g, n, &d));
         diag_free(&d);
-        rexpect(n->outputs[0], 2, want[i], NULL, 0);
+        tb_expect(n->outputs[0], TB_ANY_DTYPE, 2, want[i], NULL, TB_EXACT);
         ir_graph_free(g);
     }
 }
@@ -111,25 +71,25 @@ Test(resize, errors) {
     Value *neg = fconst(g, "neg", 1, (int64_t[]){ 2 }, (double[]){ 2, -1 });
     Value *short_s = fconst(g, "short", 1, (int64_t[]){ 1 }, (double[]){ 2 });
     Value *sz = iconst(g, "sz", 2, (double[]){ 4, 4 });
-    rerr(g, resize_node(g, x, NULL, s, sz), "both given");
-    rerr(g, resize_node(g, x, NULL, NULL, NULL), "neither scales nor sizes");
-    rerr(g, resize_node(g, x, NULL, neg, NULL), "must be positive");
-    rerr(g, resize_node(g, x, NULL, short_s, NULL), "scales has 1 values, expected 2");
+    tb_fold_err(g, resize_node(g, x, NULL, s, sz), "both given");
+    tb_fold_err(g, resize_node(g, x, NULL, NULL, NULL), "neither scales nor sizes");
+    tb_fold_err(g, resize_node(g, x, NULL, neg, NULL), "must be positive");
+    tb_fold_err(g, resize_node(g, x, NULL, short_s, NULL), "scales has 1 values, expected 2");
     Node *n = resize_node(g, x, NULL, s, NULL);
     tb_attr_str(g, n, "mode", "area");
-    rerr(g, n, "attribute 'mode' is 'area'");
+    tb_fold_err(g, n, "attribute 'mode' is 'area'");
     n = resize_node(g, x, NULL, s, NULL);
     tb_attr_int(g, n, "antialias", 1);
-    rerr(g, n, "antialias applies to modes linear and cubic");
+    tb_fold_err(g, n, "antialias applies to modes linear and cubic");
     n = resize_node(g, x, NULL, s, NULL);
     tb_attr_str(g, n, "coordinate_transformation_mode", "tf_crop_and_resize");
-    rerr(g, n, "needs input roi");
+    tb_fold_err(g, n, "needs input roi");
     n = resize_node(g, x, NULL, s, NULL);
     tb_attr_ints(g, n, "axes", (int64_t[]){ 1, 1 }, 2);
-    rerr(g, n, "names axis 1 twice");
+    tb_fold_err(g, n, "names axis 1 twice");
     n = tb_op_node(g, "Resize", 10, 2, (Value *[]){ x, s }, 1);
     tb_attr_str(g, n, "mode", "cubic");
-    rerr(g, n, "needs Resize opset 11");
+    tb_fold_err(g, n, "needs Resize opset 11");
     ir_graph_free(g);
 }
 
@@ -141,9 +101,9 @@ Test(resize, nearest_half_pixel_round_prefer_floor) {
     Value *x = fconst(g, "x", 2, (int64_t[]){ 2, 2 }, (double[]){ 1, 2, 3, 4 });
     Value *s = fconst(g, "s", 1, (int64_t[]){ 2 }, (double[]){ 2, 2 });
     Node *n = resize_node(g, x, NULL, s, NULL);
-    rok(g, n);
-    rexpect(n->outputs[0], 2, (int64_t[]){ 4, 4 },
-            (double[]){ 1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4 }, 0);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], TB_ANY_DTYPE, 2, (int64_t[]){ 4, 4 },
+              (double[]){ 1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4 }, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -155,8 +115,9 @@ Test(resize, linear_align_corners) {
     Node *n = resize_node(g, x, NULL, NULL, sz);
     tb_attr_str(g, n, "mode", "linear");
     tb_attr_str(g, n, "coordinate_transformation_mode", "align_corners");
-    rok(g, n);
-    rexpect(n->outputs[0], 1, (int64_t[]){ 5 }, (double[]){ 0, 2.5, 5, 7.5, 10 }, 1e-6);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], TB_ANY_DTYPE, 1, (int64_t[]){ 5 }, (double[]){ 0, 2.5, 5, 7.5, 10 },
+              TB_REL(1e-6));
     ir_graph_free(g);
 }
 
@@ -169,13 +130,13 @@ Test(resize, integers_round_half_to_even) {
     Node *n = resize_node(g, x, NULL, NULL, sz);
     tb_attr_str(g, n, "mode", "linear");
     tb_attr_str(g, n, "coordinate_transformation_mode", "asymmetric");
-    rok(g, n);
-    rexpect(n->outputs[0], 1, (int64_t[]){ 4 }, (double[]){ 1, 2, 2, 2 }, 0);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], TB_ANY_DTYPE, 1, (int64_t[]){ 4 }, (double[]){ 1, 2, 2, 2 }, TB_EXACT);
     n = resize_node(g, x0, NULL, NULL, sz);   /* 0.5 rounds to 0 */
     tb_attr_str(g, n, "mode", "linear");
     tb_attr_str(g, n, "coordinate_transformation_mode", "asymmetric");
-    rok(g, n);
-    rexpect(n->outputs[0], 1, (int64_t[]){ 4 }, (double[]){ 0, 0, 1, 1 }, 0);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], TB_ANY_DTYPE, 1, (int64_t[]){ 4 }, (double[]){ 0, 0, 1, 1 }, TB_EXACT);
     ir_graph_free(g);
 }
 
@@ -186,8 +147,9 @@ Test(resize, cubic_keeps_constants) {
     Value *s = fconst(g, "s", 1, (int64_t[]){ 1 }, (double[]){ 1.75 });
     Node *n = resize_node(g, x, NULL, s, NULL);
     tb_attr_str(g, n, "mode", "cubic");
-    rok(g, n);
-    rexpect(n->outputs[0], 1, (int64_t[]){ 7 }, (double[]){ 3, 3, 3, 3, 3, 3, 3 }, 1e-6);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], TB_ANY_DTYPE, 1, (int64_t[]){ 7 }, (double[]){ 3, 3, 3, 3, 3, 3, 3 },
+              TB_REL(1e-6));
     ir_graph_free(g);
 }
 
@@ -201,8 +163,9 @@ Test(resize, tf_crop_and_resize_extrapolates) {
     tb_attr_str(g, n, "mode", "linear");
     tb_attr_str(g, n, "coordinate_transformation_mode", "tf_crop_and_resize");
     tb_attr_float(g, n, "extrapolation_value", 7);
-    rok(g, n);
-    rexpect(n->outputs[0], 1, (int64_t[]){ 3 }, (double[]){ 20, 30, 7 }, 1e-6);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], TB_ANY_DTYPE, 1, (int64_t[]){ 3 }, (double[]){ 20, 30, 7 },
+              TB_REL(1e-6));
     ir_graph_free(g);
 }
 
@@ -222,63 +185,23 @@ Test(resize, upsample_opset7_attribute_scales) {
     cr_assert_not_null(fa->floats);
     memcpy(fa->floats, sc, sizeof sc);
     fa->count = 2;
-    rok(g, n);
-    rexpect(n->outputs[0], 2, (int64_t[]){ 2, 6 },
-            (double[]){ 5, 5, 5, 6, 6, 6, 5, 5, 5, 6, 6, 6 }, 0);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], TB_ANY_DTYPE, 2, (int64_t[]){ 2, 6 },
+              (double[]){ 5, 5, 5, 6, 6, 6, 5, 5, 5, 6, 6, 6 }, TB_EXACT);
     ir_graph_free(g);
 }
 
 /* ---- the emitted code against the folder ---- */
 
-typedef Node *(*Build)(Graph *g, bool konst);
 enum { E2E_SEED = 23 };
 
-static Value *e2e_input(Graph *g, bool konst, const char *name, int rank, const int64_t *dims,
-                        int index) {
-    if (!konst) return tb_input(g, name, rank, dims);
-    int64_t count = 1;
-    for (int k = 0; k < rank; k++) count *= dims[k];
-    float *buf = malloc(sizeof(float) * (size_t)(count ? count : 1));
-    cr_assert_not_null(buf);
-    tb_fill(buf, count, E2E_SEED + (unsigned)index);
-    Value *v = tb_const(g, name, rank, dims, buf);
-    free(buf);
-    return v;
-}
-
-/* Runs the graph through the pipeline and the C compiler, and the same node through
- * infer + fold; the outputs must agree to 1e-5 relative. */
-static void emit_vs_fold(Build build) {
-    Graph *g = tb_graph();
-    Node *n = build(g, false);
-    tb_output(g, n->outputs[0]);
-    Diag d;
-    cr_assert(tb_pipeline(g, false, &d), "pipeline: %s", d.n_messages ? d.messages[0] : "");
-    diag_free(&d);
-    float *out[1] = { 0 };
-    int64_t out_n[1] = { 0 };
-    cr_assert(tb_run(g, E2E_SEED, out, out_n, 1));
-    Graph *gc = tb_graph();
-    Node *nc = build(gc, true);
-    nc->op = op_find("", nc->op_type);
-    cr_assert_not_null(nc->op);
-    rok(gc, nc);
-    const Value *y = nc->outputs[0];
-    cr_assert_eq(out_n[0], ir_numel(y), "%lld elements, expected %lld", (long long)out_n[0],
-                 (long long)ir_numel(y));
-    for (int64_t i = 0; i < out_n[0]; i++) {
-        const double want = ou_get_f64(y, i), got = out[0][i];
-        cr_assert(fabs(got - want) <= 1e-5 * (1 + fabs(want)),
-                  "%s element %lld: emitted %.9g, folded %.9g", nc->op_type, (long long)i, got,
-                  want);
-    }
-    free(out[0]);
-    ir_graph_free(g);
-    ir_graph_free(gc);
+/* The emitted code against the folder: the output must agree to 1e-5 relative. */
+static void emit_vs_fold(TbBuild build) {
+    tb_emit_vs_fold(build, (TbE2E){ .seed = E2E_SEED, .n_out = 1, .tol = TB_REL(1e-5) });
 }
 
 static Node *b_resize_linear_antialias(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 4, (int64_t[]){ 2, 3, 9, 7 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 4, (int64_t[]){ 2, 3, 9, 7 }, 0);
     Value *s = tb_const(g, "s", 1, (int64_t[]){ 4 }, (float[]){ 1, 1, 0.45f, 0.6f });
     Node *n = tb_node(g, "Resize", "rz", 3, (Value *[]){ x, NULL, s }, 1);
     n->opset = 19;
@@ -288,7 +211,7 @@ static Node *b_resize_linear_antialias(Graph *g, bool konst) {
 }
 
 static Node *b_resize_cubic_exclude(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 5, 6 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 5, 6 }, 0);
     Value *sz = tb_const_i64(g, "sz", 1, (int64_t[]){ 2 }, (int64_t[]){ 8, 4 });
     Node *n = tb_node(g, "Resize", "rz", 4, (Value *[]){ x, NULL, NULL, sz }, 1);
     n->opset = 19;
@@ -301,7 +224,7 @@ static Node *b_resize_cubic_exclude(Graph *g, bool konst) {
 }
 
 static Node *b_resize_nearest_axes(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 4, (int64_t[]){ 1, 4, 5, 3 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 4, (int64_t[]){ 1, 4, 5, 3 }, 0);
     Value *s = tb_const(g, "s", 1, (int64_t[]){ 2 }, (float[]){ 1.5f, 2.7f });
     Node *n = tb_node(g, "Resize", "rz", 3, (Value *[]){ x, NULL, s }, 1);
     n->opset = 19;
@@ -312,7 +235,7 @@ static Node *b_resize_nearest_axes(Graph *g, bool konst) {
 }
 
 static Node *b_resize_crop(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 2, (int64_t[]){ 5, 6 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 2, (int64_t[]){ 5, 6 }, 0);
     Value *roi = tb_const(g, "roi", 1, (int64_t[]){ 4 }, (float[]){ -0.2f, 0.1f, 0.9f, 1.3f });
     Value *sz = tb_const_i64(g, "sz", 1, (int64_t[]){ 2 }, (int64_t[]){ 4, 7 });
     Node *n = tb_node(g, "Resize", "rz", 4, (Value *[]){ x, roi, NULL, sz }, 1);
@@ -342,9 +265,7 @@ static void grid_case(const char *mode, const char *pad, int align, int points,
     tb_attr_str(g, n, "padding_mode", pad);
     tb_attr_int(g, n, "align_corners", align);
     tb_output(g, n->outputs[0]);
-    Diag d;
-    cr_assert(tb_pipeline(g, false, &d), "pipeline: %s", d.n_messages ? d.messages[0] : "");
-    diag_free(&d);
+    tb_pipeline_ok(g);
     float *out[1] = { 0 };
     int64_t out_n[1] = { 0 };
     cr_assert(tb_run(g, E2E_SEED, out, out_n, 1));
@@ -380,13 +301,13 @@ Test(gridsample, errors) {
     Value *x = tb_value(g, "x", DT_FLOAT, 4, (int64_t[]){ 1, 1, 2, 2 }, NULL);
     Value *bad = tb_value(g, "bad", DT_FLOAT, 4, (int64_t[]){ 1, 3, 3, 3 }, NULL);
     Value *grid = tb_value(g, "grid", DT_FLOAT, 4, (int64_t[]){ 1, 3, 3, 2 }, NULL);
-    rerr(g, tb_op_node(g, "GridSample", 20, 2, (Value *[]){ x, bad }, 1), "does not fit X");
+    tb_fold_err(g, tb_op_node(g, "GridSample", 20, 2, (Value *[]){ x, bad }, 1), "does not fit X");
     Node *n = tb_op_node(g, "GridSample", 20, 2, (Value *[]){ x, grid }, 1);
     tb_attr_str(g, n, "mode", "bilinear");
-    rerr(g, n, "expected nearest, linear or cubic");
+    tb_fold_err(g, n, "expected nearest, linear or cubic");
     n = tb_op_node(g, "GridSample", 16, 2, (Value *[]){ x, grid }, 1);
     tb_attr_str(g, n, "padding_mode", "wrap");
-    rerr(g, n, "padding_mode");
+    tb_fold_err(g, n, "padding_mode");
     ir_graph_free(g);
 }
 
@@ -398,17 +319,18 @@ Test(affinegrid, identity_grid) {
     Value *th = fconst(g, "th", 3, (int64_t[]){ 1, 2, 3 }, (double[]){ 1, 0, 0, 0, 1, 0 });
     Value *size = iconst(g, "size", 4, (double[]){ 1, 1, 2, 3 });
     Node *n = tb_op_node(g, "AffineGrid", 20, 2, (Value *[]){ th, size }, 1);
-    rok(g, n);
+    tb_fold_ok(g, n);
     const double t = 2.0 / 3;
-    rexpect(n->outputs[0], 4, (int64_t[]){ 1, 2, 3, 2 },
-            (double[]){ -t, -0.5, 0, -0.5, t, -0.5, -t, 0.5, 0, 0.5, t, 0.5 }, 1e-6);
+    tb_expect(n->outputs[0], TB_ANY_DTYPE, 4, (int64_t[]){ 1, 2, 3, 2 },
+              (double[]){ -t, -0.5, 0, -0.5, t, -0.5, -t, 0.5, 0, 0.5, t, 0.5 }, TB_REL(1e-6));
     Value *bad = iconst(g, "bad", 5, (double[]){ 1, 1, 2, 3, 4 });
-    rerr(g, tb_op_node(g, "AffineGrid", 20, 2, (Value *[]){ th, bad }, 1), "does not fit size");
+    tb_fold_err(g, tb_op_node(g, "AffineGrid", 20, 2, (Value *[]){ th, bad }, 1),
+                "does not fit size");
     ir_graph_free(g);
 }
 
 static Node *b_affine3d(Graph *g, bool konst) {
-    Value *th = e2e_input(g, konst, "th", 3, (int64_t[]){ 2, 3, 4 }, 0);
+    Value *th = tb_e2e_input(g, konst, "th", 3, (int64_t[]){ 2, 3, 4 }, 0);
     Value *size = tb_const_i64(g, "size", 1, (int64_t[]){ 5 }, (int64_t[]){ 2, 3, 2, 3, 4 });
     Node *n = tb_node(g, "AffineGrid", "ag", 2, (Value *[]){ th, size }, 1);
     n->opset = 20;
@@ -427,18 +349,19 @@ Test(col2im, one_d_overlap) {
     Value *img = iconst(g, "img", 1, (double[]){ 3 });
     Value *blk = iconst(g, "blk", 1, (double[]){ 2 });
     Node *n = tb_op_node(g, "Col2Im", 18, 3, (Value *[]){ x, img, blk }, 1);
-    rok(g, n);
-    rexpect(n->outputs[0], 3, (int64_t[]){ 1, 1, 3 }, (double[]){ 1, 12, 20 }, 0);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], TB_ANY_DTYPE, 3, (int64_t[]){ 1, 1, 3 }, (double[]){ 1, 12, 20 },
+              TB_EXACT);
     Value *bad = iconst(g, "bad", 1, (double[]){ 4 });
-    rerr(g, tb_op_node(g, "Col2Im", 18, 3, (Value *[]){ x, bad, blk }, 1),
-         "number of block positions 3");
+    tb_fold_err(g, tb_op_node(g, "Col2Im", 18, 3, (Value *[]){ x, bad, blk }, 1),
+                "number of block positions 3");
     ir_graph_free(g);
 }
 
 static Node *b_col2im(Graph *g, bool konst) {
     /* image 6 x 7, block 2 x 3, strides (2, 1), dilations (1, 2), pads (1, 0, 1, 2):
      * positions (6 + 2 - 1 - 1) / 2 + 1 = 4 and (7 + 2 - 4 - 1) / 1 + 1 = 5 */
-    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 12, 20 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 12, 20 }, 0);
     Value *img = tb_const_i64(g, "img", 1, (int64_t[]){ 2 }, (int64_t[]){ 6, 7 });
     Value *blk = tb_const_i64(g, "blk", 1, (int64_t[]){ 2 }, (int64_t[]){ 2, 3 });
     Node *n = tb_node(g, "Col2Im", "c2i", 3, (Value *[]){ x, img, blk }, 1);
@@ -459,18 +382,19 @@ Test(centercroppad, crop_and_pad_1d) {
     Value *two = iconst(g, "two", 1, (double[]){ 2 });
     Value *eight = iconst(g, "eight", 1, (double[]){ 8 });
     Node *n = tb_op_node(g, "CenterCropPad", 18, 2, (Value *[]){ x, two }, 1);
-    rok(g, n);   /* (5 - 2) / 2 = 1 cropped at the start, 2 at the end */
-    rexpect(n->outputs[0], 1, (int64_t[]){ 2 }, (double[]){ 2, 3 }, 0);
+    tb_fold_ok(g, n);   /* (5 - 2) / 2 = 1 cropped at the start, 2 at the end */
+    tb_expect(n->outputs[0], TB_ANY_DTYPE, 1, (int64_t[]){ 2 }, (double[]){ 2, 3 }, TB_EXACT);
     n = tb_op_node(g, "CenterCropPad", 18, 2, (Value *[]){ x, eight }, 1);
-    rok(g, n);   /* 1 padded at the start, 2 at the end */
-    rexpect(n->outputs[0], 1, (int64_t[]){ 8 }, (double[]){ 0, 1, 2, 3, 4, 5, 0, 0 }, 0);
-    rerr(g, tb_op_node(g, "CenterCropPad", 18, 2, (Value *[]){ x, iconst(g, "b", 2,
-         (double[]){ 1, 1 }) }, 1), "shape has 2 values, expected 1");
+    tb_fold_ok(g, n);   /* 1 padded at the start, 2 at the end */
+    tb_expect(n->outputs[0], TB_ANY_DTYPE, 1, (int64_t[]){ 8 },
+              (double[]){ 0, 1, 2, 3, 4, 5, 0, 0 }, TB_EXACT);
+    tb_fold_err(g, tb_op_node(g, "CenterCropPad", 18, 2, (Value *[]){ x, iconst(g, "b", 2,
+                (double[]){ 1, 1 }) }, 1), "shape has 2 values, expected 1");
     ir_graph_free(g);
 }
 
 static Node *b_ccp(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 4, 7, 3 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 4, 7, 3 }, 0);
     Value *sh = tb_const_i64(g, "sh", 1, (int64_t[]){ 2 }, (int64_t[]){ 4, 6 });
     Node *n = tb_node(g, "CenterCropPad", "ccp", 2, (Value *[]){ x, sh }, 1);
     n->opset = 18;
@@ -489,30 +413,32 @@ Test(depthspace, modes_by_hand) {
     Value *x = fconst(g, "x", 4, (int64_t[]){ 1, 8, 1, 1 }, (double[]){ 0, 1, 2, 3, 4, 5, 6, 7 });
     Node *n = tb_op_node(g, "DepthToSpace", 13, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, n, "blocksize", 2);
-    rok(g, n);
-    rexpect(n->outputs[0], 4, (int64_t[]){ 1, 2, 2, 2 }, (double[]){ 0, 2, 4, 6, 1, 3, 5, 7 },
-            0);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], TB_ANY_DTYPE, 4, (int64_t[]){ 1, 2, 2, 2 },
+              (double[]){ 0, 2, 4, 6, 1, 3, 5, 7 },
+              TB_EXACT);
     n = tb_op_node(g, "DepthToSpace", 13, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, n, "blocksize", 2);
     tb_attr_str(g, n, "mode", "CRD");
-    rok(g, n);
-    rexpect(n->outputs[0], 4, (int64_t[]){ 1, 2, 2, 2 }, (double[]){ 0, 1, 2, 3, 4, 5, 6, 7 },
-            0);
+    tb_fold_ok(g, n);
+    tb_expect(n->outputs[0], TB_ANY_DTYPE, 4, (int64_t[]){ 1, 2, 2, 2 },
+              (double[]){ 0, 1, 2, 3, 4, 5, 6, 7 },
+              TB_EXACT);
     /* SpaceToDepth undoes DepthToSpace in the same mode */
     Node *back = tb_op_node(g, "SpaceToDepth", 13, 1, (Value *[]){ n->outputs[0] }, 1);
     tb_attr_int(g, back, "blocksize", 2);
     tb_attr_str(g, back, "mode", "CRD");
-    rok(g, back);
-    rexpect(back->outputs[0], 4, (int64_t[]){ 1, 8, 1, 1 },
-            (double[]){ 0, 1, 2, 3, 4, 5, 6, 7 }, 0);
+    tb_fold_ok(g, back);
+    tb_expect(back->outputs[0], TB_ANY_DTYPE, 4, (int64_t[]){ 1, 8, 1, 1 },
+              (double[]){ 0, 1, 2, 3, 4, 5, 6, 7 }, TB_EXACT);
     n = tb_op_node(g, "DepthToSpace", 13, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, n, "blocksize", 3);
-    rerr(g, n, "not a multiple of blocksize");
+    tb_fold_err(g, n, "not a multiple of blocksize");
     ir_graph_free(g);
 }
 
 static Node *b_s2d(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 4, (int64_t[]){ 2, 3, 6, 9 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 4, (int64_t[]){ 2, 3, 6, 9 }, 0);
     Node *n = tb_node(g, "SpaceToDepth", "s2d", 1, (Value *[]){ x }, 1);
     n->opset = 13;
     tb_attr_int(g, n, "blocksize", 3);
@@ -520,7 +446,7 @@ static Node *b_s2d(Graph *g, bool konst) {
 }
 
 static Node *b_d2s(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 4, (int64_t[]){ 2, 8, 3, 5 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 4, (int64_t[]){ 2, 8, 3, 5 }, 0);
     Node *n = tb_node(g, "DepthToSpace", "d2s", 1, (Value *[]){ x }, 1);
     n->opset = 13;
     tb_attr_int(g, n, "blocksize", 2);

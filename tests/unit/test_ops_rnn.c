@@ -14,74 +14,6 @@
 #include "ops/op.h"
 #include "ops/op_util.h"
 
-static Value *val(Graph *g, const char *name, int rank, const int64_t *dims,
-                  const double *vals) {
-    return tb_value(g, name, DT_FLOAT, rank, dims, vals);
-}
-
-static bool run_node(Graph *g, Node *n, Diag *d) {
-    return n->op->infer(g, n, d) && n->op->fold(g, n, d);
-}
-
-static void ok(Graph *g, Node *n) {
-    Diag d;
-    diag_init(&d);
-    bool good = run_node(g, n, &d);
-    cr_assert(good, "failed: %s", d.n_messages ? d.messages[0] : "(no message)");
-    diag_free(&d);
-}
-
-static void fails(Graph *g, Node *n, const char *want) {
-    Diag d;
-    diag_init(&d);
-    cr_assert_not(run_node(g, n, &d), "expected an error containing '%s'", want);
-    cr_assert_geq(d.n_messages, 1);
-    cr_assert_not_null(strstr(d.messages[0], want), "message '%s' lacks '%s'", d.messages[0],
-                       want);
-    diag_free(&d);
-}
-
-/* Values of v against want (relative 1e-6). */
-static void expect(const Value *v, int64_t count, const double *want) {
-    cr_assert_not_null(v->data);
-    cr_assert_eq(ir_numel(v), count, "%lld elements, expected %lld", (long long)ir_numel(v),
-                 (long long)count);
-    for (int64_t i = 0; i < count; i++) {
-        const double got = ou_get_f64(v, i);
-        cr_assert(fabs(got - want[i]) <= 1e-6 * (1 + fabs(want[i])),
-                  "element %lld is %.9g, expected %.9g", (long long)i, got, want[i]);
-    }
-}
-
-static void expect_dims(const Value *v, int rank, const int64_t *dims) {
-    cr_assert_eq(v->rank, rank, "rank %d, expected %d", v->rank, rank);
-    for (int k = 0; k < rank; k++)
-        cr_assert_eq(v->dims[k], dims[k], "dim %d is %lld, expected %lld", k,
-                     (long long)v->dims[k], (long long)dims[k]);
-}
-
-/* A strings attribute (activations), appended to the node's list. */
-static void set_strings(Graph *g, Node *n, const char *name, const char *const *s, size_t count) {
-    Attr *attrs = arena_array(&g->arena, (size_t)n->n_attrs + 1, sizeof *attrs);
-    const char **copy = arena_array(&g->arena, count, sizeof *copy);
-    cr_assert(attrs && copy);
-    if (n->n_attrs) memcpy(attrs, n->attrs, sizeof *attrs * (size_t)n->n_attrs);
-    for (size_t k = 0; k < count; k++) copy[k] = s[k];
-    attrs[n->n_attrs] = (Attr){ .name = name, .type = ATTR_STRINGS, .strings = copy,
-                                .count = count };
-    n->attrs = attrs;
-    n->n_attrs++;
-}
-
-static void set_floats(Graph *g, Node *n, const char *name, float *f, size_t count) {
-    Attr *attrs = arena_array(&g->arena, (size_t)n->n_attrs + 1, sizeof *attrs);
-    cr_assert(attrs);
-    if (n->n_attrs) memcpy(attrs, n->attrs, sizeof *attrs * (size_t)n->n_attrs);
-    attrs[n->n_attrs] = (Attr){ .name = name, .type = ATTR_FLOATS, .floats = f, .count = count };
-    n->attrs = attrs;
-    n->n_attrs++;
-}
-
 static double sigm(double v) { return 1 / (1 + exp(-v)); }
 
 /* ---- shapes and errors ------------------------------------------------------------------ */
@@ -98,17 +30,17 @@ Test(opsrnn, lstm_shapes_both_layouts) {
     Diag d;
     diag_init(&d);
     cr_assert(n->op->infer(g, n, &d));
-    expect_dims(n->outputs[0], 4, (int64_t[]){ 4, 2, 3, 6 });
-    expect_dims(n->outputs[1], 3, (int64_t[]){ 2, 3, 6 });
-    expect_dims(n->outputs[2], 3, (int64_t[]){ 2, 3, 6 });
+    tb_expect_shape(n->outputs[0], 4, (int64_t[]){ 4, 2, 3, 6 });
+    tb_expect_shape(n->outputs[1], 3, (int64_t[]){ 2, 3, 6 });
+    tb_expect_shape(n->outputs[2], 3, (int64_t[]){ 2, 3, 6 });
     /* layout 1: X [batch][seq][input] */
     Value *xb = tb_value(g, "xb", DT_FLOAT, 3, (int64_t[]){ 3, 4, 5 }, NULL);
     Node *nb = tb_op_node(g, "LSTM", 14, 3, (Value *[]){ xb, w, r }, 3);
     tb_attr_str(g, nb, "direction", "bidirectional");
     tb_attr_int(g, nb, "layout", 1);
     cr_assert(nb->op->infer(g, nb, &d));
-    expect_dims(nb->outputs[0], 4, (int64_t[]){ 3, 4, 2, 6 });
-    expect_dims(nb->outputs[1], 3, (int64_t[]){ 3, 2, 6 });
+    tb_expect_shape(nb->outputs[0], 4, (int64_t[]){ 3, 4, 2, 6 });
+    tb_expect_shape(nb->outputs[1], 3, (int64_t[]){ 3, 2, 6 });
     diag_free(&d);
     ir_graph_free(g);
 }
@@ -120,36 +52,36 @@ Test(opsrnn, errors) {
     Value *r = tb_value(g, "r", DT_FLOAT, 3, (int64_t[]){ 1, 15, 5 }, NULL);
     Node *dir = tb_op_node(g, "GRU", 14, 3, (Value *[]){ x, w, r }, 2);
     tb_attr_str(g, dir, "direction", "sideways");
-    fails(g, dir, "direction 'sideways'");
+    tb_fold_err(g, dir, "direction 'sideways'");
     Node *bi = tb_op_node(g, "GRU", 14, 3, (Value *[]){ x, w, r }, 2);
     tb_attr_str(g, bi, "direction", "bidirectional");
-    fails(g, bi, "W float[1][15][3] must have shape [2][15][3]");
+    tb_fold_err(g, bi, "W float[1][15][3] must have shape [2][15][3]");
     Node *hs = tb_op_node(g, "GRU", 14, 3, (Value *[]){ x, w, r }, 2);
     tb_attr_int(g, hs, "hidden_size", 4);
-    fails(g, hs, "hidden_size 4 does not match");
+    tb_fold_err(g, hs, "hidden_size 4 does not match");
     Node *rnn = tb_op_node(g, "RNN", 14, 3, (Value *[]){ x, w, r }, 2);
-    fails(g, rnn, "W float[1][15][3] must have shape [1][5][3]");
+    tb_fold_err(g, rnn, "W float[1][15][3] must have shape [1][5][3]");
     Node *act = tb_op_node(g, "GRU", 14, 3, (Value *[]){ x, w, r }, 2);
-    set_strings(g, act, "activations", (const char *[]){ "Sigmoid", "Cube" }, 2);
-    fails(g, act, "activation 'Cube'");
+    tb_attr_strings(g, act, "activations", (const char *[]){ "Sigmoid", "Cube" }, 2);
+    tb_fold_err(g, act, "activation 'Cube'");
     Node *cnt = tb_op_node(g, "GRU", 14, 3, (Value *[]){ x, w, r }, 2);
-    set_strings(g, cnt, "activations", (const char *[]){ "Sigmoid" }, 1);
-    fails(g, cnt, "activations must list 2 functions");
+    tb_attr_strings(g, cnt, "activations", (const char *[]){ "Sigmoid" }, 1);
+    tb_fold_err(g, cnt, "activations must list 2 functions");
     Node *lay = tb_op_node(g, "GRU", 14, 3, (Value *[]){ x, w, r }, 2);
     tb_attr_int(g, lay, "layout", 2);
-    fails(g, lay, "layout must be 0 or 1");
+    tb_fold_err(g, lay, "layout must be 0 or 1");
     Node *lbr = tb_op_node(g, "GRU", 14, 3, (Value *[]){ x, w, r }, 2);
     tb_attr_int(g, lbr, "linear_before_reset", 3);
-    fails(g, lbr, "linear_before_reset must be 0 or 1");
+    tb_fold_err(g, lbr, "linear_before_reset must be 0 or 1");
     Node *clip = tb_op_node(g, "GRU", 14, 3, (Value *[]){ x, w, r }, 2);
     tb_attr_float(g, clip, "clip", -1);
-    fails(g, clip, "clip must be a positive");
+    tb_fold_err(g, clip, "clip must be a positive");
     Value *seq = tb_value(g, "seq", DT_INT64, 1, (int64_t[]){ 1 }, (double[]){ 1 });
     Node *sl = tb_op_node(g, "GRU", 14, 5, (Value *[]){ x, w, r, NULL, seq }, 2);
-    fails(g, sl, "sequence_lens 'seq' is int64, expected int32");
+    tb_fold_err(g, sl, "sequence_lens 'seq' is int64, expected int32");
     Value *xi = tb_value(g, "xi", DT_INT32, 3, (int64_t[]){ 2, 1, 3 }, NULL);
     Node *ty = tb_op_node(g, "GRU", 14, 3, (Value *[]){ xi, w, r }, 2);
-    fails(g, ty, "int32");
+    tb_fold_err(g, ty, "int32");
     ir_graph_free(g);
 }
 
@@ -160,20 +92,20 @@ Test(opsrnn, errors) {
 static void rnn_two_steps(bool clip) {
     Graph *g = tb_graph();
     int64_t d3[] = { 1, 1, 1 };
-    Value *x = val(g, "x", 3, (int64_t[]){ 2, 1, 1 }, (double[]){ 1, -1 });
-    Value *w = val(g, "w", 3, d3, (double[]){ 2 });
-    Value *r = val(g, "r", 3, d3, (double[]){ 0.5 });
-    Value *b = val(g, "b", 2, (int64_t[]){ 1, 2 }, (double[]){ 0.1, 0.2 });
+    Value *x = tb_value(g, "x", DT_FLOAT, 3, (int64_t[]){ 2, 1, 1 }, (double[]){ 1, -1 });
+    Value *w = tb_value(g, "w", DT_FLOAT, 3, d3, (double[]){ 2 });
+    Value *r = tb_value(g, "r", DT_FLOAT, 3, d3, (double[]){ 0.5 });
+    Value *b = tb_value(g, "b", DT_FLOAT, 2, (int64_t[]){ 1, 2 }, (double[]){ 0.1, 0.2 });
     Node *n = tb_op_node(g, "RNN", 14, 4, (Value *[]){ x, w, r, b }, 2);
     if (clip) tb_attr_float(g, n, "clip", 1);
-    ok(g, n);
+    tb_fold_ok(g, n);
     const double h1 = clip ? tanh(1) : tanh(2.3);
     double p2 = -2 + 0.5 * h1 + 0.3;
     if (clip && p2 < -1) p2 = -1;
     const double h2 = tanh(p2);
-    expect_dims(n->outputs[0], 4, (int64_t[]){ 2, 1, 1, 1 });
-    expect(n->outputs[0], 2, (double[]){ h1, h2 });
-    expect(n->outputs[1], 1, (double[]){ h2 });
+    tb_expect_shape(n->outputs[0], 4, (int64_t[]){ 2, 1, 1, 1 });
+    tb_expect_data(n->outputs[0], 2, (double[]){ h1, h2 }, TB_REL(1e-6));
+    tb_expect_data(n->outputs[1], 1, (double[]){ h2 }, TB_REL(1e-6));
     ir_graph_free(g);
 }
 
@@ -186,23 +118,24 @@ Test(opsrnn, rnn_fold_clip) { rnn_two_steps(true); }
 Test(opsrnn, rnn_reverse_sequence_lens) {
     Graph *g = tb_graph();
     int64_t d3[] = { 1, 1, 1 };
-    Value *x = val(g, "x", 3, (int64_t[]){ 3, 2, 1 }, (double[]){ 1, 2, 3, 4, 5, 6 });
-    Value *w = val(g, "w", 3, d3, (double[]){ 1 });
-    Value *r = val(g, "r", 3, d3, (double[]){ 1 });
+    Value *x = tb_value(g, "x", DT_FLOAT, 3, (int64_t[]){ 3, 2, 1 },
+                        (double[]){ 1, 2, 3, 4, 5, 6 });
+    Value *w = tb_value(g, "w", DT_FLOAT, 3, d3, (double[]){ 1 });
+    Value *r = tb_value(g, "r", DT_FLOAT, 3, d3, (double[]){ 1 });
     Value *seq = tb_value(g, "seq", DT_INT32, 1, (int64_t[]){ 2 }, (double[]){ 3, 2 });
     Node *n = tb_op_node(g, "RNN", 14, 5, (Value *[]){ x, w, r, NULL, seq }, 2);
     tb_attr_str(g, n, "direction", "reverse");
-    set_strings(g, n, "activations", (const char *[]){ "affine" }, 1);
+    tb_attr_strings(g, n, "activations", (const char *[]){ "affine" }, 1);
     static float alpha[] = { 1 }, beta[] = { 0 };
-    set_floats(g, n, "activation_alpha", alpha, 1);
-    set_floats(g, n, "activation_beta", beta, 1);
-    ok(g, n);
+    tb_attr_floats(g, n, "activation_alpha", alpha, 1);
+    tb_attr_floats(g, n, "activation_beta", beta, 1);
+    tb_fold_ok(g, n);
     /* Y [3][1][2][1]: row 0 = 9, 8, 5; row 1 = 6, 4, 0 */
-    expect(n->outputs[0], 6, (double[]){ 9, 6, 8, 4, 5, 0 });
-    expect(n->outputs[1], 2, (double[]){ 9, 6 });
+    tb_expect_data(n->outputs[0], 6, (double[]){ 9, 6, 8, 4, 5, 0 }, TB_REL(1e-6));
+    tb_expect_data(n->outputs[1], 2, (double[]){ 9, 6 }, TB_REL(1e-6));
     Value *bad = tb_value(g, "bad", DT_INT32, 1, (int64_t[]){ 2 }, (double[]){ 4, 1 });
     Node *nb = tb_op_node(g, "RNN", 14, 5, (Value *[]){ x, w, r, NULL, bad }, 2);
-    fails(g, nb, "sequence_lens[0] = 4 is outside [0, 3]");
+    tb_fold_err(g, nb, "sequence_lens[0] = 4 is outside [0, 3]");
     ir_graph_free(g);
 }
 
@@ -210,19 +143,19 @@ Test(opsrnn, rnn_reverse_sequence_lens) {
  * Rbh = 0.4, which linear_before_reset multiplies by r too. */
 static void gru_one_step(bool linear) {
     Graph *g = tb_graph();
-    Value *x = val(g, "x", 3, (int64_t[]){ 1, 1, 1 }, (double[]){ 1 });
-    Value *w = val(g, "w", 3, (int64_t[]){ 1, 3, 1 }, (double[]){ 1, 2, 3 });
-    Value *r = val(g, "r", 3, (int64_t[]){ 1, 3, 1 }, (double[]){ 0.5, 0.5, 0.5 });
-    Value *b = val(g, "b", 2, (int64_t[]){ 1, 6 }, (double[]){ 0, 0, 0, 0, 0, 0.4 });
-    Value *h0 = val(g, "h0", 3, (int64_t[]){ 1, 1, 1 }, (double[]){ 2 });
+    Value *x = tb_value(g, "x", DT_FLOAT, 3, (int64_t[]){ 1, 1, 1 }, (double[]){ 1 });
+    Value *w = tb_value(g, "w", DT_FLOAT, 3, (int64_t[]){ 1, 3, 1 }, (double[]){ 1, 2, 3 });
+    Value *r = tb_value(g, "r", DT_FLOAT, 3, (int64_t[]){ 1, 3, 1 }, (double[]){ 0.5, 0.5, 0.5 });
+    Value *b = tb_value(g, "b", DT_FLOAT, 2, (int64_t[]){ 1, 6 }, (double[]){ 0, 0, 0, 0, 0, 0.4 });
+    Value *h0 = tb_value(g, "h0", DT_FLOAT, 3, (int64_t[]){ 1, 1, 1 }, (double[]){ 2 });
     Node *n = tb_op_node(g, "GRU", 14, 6, (Value *[]){ x, w, r, b, NULL, h0 }, 2);
     tb_attr_int(g, n, "linear_before_reset", linear);
-    ok(g, n);
+    tb_fold_ok(g, n);
     const double z = sigm(2), rr = sigm(3);
     const double nn = linear ? tanh(3 + rr * (0.5 * 2 + 0.4)) : tanh(3 + 0.5 * (rr * 2) + 0.4);
     const double h = (1 - z) * nn + z * 2;
-    expect(n->outputs[0], 1, (double[]){ h });
-    expect(n->outputs[1], 1, (double[]){ h });
+    tb_expect_data(n->outputs[0], 1, (double[]){ h }, TB_REL(1e-6));
+    tb_expect_data(n->outputs[1], 1, (double[]){ h }, TB_REL(1e-6));
     ir_graph_free(g);
 }
 
@@ -233,22 +166,22 @@ Test(opsrnn, gru_fold_linear_before_reset) { gru_one_step(true); }
  * recurrence; input_forget replaces f by 1 - i. */
 static void lstm_one_step(bool input_forget) {
     Graph *g = tb_graph();
-    Value *x = val(g, "x", 3, (int64_t[]){ 1, 1, 1 }, (double[]){ 1 });
-    Value *w = val(g, "w", 3, (int64_t[]){ 1, 4, 1 }, (double[]){ 1, 2, 3, 4 });
-    Value *r = val(g, "r", 3, (int64_t[]){ 1, 4, 1 }, (double[]){ 0, 0, 0, 0 });
-    Value *c0 = val(g, "c0", 3, (int64_t[]){ 1, 1, 1 }, (double[]){ 0.5 });
-    Value *p = val(g, "p", 2, (int64_t[]){ 1, 3 }, (double[]){ 0.1, 0.2, 0.3 });
+    Value *x = tb_value(g, "x", DT_FLOAT, 3, (int64_t[]){ 1, 1, 1 }, (double[]){ 1 });
+    Value *w = tb_value(g, "w", DT_FLOAT, 3, (int64_t[]){ 1, 4, 1 }, (double[]){ 1, 2, 3, 4 });
+    Value *r = tb_value(g, "r", DT_FLOAT, 3, (int64_t[]){ 1, 4, 1 }, (double[]){ 0, 0, 0, 0 });
+    Value *c0 = tb_value(g, "c0", DT_FLOAT, 3, (int64_t[]){ 1, 1, 1 }, (double[]){ 0.5 });
+    Value *p = tb_value(g, "p", DT_FLOAT, 2, (int64_t[]){ 1, 3 }, (double[]){ 0.1, 0.2, 0.3 });
     Node *n = tb_op_node(g, "LSTM", 14, 8, (Value *[]){ x, w, r, NULL, NULL, NULL, c0, p }, 3);
     tb_attr_int(g, n, "input_forget", input_forget);
-    ok(g, n);
+    tb_fold_ok(g, n);
     const double i = sigm(1 + 0.1 * 0.5);
     const double f = input_forget ? 1 - i : sigm(3 + 0.3 * 0.5);
     const double c = f * 0.5 + i * tanh(4);
     const double o = sigm(2 + 0.2 * c);
     const double h = o * tanh(c);
-    expect(n->outputs[0], 1, (double[]){ h });
-    expect(n->outputs[1], 1, (double[]){ h });
-    expect(n->outputs[2], 1, (double[]){ c });
+    tb_expect_data(n->outputs[0], 1, (double[]){ h }, TB_REL(1e-6));
+    tb_expect_data(n->outputs[1], 1, (double[]){ h }, TB_REL(1e-6));
+    tb_expect_data(n->outputs[2], 1, (double[]){ c }, TB_REL(1e-6));
     ir_graph_free(g);
 }
 
@@ -257,66 +190,23 @@ Test(opsrnn, lstm_fold_input_forget) { lstm_one_step(true); }
 
 /* ---- end to end: emitted code against the folder ------------------------------------------ */
 
-typedef Node *(*Build)(Graph *g, bool konst);
-
 enum { E2E_SEED = 23 };
 
-static Value *e2e_input(Graph *g, bool konst, const char *name, int rank, const int64_t *dims,
-                        int index) {
-    if (!konst) return tb_input(g, name, rank, dims);
-    int64_t count = 1;
-    for (int k = 0; k < rank; k++) count *= dims[k];
-    float *buf = malloc(sizeof(float) * (size_t)(count ? count : 1));
-    cr_assert_not_null(buf);
-    tb_fill(buf, count, E2E_SEED + (unsigned)index);
-    Value *v = tb_const(g, name, rank, dims, buf);
-    free(buf);
-    return v;
-}
-
-/* Runs the graph through the pipeline and the C compiler, and the same node through
- * infer + fold; every output must agree to 1e-5 relative. */
-static void emit_vs_fold(Build build, int n_out) {
-    Graph *g = tb_graph();
-    Node *n = build(g, false);
-    for (int k = 0; k < n_out; k++) tb_output(g, n->outputs[k]);
-    Diag d;
-    cr_assert(tb_pipeline(g, false, &d), "pipeline: %s", d.n_messages ? d.messages[0] : "");
-    diag_free(&d);
-    float *out[4] = { 0 };
-    int64_t out_n[4] = { 0 };
-    cr_assert(tb_run(g, E2E_SEED, out, out_n, n_out));
-    Graph *gc = tb_graph();
-    Node *nc = build(gc, true);
-    nc->op = op_find("", nc->op_type);
-    cr_assert_not_null(nc->op);
-    ok(gc, nc);
-    for (int k = 0; k < n_out; k++) {
-        const Value *y = nc->outputs[k];
-        cr_assert_eq(out_n[k], ir_numel(y), "output %d: %lld elements, expected %lld", k,
-                     (long long)out_n[k], (long long)ir_numel(y));
-        for (int64_t i = 0; i < out_n[k]; i++) {
-            double want = ou_get_f64(y, i), got = out[k][i];
-            cr_assert(fabs(got - want) <= 1e-5 * (1 + fabs(want)),
-                      "%s output %d element %lld: emitted %.9g, folded %.9g", nc->op_type, k,
-                      (long long)i, got, want);
-        }
-        free(out[k]);
-    }
-    ir_graph_free(g);
-    ir_graph_free(gc);
+/* The emitted code against the folder: every output must agree to 1e-5 relative. */
+static void emit_vs_fold(TbBuild build, int n_out) {
+    tb_emit_vs_fold(build, (TbE2E){ .seed = E2E_SEED, .n_out = n_out, .tol = TB_REL(1e-5) });
 }
 
 /* Bidirectional LSTM, seq 4, batch 3 (lengths 4, 2, 0), input 5, hidden 6, with every
  * optional input and output. */
 static Node *b_lstm(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 4, 3, 5 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 4, 3, 5 }, 0);
     Value *w = tb_const_rand(g, "w", 3, (int64_t[]){ 2, 24, 5 }, 3, -0.5f, 0.5f);
     Value *r = tb_const_rand(g, "r", 3, (int64_t[]){ 2, 24, 6 }, 4, -0.5f, 0.5f);
     Value *b = tb_const_rand(g, "b", 2, (int64_t[]){ 2, 48 }, 5, -0.5f, 0.5f);
     Value *seq = tb_value(g, "seq", DT_INT32, 1, (int64_t[]){ 3 }, (double[]){ 4, 2, 0 });
-    Value *h0 = e2e_input(g, konst, "h0", 3, (int64_t[]){ 2, 3, 6 }, 1);
-    Value *c0 = e2e_input(g, konst, "c0", 3, (int64_t[]){ 2, 3, 6 }, 2);
+    Value *h0 = tb_e2e_input(g, konst, "h0", 3, (int64_t[]){ 2, 3, 6 }, 1);
+    Value *c0 = tb_e2e_input(g, konst, "c0", 3, (int64_t[]){ 2, 3, 6 }, 2);
     Value *p = tb_const_rand(g, "p", 2, (int64_t[]){ 2, 18 }, 6, -0.5f, 0.5f);
     Node *n = tb_node(g, "LSTM", "lstm", 8, (Value *[]){ x, w, r, b, seq, h0, c0, p }, 3);
     tb_attr_str(g, n, "direction", "bidirectional");
@@ -326,7 +216,7 @@ static Node *b_lstm(Graph *g, bool konst) {
 
 /* GRU in layout 1, reverse, linear_before_reset, clip. */
 static Node *b_gru_layout1(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 5, 3 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 5, 3 }, 0);
     Value *w = tb_const_rand(g, "w", 3, (int64_t[]){ 1, 12, 3 }, 3, -1, 1);
     Value *r = tb_const_rand(g, "r", 3, (int64_t[]){ 1, 12, 4 }, 4, -1, 1);
     Value *b = tb_const_rand(g, "b", 2, (int64_t[]){ 1, 24 }, 5, -1, 1);
@@ -341,7 +231,7 @@ static Node *b_gru_layout1(Graph *g, bool konst) {
 
 /* Bidirectional GRU, default equations, only Y_h. */
 static Node *b_gru_bi(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 3, 2, 4 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 3, 2, 4 }, 0);
     Value *w = tb_const_rand(g, "w", 3, (int64_t[]){ 2, 15, 4 }, 3, -1, 1);
     Value *r = tb_const_rand(g, "r", 3, (int64_t[]){ 2, 15, 5 }, 4, -1, 1);
     Value *b = tb_const_rand(g, "b", 2, (int64_t[]){ 2, 30 }, 5, -1, 1);
@@ -353,15 +243,15 @@ static Node *b_gru_bi(Graph *g, bool konst) {
 
 /* RNN with per-direction activations that take alpha and beta. */
 static Node *b_rnn_acts(Graph *g, bool konst) {
-    Value *x = e2e_input(g, konst, "x", 3, (int64_t[]){ 3, 2, 4 }, 0);
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 3, 2, 4 }, 0);
     Value *w = tb_const_rand(g, "w", 3, (int64_t[]){ 2, 5, 4 }, 3, -1, 1);
     Value *r = tb_const_rand(g, "r", 3, (int64_t[]){ 2, 5, 5 }, 4, -1, 1);
     Node *n = tb_node(g, "RNN", "rnn", 3, (Value *[]){ x, w, r }, 2);
     tb_attr_str(g, n, "direction", "bidirectional");
-    set_strings(g, n, "activations", (const char *[]){ "LeakyRelu", "HardSigmoid" }, 2);
+    tb_attr_strings(g, n, "activations", (const char *[]){ "LeakyRelu", "HardSigmoid" }, 2);
     static float alpha[] = { 0.1f, 0.3f }, beta[] = { 0.4f };
-    set_floats(g, n, "activation_alpha", alpha, 2);
-    set_floats(g, n, "activation_beta", beta, 1);
+    tb_attr_floats(g, n, "activation_alpha", alpha, 2);
+    tb_attr_floats(g, n, "activation_beta", beta, 1);
     n->opset = 14;
     return n;
 }

@@ -18,28 +18,6 @@
 
 /* ---- small helpers (the pattern of test_ops_more.c) ------------------------------------ */
 
-static bool trun(Graph *g, Node *n, Diag *d) {
-    return n->op->infer(g, n, d) && n->op->fold(g, n, d);
-}
-
-static void tok(Graph *g, Node *n) {
-    Diag d;
-    diag_init(&d);
-    bool ok = trun(g, n, &d);
-    cr_assert(ok, "failed: %s", d.n_messages ? d.messages[0] : "(no message)");
-    diag_free(&d);
-}
-
-static void terr(Graph *g, Node *n, const char *want) {
-    Diag d;
-    diag_init(&d);
-    cr_assert_not(trun(g, n, &d), "expected an error containing '%s'", want);
-    cr_assert_geq(d.n_messages, 1);
-    cr_assert_not_null(strstr(d.messages[0], want), "message '%s' lacks '%s'", d.messages[0],
-                       want);
-    diag_free(&d);
-}
-
 /* Output 0's raw bytes (one per element for the low-precision types). */
 static void expect_bytes(const Value *v, DType t, const uint8_t *want, int64_t count) {
     cr_assert_eq(v->dtype, t, "dtype %s, expected %s", dtype_name(v->dtype), dtype_name(t));
@@ -280,13 +258,13 @@ Test(types, cast_to_float8_saturate) {
     Graph *g = ir_graph_new(0);
     const double vals[4] = { 1.0, 1000.0, -INFINITY, 0.3 };
     Node *n = cast_of(g, DT_FLOAT8E4M3FN, vals, 4, NULL);
-    tok(g, n);
+    tb_fold_ok(g, n);
     /* 0.3 = 1.2 * 2^-2: mantissa 1.2 * 8 = 9.6 -> 10 = 0b1010, exponent field 5 */
     expect_bytes(n->outputs[0], DT_FLOAT8E4M3FN, (const uint8_t[]){ 0x38, 0x7e, 0xfe, 0x2a },
                  4);
     Node *ns = cast_of(g, DT_FLOAT8E4M3FN, vals, 4, NULL);
     tb_attr_int(g, ns, "saturate", 0);
-    tok(g, ns);
+    tb_fold_ok(g, ns);
     expect_bytes(ns->outputs[0], DT_FLOAT8E4M3FN, (const uint8_t[]){ 0x38, 0x7f, 0xff, 0x2a },
                  4);
     ir_graph_free(g);
@@ -298,10 +276,10 @@ Test(types, castlike_and_round_mode) {
     const double vals[3] = { 1.1, 3.0, 0.25 };
     Node *n = cast_of(g, DT_UNDEFINED, vals, 3, like);
     tb_attr_str(g, n, "round_mode", "nearest");
-    tok(g, n);
+    tb_fold_ok(g, n);
     expect_bytes(n->outputs[0], DT_FLOAT8E8M0, (const uint8_t[]){ 127, 129, 125 }, 3);
     Node *up = cast_of(g, DT_FLOAT8E8M0, vals, 3, NULL);
-    tok(g, up);
+    tb_fold_ok(g, up);
     expect_bytes(up->outputs[0], DT_FLOAT8E8M0, (const uint8_t[]){ 128, 129, 125 }, 3);
     ir_graph_free(g);
 }
@@ -310,17 +288,17 @@ Test(types, cast_small_ints) {
     Graph *g = ir_graph_new(0);
     const double vals[4] = { -9, 8, 7.9, -0.5 };
     Node *n = cast_of(g, DT_INT4, vals, 4, NULL);
-    tok(g, n);
+    tb_fold_ok(g, n);
     expect_bytes(n->outputs[0], DT_INT4, (const uint8_t[]){ 7, 0xf8, 7, 0 }, 4);
     /* int4 -> int8 keeps the value; uint2 -> float */
     Node *back = tb_op_node(g, "Cast", 21, 1, (Value *[]){ n->outputs[0] }, 1);
     tb_attr_int(g, back, "to", DT_INT8);
-    tok(g, back);
+    tb_fold_ok(g, back);
     cr_assert_eq(((int8_t *)back->outputs[0]->data)[1], -8);
     Value *u2 = tb_value(g, "u2", DT_UINT2, 1, (int64_t[]){ 2 }, (double[]){ 3, 6 });
     Node *f = tb_op_node(g, "Cast", 21, 1, (Value *[]){ u2 }, 1);
     tb_attr_int(g, f, "to", DT_FLOAT);
-    tok(g, f);
+    tb_fold_ok(g, f);
     cr_assert_eq(((float *)f->outputs[0]->data)[0], 3.0f);
     cr_assert_eq(((float *)f->outputs[0]->data)[1], 2.0f, "6 wraps to 2 in uint2");
     ir_graph_free(g);
@@ -333,14 +311,14 @@ Test(types, cast_from_float8) {
                         (double[]){ 57344, -2.5, NAN });
     Node *n = tb_op_node(g, "Cast", 21, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, n, "to", DT_INT8);
-    tok(g, n);
+    tb_fold_ok(g, n);
     const int8_t *y = n->outputs[0]->data;
     cr_assert_eq(y[0], 127);
     cr_assert_eq(y[1], -2);
     cr_assert_eq(y[2], 0);
     Node *h = tb_op_node(g, "Cast", 21, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, h, "to", DT_FLOAT16);
-    tok(g, h);
+    tb_fold_ok(g, h);
     cr_assert_eq(ou_get_f64(h->outputs[0], 0), 57344.0);
     cr_assert_eq(ou_get_f64(h->outputs[0], 1), -2.5);
     ir_graph_free(g);
@@ -351,12 +329,12 @@ Test(types, cast_errors) {
     const double vals[1] = { 1 };
     Node *n = cast_of(g, DT_FLOAT8E4M3FN, vals, 1, NULL);
     tb_attr_int(g, n, "saturate", 2);
-    terr(g, n, "'saturate' must be 0 or 1");
+    tb_fold_err(g, n, "'saturate' must be 0 or 1");
     Node *r = cast_of(g, DT_FLOAT8E8M0, vals, 1, NULL);
     tb_attr_str(g, r, "round_mode", "sideways");
-    terr(g, r, "'round_mode' must be up, down or nearest");
+    tb_fold_err(g, r, "'round_mode' must be up, down or nearest");
     Node *t = cast_of(g, (DType)27, vals, 1, NULL);
-    terr(g, t, "cannot cast to element type 27");
+    tb_fold_err(g, t, "cannot cast to element type 27");
     ir_graph_free(g);
 }
 
@@ -365,9 +343,9 @@ Test(types, arithmetic_rejects_lowp) {
     Graph *g = ir_graph_new(0);
     Value *a = tb_value(g, "a", DT_FLOAT8E4M3FN, 1, (int64_t[]){ 2 }, (double[]){ 1, 2 });
     Node *add = tb_op_node(g, "Add", 14, 2, (Value *[]){ a, a }, 1);
-    terr(g, add, "float8e4m3fn");
+    tb_fold_err(g, add, "float8e4m3fn");
     Node *relu = tb_op_node(g, "Relu", 14, 1, (Value *[]){ a }, 1);
-    terr(g, relu, "float8e4m3fn");
+    tb_fold_err(g, relu, "float8e4m3fn");
     ir_graph_free(g);
 }
 
@@ -378,26 +356,26 @@ Test(types, bitcast_values) {
     Value *x = tb_value(g, "x", DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ 1.0, -2.5 });
     Node *n = tb_op_node(g, "BitCast", 26, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, n, "to", DT_INT32);
-    tok(g, n);
+    tb_fold_ok(g, n);
     cr_assert_eq(((int32_t *)n->outputs[0]->data)[0], 0x3f800000);
     cr_assert_eq(((int32_t *)n->outputs[0]->data)[1], (int32_t)0xc0200000u);
     /* uint4 15 -> int4 -1: the nibble is sign-extended again */
     Value *u = tb_value(g, "u", DT_UINT4, 1, (int64_t[]){ 2 }, (double[]){ 15, 7 });
     Node *s = tb_op_node(g, "BitCast", 26, 1, (Value *[]){ u }, 1);
     tb_attr_int(g, s, "to", DT_INT4);
-    tok(g, s);
+    tb_fold_ok(g, s);
     expect_bytes(s->outputs[0], DT_INT4, (const uint8_t[]){ 0xff, 7 }, 2);
     /* int4 -8 -> float4e2m1 0x8 (-0) */
     Value *i4 = tb_value(g, "i4", DT_INT4, 1, (int64_t[]){ 1 }, (double[]){ -8 });
     Node *f4 = tb_op_node(g, "BitCast", 26, 1, (Value *[]){ i4 }, 1);
     tb_attr_int(g, f4, "to", DT_FLOAT4E2M1);
-    tok(g, f4);
+    tb_fold_ok(g, f4);
     expect_bytes(f4->outputs[0], DT_FLOAT4E2M1, (const uint8_t[]){ 0x8 }, 1);
     /* uint8 2 -> bool true (a C bool holds 0 or 1) */
     Value *b = tb_value(g, "b", DT_UINT8, 1, (int64_t[]){ 2 }, (double[]){ 2, 0 });
     Node *nb = tb_op_node(g, "BitCast", 26, 1, (Value *[]){ b }, 1);
     tb_attr_int(g, nb, "to", DT_BOOL);
-    tok(g, nb);
+    tb_fold_ok(g, nb);
     expect_bytes(nb->outputs[0], DT_BOOL, (const uint8_t[]){ 1, 0 }, 2);
     ir_graph_free(g);
 }
@@ -407,12 +385,12 @@ Test(types, bitcast_errors) {
     Value *x = tb_value(g, "x", DT_FLOAT, 1, (int64_t[]){ 2 }, (double[]){ 1.0, -2.5 });
     Node *n = tb_op_node(g, "BitCast", 26, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, n, "to", DT_INT16);
-    terr(g, n, "cannot bitcast float (32 bits) to int16 (16 bits)");
+    tb_fold_err(g, n, "cannot bitcast float (32 bits) to int16 (16 bits)");
     Node *m = tb_op_node(g, "BitCast", 26, 1, (Value *[]){ x }, 1);
-    terr(g, m, "attribute 'to' is required");
+    tb_fold_err(g, m, "attribute 'to' is required");
     Node *s = tb_op_node(g, "BitCast", 26, 1, (Value *[]){ x }, 1);
     tb_attr_int(g, s, "to", DT_STRING);
-    terr(g, s, "cannot bitcast to element type 8");
+    tb_fold_err(g, s, "cannot bitcast to element type 8");
     ir_graph_free(g);
 }
 
@@ -451,49 +429,22 @@ static Node *b_chain(Graph *g, bool konst) {
     if (chain.round_mode) tb_attr_str(g, to, "round_mode", chain.round_mode);
     Node *last = to;
     if (chain.bitcast_to != DT_UNDEFINED) {
-        if (konst) {
-            to->op = op_find("", "Cast");
-            tok(g, to);
-        }
+        if (konst) tb_fold_chain(g, (Node *[]){ to }, 1);
         last = tb_node(g, "BitCast", "bc", 1, (Value *[]){ to->outputs[0] }, 1);
         tb_attr_int(g, last, "to", chain.bitcast_to);
     }
-    if (konst) {
-        last->op = op_find("", last->op_type);
-        tok(g, last);
-    }
+    if (konst) tb_fold_chain(g, (Node *[]){ last }, 1);
     Node *back = tb_node(g, "Cast", "back", 1, (Value *[]){ last->outputs[0] }, 1);
     tb_attr_int(g, back, "to", DT_FLOAT);
     return back;
 }
 
+/* The chain compiled and run against the chain folded: every element the same (NaN matching
+ * NaN). */
 static void emit_vs_fold(ChainSpec spec) {
     chain = spec;
-    Graph *g = tb_graph();
-    g->opset = 26;
-    Node *n = b_chain(g, false);
-    tb_output(g, n->outputs[0]);
-    Diag d;
-    cr_assert(tb_pipeline(g, false, &d), "pipeline: %s", d.n_messages ? d.messages[0] : "");
-    diag_free(&d);
-    float *out[1] = { 0 };
-    int64_t out_n[1] = { 0 };
-    cr_assert(tb_run(g, E2E_SEED, out, out_n, 1));
-    Graph *gc = tb_graph();
-    gc->opset = 26;
-    Node *nc = b_chain(gc, true);
-    nc->op = op_find("", nc->op_type);
-    tok(gc, nc);
-    const Value *y = nc->outputs[0];
-    cr_assert_eq(out_n[0], ir_numel(y));
-    for (int64_t i = 0; i < out_n[0]; i++) {
-        const double want = ou_get_f64(y, i), got = out[0][i];
-        cr_assert(got == want || (isnan(got) && isnan(want)), "%s element %lld: emitted %.9g, "
-                  "folded %.9g", dtype_name(spec.t), (long long)i, got, want);
-    }
-    free(out[0]);
-    ir_graph_free(g);
-    ir_graph_free(gc);
+    tb_emit_vs_fold(b_chain, (TbE2E){ .seed = E2E_SEED, .n_out = 1, .tol = TB_EXACT,
+                                      .nan_equal = true, .opset = 26 });
 }
 
 Test(types_run, e4m3fn_no_saturate) {
