@@ -10,41 +10,8 @@
 
 #include "helpers.h"
 #include "ir/graph.h"
-#include "ops/op.h"
-#include "ops/op_util.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-static void aok(Graph *g, Node *n) {
-    Diag d;
-    diag_init(&d);
-    bool ok = n->op->infer(g, n, &d);
-    cr_assert(ok, "infer failed: %s", d.n_messages ? d.messages[0] : "(no message)");
-    diag_free(&d);
-}
-
-static void aerr(Graph *g, Node *n, const char *want) {
-    Diag d;
-    diag_init(&d);
-    cr_assert_not(n->op->infer(g, n, &d), "expected an error containing '%s'", want);
-    cr_assert_geq(d.n_messages, 1);
-    cr_assert_not_null(strstr(d.messages[0], want), "message '%s' lacks '%s'", d.messages[0],
-                       want);
-    diag_free(&d);
-}
-
-static void ashape(const Value *v, DType t, int rank, const int64_t *dims) {
-    cr_assert_eq(v->dtype, t, "dtype %d, expected %d", v->dtype, t);
-    cr_assert_eq(v->rank, rank, "rank %d, expected %d", v->rank, rank);
-    for (int k = 0; k < rank; k++)
-        cr_assert_eq(v->dims[k], dims[k], "dim %d is %lld, expected %lld", k,
-                     (long long)v->dims[k], (long long)dims[k]);
-}
-
-/* A shape-only value of type t. */
-static Value *shp(Graph *g, const char *name, DType t, int rank, const int64_t *dims) {
-    return tb_value(g, name, t, rank, dims, NULL);
-}
 
 static int64_t numel(int rank, const int64_t *dims) {
     int64_t n = 1;
@@ -65,9 +32,7 @@ enum { SEED = 5 };
 /* Runs g (outputs already marked) and compares output k with want[k] (relative tol). */
 static void run_expect(Graph *g, int n_out, float *const *want, const int64_t *count,
                        double tol) {
-    Diag d;
-    cr_assert(tb_pipeline(g, false, &d), "pipeline: %s", d.n_messages ? d.messages[0] : "");
-    diag_free(&d);
+    tb_pipeline_ok(g);
     float *out[4] = { 0 };
     int64_t out_n[4] = { 0 };
     cr_assert(tb_run(g, SEED, out, out_n, n_out), "the generated code failed");
@@ -75,7 +40,7 @@ static void run_expect(Graph *g, int n_out, float *const *want, const int64_t *c
         cr_assert_eq(out_n[k], count[k], "output %d: %lld elements, expected %lld", k,
                      (long long)out_n[k], (long long)count[k]);
         for (int64_t i = 0; i < count[k]; i++)
-            cr_assert(fabs(out[k][i] - want[k][i]) <= tol * (1 + fabs(want[k][i])),
+            cr_assert(tb_close(out[k][i], want[k][i], TB_REL(tol)),
                       "output %d element %lld: %.9g, expected %.9g", k, (long long)i,
                       out[k][i], want[k][i]);
         free(out[k]);
@@ -87,43 +52,43 @@ static void run_expect(Graph *g, int n_out, float *const *want, const int64_t *c
 Test(attn_infer, gqa_with_past_and_qk_output) {
     Graph *g = tb_graph();
     Value *in[6] = {
-        shp(g, "q", DT_FLOAT, 4, (int64_t[]){ 2, 6, 3, 8 }),
-        shp(g, "k", DT_FLOAT, 4, (int64_t[]){ 2, 2, 4, 8 }),
-        shp(g, "v", DT_FLOAT, 4, (int64_t[]){ 2, 2, 4, 5 }),
-        shp(g, "m", DT_BOOL, 2, (int64_t[]){ 3, 7 }),
-        shp(g, "pk", DT_FLOAT, 4, (int64_t[]){ 2, 2, 3, 8 }),
-        shp(g, "pv", DT_FLOAT, 4, (int64_t[]){ 2, 2, 3, 5 }),
+        tb_value(g, "q", DT_FLOAT, 4, (int64_t[]){ 2, 6, 3, 8 }, NULL),
+        tb_value(g, "k", DT_FLOAT, 4, (int64_t[]){ 2, 2, 4, 8 }, NULL),
+        tb_value(g, "v", DT_FLOAT, 4, (int64_t[]){ 2, 2, 4, 5 }, NULL),
+        tb_value(g, "m", DT_BOOL, 2, (int64_t[]){ 3, 7 }, NULL),
+        tb_value(g, "pk", DT_FLOAT, 4, (int64_t[]){ 2, 2, 3, 8 }, NULL),
+        tb_value(g, "pv", DT_FLOAT, 4, (int64_t[]){ 2, 2, 3, 5 }, NULL),
     };
     Node *n = tb_op_node(g, "Attention", 23, 6, in, 4);
-    aok(g, n);
-    ashape(n->outputs[0], DT_FLOAT, 4, (int64_t[]){ 2, 6, 3, 5 });
-    ashape(n->outputs[1], DT_FLOAT, 4, (int64_t[]){ 2, 2, 7, 8 });
-    ashape(n->outputs[2], DT_FLOAT, 4, (int64_t[]){ 2, 2, 7, 5 });
-    ashape(n->outputs[3], DT_FLOAT, 4, (int64_t[]){ 2, 6, 3, 7 });
+    tb_infer_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 4, (int64_t[]){ 2, 6, 3, 5 }, NULL, TB_EXACT);
+    tb_expect(n->outputs[1], DT_FLOAT, 4, (int64_t[]){ 2, 2, 7, 8 }, NULL, TB_EXACT);
+    tb_expect(n->outputs[2], DT_FLOAT, 4, (int64_t[]){ 2, 2, 7, 5 }, NULL, TB_EXACT);
+    tb_expect(n->outputs[3], DT_FLOAT, 4, (int64_t[]){ 2, 6, 3, 7 }, NULL, TB_EXACT);
     ir_graph_free(g);
 }
 
 Test(attn_infer, three_d_heads) {
     Graph *g = tb_graph();
     Value *in[3] = {
-        shp(g, "q", DT_FLOAT16, 3, (int64_t[]){ 2, 4, 72 }),
-        shp(g, "k", DT_FLOAT16, 3, (int64_t[]){ 2, 6, 24 }),
-        shp(g, "v", DT_FLOAT16, 3, (int64_t[]){ 2, 6, 30 }),
+        tb_value(g, "q", DT_FLOAT16, 3, (int64_t[]){ 2, 4, 72 }, NULL),
+        tb_value(g, "k", DT_FLOAT16, 3, (int64_t[]){ 2, 6, 24 }, NULL),
+        tb_value(g, "v", DT_FLOAT16, 3, (int64_t[]){ 2, 6, 30 }, NULL),
     };
     Node *n = tb_op_node(g, "Attention", 23, 3, in, 1);
     tb_attr_int(g, n, "q_num_heads", 9);
     tb_attr_int(g, n, "kv_num_heads", 3);
-    aok(g, n);
-    ashape(n->outputs[0], DT_FLOAT16, 3, (int64_t[]){ 2, 4, 90 });
+    tb_infer_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT16, 3, (int64_t[]){ 2, 4, 90 }, NULL, TB_EXACT);
     ir_graph_free(g);
 }
 
 /* Builds a 4-D Attention of Q [1][hq][2][4], K/V [1][hkv][3][4] with optional mask. */
 static Node *attn_node(Graph *g, int opset, int64_t hq, int64_t hkv, Value *mask) {
     Value *in[4] = {
-        shp(g, "q", DT_FLOAT, 4, (int64_t[]){ 1, hq, 2, 4 }),
-        shp(g, "k", DT_FLOAT, 4, (int64_t[]){ 1, hkv, 3, 4 }),
-        shp(g, "v", DT_FLOAT, 4, (int64_t[]){ 1, hkv, 3, 4 }),
+        tb_value(g, "q", DT_FLOAT, 4, (int64_t[]){ 1, hq, 2, 4 }, NULL),
+        tb_value(g, "k", DT_FLOAT, 4, (int64_t[]){ 1, hkv, 3, 4 }, NULL),
+        tb_value(g, "v", DT_FLOAT, 4, (int64_t[]){ 1, hkv, 3, 4 }, NULL),
         mask,
     };
     return tb_op_node(g, "Attention", opset, mask ? 4 : 3, in, 1);
@@ -131,44 +96,44 @@ static Node *attn_node(Graph *g, int opset, int64_t hq, int64_t hkv, Value *mask
 
 Test(attn_infer, errors) {
     Graph *g = tb_graph();
-    aerr(g, attn_node(g, 23, 3, 2, NULL), "not a multiple");
-    aerr(g, attn_node(g, 23, 2, 2, shp(g, "m1", DT_FLOAT, 2, (int64_t[]){ 3, 3 })),
-         "does not broadcast");
-    aerr(g, attn_node(g, 23, 2, 2, shp(g, "m2", DT_FLOAT, 2, (int64_t[]){ 2, 4 })),
-         "more than the 3");
-    aerr(g, attn_node(g, 23, 2, 2, shp(g, "m3", DT_INT32, 2, (int64_t[]){ 2, 3 })),
-         "attn_mask of type int32");
+    tb_infer_err(g, attn_node(g, 23, 3, 2, NULL), "not a multiple");
+    Value *m1 = tb_value(g, "m1", DT_FLOAT, 2, (int64_t[]){ 3, 3 }, NULL);
+    tb_infer_err(g, attn_node(g, 23, 2, 2, m1), "does not broadcast");
+    Value *m2 = tb_value(g, "m2", DT_FLOAT, 2, (int64_t[]){ 2, 4 }, NULL);
+    tb_infer_err(g, attn_node(g, 23, 2, 2, m2), "more than the 3");
+    Value *m3 = tb_value(g, "m3", DT_INT32, 2, (int64_t[]){ 2, 3 }, NULL);
+    tb_infer_err(g, attn_node(g, 23, 2, 2, m3), "attn_mask of type int32");
     Node *n = attn_node(g, 23, 2, 2, NULL);
     tb_attr_int(g, n, "qk_matmul_output_mode", 4);
-    aerr(g, n, "qk_matmul_output_mode 0 to 3");
+    tb_infer_err(g, n, "qk_matmul_output_mode 0 to 3");
     n = attn_node(g, 23, 2, 2, NULL);
     tb_attr_int(g, n, "softmax_precision", 7);
-    aerr(g, n, "softmax_precision 7");
+    tb_infer_err(g, n, "softmax_precision 7");
     n = attn_node(g, 23, 2, 2, NULL);
     tb_attr_float(g, n, "scale", -1.0f);
-    aerr(g, n, "scale -1");
+    tb_infer_err(g, n, "scale -1");
     Value *in3[3] = {
-        shp(g, "q3", DT_FLOAT, 3, (int64_t[]){ 1, 2, 8 }),
-        shp(g, "k3", DT_FLOAT, 3, (int64_t[]){ 1, 2, 8 }),
-        shp(g, "v3", DT_FLOAT, 3, (int64_t[]){ 1, 2, 8 }),
+        tb_value(g, "q3", DT_FLOAT, 3, (int64_t[]){ 1, 2, 8 }, NULL),
+        tb_value(g, "k3", DT_FLOAT, 3, (int64_t[]){ 1, 2, 8 }, NULL),
+        tb_value(g, "v3", DT_FLOAT, 3, (int64_t[]){ 1, 2, 8 }, NULL),
     };
-    aerr(g, tb_op_node(g, "Attention", 23, 3, in3, 1), "q_num_heads and kv_num_heads");
+    tb_infer_err(g, tb_op_node(g, "Attention", 23, 3, in3, 1), "q_num_heads and kv_num_heads");
     Value *in7[7] = {
-        shp(g, "q7", DT_FLOAT, 4, (int64_t[]){ 1, 1, 2, 4 }),
-        shp(g, "k7", DT_FLOAT, 4, (int64_t[]){ 1, 1, 3, 4 }),
-        shp(g, "v7", DT_FLOAT, 4, (int64_t[]){ 1, 1, 3, 4 }),
+        tb_value(g, "q7", DT_FLOAT, 4, (int64_t[]){ 1, 1, 2, 4 }, NULL),
+        tb_value(g, "k7", DT_FLOAT, 4, (int64_t[]){ 1, 1, 3, 4 }, NULL),
+        tb_value(g, "v7", DT_FLOAT, 4, (int64_t[]){ 1, 1, 3, 4 }, NULL),
         NULL, NULL, NULL,
-        shp(g, "np", DT_INT64, 1, (int64_t[]){ 1 }),
+        tb_value(g, "np", DT_INT64, 1, (int64_t[]){ 1 }, NULL),
     };
-    aerr(g, tb_op_node(g, "Attention", 23, 7, in7, 1), "needs opset 24");
+    tb_infer_err(g, tb_op_node(g, "Attention", 23, 7, in7, 1), "needs opset 24");
     Value *inp[5] = {
-        shp(g, "qp", DT_FLOAT, 4, (int64_t[]){ 1, 1, 2, 4 }),
-        shp(g, "kp", DT_FLOAT, 4, (int64_t[]){ 1, 1, 3, 4 }),
-        shp(g, "vp", DT_FLOAT, 4, (int64_t[]){ 1, 1, 3, 4 }),
+        tb_value(g, "qp", DT_FLOAT, 4, (int64_t[]){ 1, 1, 2, 4 }, NULL),
+        tb_value(g, "kp", DT_FLOAT, 4, (int64_t[]){ 1, 1, 3, 4 }, NULL),
+        tb_value(g, "vp", DT_FLOAT, 4, (int64_t[]){ 1, 1, 3, 4 }, NULL),
         NULL,
-        shp(g, "pk", DT_FLOAT, 4, (int64_t[]){ 1, 1, 2, 4 }),
+        tb_value(g, "pk", DT_FLOAT, 4, (int64_t[]){ 1, 1, 2, 4 }, NULL),
     };
-    aerr(g, tb_op_node(g, "Attention", 23, 5, inp, 1), "given together");
+    tb_infer_err(g, tb_op_node(g, "Attention", 23, 5, inp, 1), "given together");
     ir_graph_free(g);
 }
 
@@ -277,26 +242,26 @@ Test(attn_run, three_d_with_past) {
 Test(attn_rotary, infer_and_errors) {
     Graph *g = tb_graph();
     Value *in[4] = {
-        shp(g, "x", DT_FLOAT, 3, (int64_t[]){ 2, 3, 16 }),
-        shp(g, "c", DT_FLOAT, 2, (int64_t[]){ 10, 2 }),
-        shp(g, "s", DT_FLOAT, 2, (int64_t[]){ 10, 2 }),
-        shp(g, "p", DT_INT64, 2, (int64_t[]){ 2, 3 }),
+        tb_value(g, "x", DT_FLOAT, 3, (int64_t[]){ 2, 3, 16 }, NULL),
+        tb_value(g, "c", DT_FLOAT, 2, (int64_t[]){ 10, 2 }, NULL),
+        tb_value(g, "s", DT_FLOAT, 2, (int64_t[]){ 10, 2 }, NULL),
+        tb_value(g, "p", DT_INT64, 2, (int64_t[]){ 2, 3 }, NULL),
     };
     Node *n = tb_op_node(g, "RotaryEmbedding", 23, 4, in, 1);
     tb_attr_int(g, n, "num_heads", 2);
     tb_attr_int(g, n, "rotary_embedding_dim", 4);
-    aok(g, n);
-    ashape(n->outputs[0], DT_FLOAT, 3, (int64_t[]){ 2, 3, 16 });
+    tb_infer_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 3, (int64_t[]){ 2, 3, 16 }, NULL, TB_EXACT);
     n = tb_op_node(g, "RotaryEmbedding", 23, 4, in, 1);
     tb_attr_int(g, n, "num_heads", 2);
     tb_attr_int(g, n, "rotary_embedding_dim", 5);
-    aerr(g, n, "must be even");
+    tb_infer_err(g, n, "must be even");
     n = tb_op_node(g, "RotaryEmbedding", 23, 4, in, 1);
-    aerr(g, n, "num_heads > 0");
+    tb_infer_err(g, n, "num_heads > 0");
     n = tb_op_node(g, "RotaryEmbedding", 23, 3, in, 1);
     tb_attr_int(g, n, "num_heads", 2);
     tb_attr_int(g, n, "rotary_embedding_dim", 4);
-    aerr(g, n, "without position_ids");
+    tb_infer_err(g, n, "without position_ids");
     ir_graph_free(g);
 }
 
@@ -307,8 +272,10 @@ static void rotary_case(bool interleaved) {
     const int64_t pos[S] = { 4, 0, 2 };
     float cosv[MAXP * HALF], sinv[MAXP * HALF];
     for (int p = 0; p < MAXP; p++)
-        for (int k = 0; k < HALF; k++)
-            cosv[p * HALF + k] = cosf(0.3f * p * (k + 1)), sinv[p * HALF + k] = sinf(0.3f * p * (k + 1));
+        for (int k = 0; k < HALF; k++) {
+            cosv[p * HALF + k] = cosf(0.3f * p * (k + 1));
+            sinv[p * HALF + k] = sinf(0.3f * p * (k + 1));
+        }
     Graph *g = tb_graph();
     Value *in[4] = { tb_input(g, "x", 4, dx), tb_const(g, "c", 2, dc, cosv),
                      tb_const(g, "s", 2, dc, sinv),
@@ -378,9 +345,7 @@ Test(attn_rotary, position_out_of_range_fails) {
     Node *n = tb_node(g, "RotaryEmbedding", "rope", 4, in, 1);
     n->opset = 23;
     tb_output(g, n->outputs[0]);
-    Diag d;
-    cr_assert(tb_pipeline(g, false, &d));
-    diag_free(&d);
+    tb_pipeline_ok(g);
     tb_run_fails(g, SEED, "model_run returned 1");
     ir_graph_free(g);
 }
@@ -394,60 +359,44 @@ Test(attn_swiglu, fold_by_hand) {
                      tb_value(g, "b", DT_FLOAT, 1, dims, (double[]){ 5, 2, 1 }) };
     Node *n = tb_op_node(g, "SwiGLU", 28, 2, in, 1);
     tb_attr_float(g, n, "alpha", 0.5f);
-    aok(g, n);
-    Diag d;
-    diag_init(&d);
-    cr_assert(n->op->fold(g, n, &d));
-    diag_free(&d);
+    tb_fold_ok(g, n);
     /* a * sigmoid(0.5 a) * b */
     const double want[3] = { 0, 1 / (1 + exp(-0.5)) * 2, -2 / (1 + exp(1.0)) };
-    for (int i = 0; i < 3; i++)
-        cr_assert(fabs(ou_get_f64(n->outputs[0], i) - want[i]) < 1e-6, "element %d: %g vs %g",
-                  i, ou_get_f64(n->outputs[0], i), want[i]);
+    tb_expect_data(n->outputs[0], 3, want, TB_ABS(1e-6));
     Value *bad[2] = { in[0], tb_value(g, "b2", DT_FLOAT, 1, (int64_t[]){ 1 }, NULL) };
-    aerr(g, tb_op_node(g, "SwiGLU", 28, 2, bad, 1), "no broadcasting");
+    tb_infer_err(g, tb_op_node(g, "SwiGLU", 28, 2, bad, 1), "no broadcasting");
     ir_graph_free(g);
 }
 
-Test(attn_swiglu, emit_matches_fold) {
+static Node *b_swiglu(Graph *g, bool konst) {
     const int64_t dims[2] = { 3, 5 };
-    Graph *g = tb_graph();
-    Value *in[2] = { tb_input(g, "a", 2, dims), tb_input(g, "b", 2, dims) };
+    Value *in[2] = { tb_e2e_input(g, konst, "a", 2, dims, 0),
+                     tb_e2e_input(g, konst, "b", 2, dims, 1) };
     Node *n = tb_node(g, "SwiGLU", "sw", 2, in, 1);
     n->opset = 28;
-    tb_output(g, n->outputs[0]);
-    float *a = filled(15, SEED), *b = filled(15, SEED + 1);
-    Graph *gc = tb_graph();
-    Value *cin[2] = { tb_const(gc, "a", 2, dims, a), tb_const(gc, "b", 2, dims, b) };
-    Node *nc = tb_op_node(gc, "SwiGLU", 28, 2, cin, 1);
-    aok(gc, nc);
-    Diag d;
-    diag_init(&d);
-    cr_assert(nc->op->fold(gc, nc, &d));
-    diag_free(&d);
-    float y[15];
-    for (int i = 0; i < 15; i++) y[i] = (float)ou_get_f64(nc->outputs[0], i);
-    run_expect(g, 1, (float *[]){ y }, (int64_t[]){ 15 }, 1e-6);
-    free(a), free(b);
-    ir_graph_free(g);
-    ir_graph_free(gc);
+    return n;
+}
+
+Test(attn_swiglu, emit_matches_fold) {
+    tb_emit_vs_fold(b_swiglu, (TbE2E){ .seed = SEED, .n_out = 1, .tol = TB_REL(1e-6) });
 }
 
 /* ---- CausalConvWithState ------------------------------------------------------------------- */
 
 Test(attn_causal_conv, infer_and_errors) {
     Graph *g = tb_graph();
-    Value *in[4] = { shp(g, "x", DT_FLOAT, 3, (int64_t[]){ 2, 3, 5 }),
-                     shp(g, "w", DT_FLOAT, 3, (int64_t[]){ 3, 1, 4 }), NULL,
-                     shp(g, "p", DT_FLOAT, 3, (int64_t[]){ 2, 3, 3 }) };
+    Value *in[4] = { tb_value(g, "x", DT_FLOAT, 3, (int64_t[]){ 2, 3, 5 }, NULL),
+                     tb_value(g, "w", DT_FLOAT, 3, (int64_t[]){ 3, 1, 4 }, NULL), NULL,
+                     tb_value(g, "p", DT_FLOAT, 3, (int64_t[]){ 2, 3, 3 }, NULL) };
     Node *n = tb_op_node(g, "CausalConvWithState", 27, 4, in, 2);
-    aok(g, n);
-    ashape(n->outputs[1], DT_FLOAT, 3, (int64_t[]){ 2, 3, 3 });
+    tb_infer_ok(g, n);
+    tb_expect(n->outputs[1], DT_FLOAT, 3, (int64_t[]){ 2, 3, 3 }, NULL, TB_EXACT);
     n = tb_op_node(g, "CausalConvWithState", 27, 4, in, 2);
     tb_attr_str(g, n, "activation", "gelu");
-    aerr(g, n, "activation 'gelu'");
-    Value *bad[4] = { in[0], in[1], NULL, shp(g, "p2", DT_FLOAT, 3, (int64_t[]){ 2, 3, 2 }) };
-    aerr(g, tb_op_node(g, "CausalConvWithState", 27, 4, bad, 2), "past_state must be");
+    tb_infer_err(g, n, "activation 'gelu'");
+    Value *p2 = tb_value(g, "p2", DT_FLOAT, 3, (int64_t[]){ 2, 3, 2 }, NULL);
+    Value *bad[4] = { in[0], in[1], NULL, p2 };
+    tb_infer_err(g, tb_op_node(g, "CausalConvWithState", 27, 4, bad, 2), "past_state must be");
     ir_graph_free(g);
 }
 
@@ -487,26 +436,26 @@ Test(attn_causal_conv, run_with_past_bias_silu) {
 
 Test(attn_linear, infer_and_errors) {
     Graph *g = tb_graph();
-    Value *in[6] = { shp(g, "q", DT_FLOAT, 3, (int64_t[]){ 2, 3, 16 }),
-                     shp(g, "k", DT_FLOAT, 3, (int64_t[]){ 2, 3, 8 }),
-                     shp(g, "v", DT_FLOAT, 3, (int64_t[]){ 2, 3, 6 }), NULL,
-                     shp(g, "dc", DT_FLOAT, 3, (int64_t[]){ 2, 3, 2 }),
-                     shp(g, "bt", DT_FLOAT, 3, (int64_t[]){ 2, 3, 1 }) };
+    Value *in[6] = { tb_value(g, "q", DT_FLOAT, 3, (int64_t[]){ 2, 3, 16 }, NULL),
+                     tb_value(g, "k", DT_FLOAT, 3, (int64_t[]){ 2, 3, 8 }, NULL),
+                     tb_value(g, "v", DT_FLOAT, 3, (int64_t[]){ 2, 3, 6 }, NULL), NULL,
+                     tb_value(g, "dc", DT_FLOAT, 3, (int64_t[]){ 2, 3, 2 }, NULL),
+                     tb_value(g, "bt", DT_FLOAT, 3, (int64_t[]){ 2, 3, 1 }, NULL) };
     Node *n = tb_op_node(g, "LinearAttention", 27, 6, in, 2);
     tb_attr_int(g, n, "q_num_heads", 4);
     tb_attr_int(g, n, "kv_num_heads", 2);
-    aok(g, n);
-    ashape(n->outputs[0], DT_FLOAT, 3, (int64_t[]){ 2, 3, 12 });
-    ashape(n->outputs[1], DT_FLOAT, 4, (int64_t[]){ 2, 2, 4, 3 });
+    tb_infer_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 3, (int64_t[]){ 2, 3, 12 }, NULL, TB_EXACT);
+    tb_expect(n->outputs[1], DT_FLOAT, 4, (int64_t[]){ 2, 2, 4, 3 }, NULL, TB_EXACT);
     n = tb_op_node(g, "LinearAttention", 27, 6, in, 2);
     tb_attr_int(g, n, "q_num_heads", 4);
     tb_attr_int(g, n, "kv_num_heads", 2);
     tb_attr_str(g, n, "update_rule", "linear");
-    aerr(g, n, "forbids decay");
+    tb_infer_err(g, n, "forbids decay");
     n = tb_op_node(g, "LinearAttention", 27, 6, in, 2);
     tb_attr_int(g, n, "q_num_heads", 3);
     tb_attr_int(g, n, "kv_num_heads", 2);
-    aerr(g, n, "positive multiple");
+    tb_infer_err(g, n, "positive multiple");
     ir_graph_free(g);
 }
 
@@ -580,24 +529,24 @@ Test(attn_flex, run_gqa_matches_attention) {
 
 Test(attn_gemm, types_and_legacy_gemm) {
     Graph *g = tb_graph();
-    Value *mm[2] = { shp(g, "a", DT_BFLOAT16, 3, (int64_t[]){ 2, 3, 4 }),
-                     shp(g, "b", DT_BFLOAT16, 2, (int64_t[]){ 4, 5 }) };
+    Value *mm[2] = { tb_value(g, "a", DT_BFLOAT16, 3, (int64_t[]){ 2, 3, 4 }, NULL),
+                     tb_value(g, "b", DT_BFLOAT16, 2, (int64_t[]){ 4, 5 }, NULL) };
     Node *n = tb_op_node(g, "MatMul", 13, 2, mm, 1);
-    aok(g, n);
-    ashape(n->outputs[0], DT_BFLOAT16, 3, (int64_t[]){ 2, 3, 5 });
-    Value *mixed[2] = { mm[0], shp(g, "b2", DT_FLOAT, 2, (int64_t[]){ 4, 5 }) };
-    aerr(g, tb_op_node(g, "MatMul", 13, 2, mixed, 1), "expected bfloat16");
-    Value *ints[2] = { shp(g, "ai", DT_INT32, 2, (int64_t[]){ 2, 2 }),
-                       shp(g, "bi", DT_INT32, 2, (int64_t[]){ 2, 2 }) };
-    aerr(g, tb_op_node(g, "MatMul", 13, 2, ints, 1), "MatMul of int32");
-    Value *gm[3] = { shp(g, "ga", DT_FLOAT, 2, (int64_t[]){ 2, 3 }),
-                     shp(g, "gb", DT_FLOAT, 2, (int64_t[]){ 3, 4 }),
-                     shp(g, "gc", DT_FLOAT, 1, (int64_t[]){ 4 }) };
-    aerr(g, tb_op_node(g, "Gemm", 6, 3, gm, 1), "needs attribute broadcast = 1");
+    tb_infer_ok(g, n);
+    tb_expect(n->outputs[0], DT_BFLOAT16, 3, (int64_t[]){ 2, 3, 5 }, NULL, TB_EXACT);
+    Value *mixed[2] = { mm[0], tb_value(g, "b2", DT_FLOAT, 2, (int64_t[]){ 4, 5 }, NULL) };
+    tb_infer_err(g, tb_op_node(g, "MatMul", 13, 2, mixed, 1), "expected bfloat16");
+    Value *ints[2] = { tb_value(g, "ai", DT_INT32, 2, (int64_t[]){ 2, 2 }, NULL),
+                       tb_value(g, "bi", DT_INT32, 2, (int64_t[]){ 2, 2 }, NULL) };
+    tb_infer_err(g, tb_op_node(g, "MatMul", 13, 2, ints, 1), "MatMul of int32");
+    Value *gm[3] = { tb_value(g, "ga", DT_FLOAT, 2, (int64_t[]){ 2, 3 }, NULL),
+                     tb_value(g, "gb", DT_FLOAT, 2, (int64_t[]){ 3, 4 }, NULL),
+                     tb_value(g, "gc", DT_FLOAT, 1, (int64_t[]){ 4 }, NULL) };
+    tb_infer_err(g, tb_op_node(g, "Gemm", 6, 3, gm, 1), "needs attribute broadcast = 1");
     n = tb_op_node(g, "Gemm", 6, 3, gm, 1);
     tb_attr_int(g, n, "broadcast", 1);
-    aok(g, n);
-    ashape(n->outputs[0], DT_FLOAT, 2, (int64_t[]){ 2, 4 });
+    tb_infer_ok(g, n);
+    tb_expect(n->outputs[0], DT_FLOAT, 2, (int64_t[]){ 2, 4 }, NULL, TB_EXACT);
     ir_graph_free(g);
 }
 
