@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Exports the whole-model test cases: small MLPs and CNNs (one per fusable activation),
-torchvision's resnet18 and mobilenet_v2, and a CNN at an older opset.
+torchvision's resnet18 and mobilenet_v2, a CNN at an older opset, and small models of
+the families real exports bring: a bidirectional LSTM and GRU, a BERT-style encoder, a
+GPT-style causal layer and a U-Net with ConvTranspose and Resize.
 
     .venv/bin/python tests/models/export_models.py OUT_DIR [--only NAME ...]
 
@@ -81,6 +83,62 @@ class Cnn(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+class Recurrent(nn.Module):
+    """A 2-layer bidirectional LSTM or GRU over [batch][time][32], then a Linear on the
+    last step: the RNN ops with both directions, initial states omitted."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.rnn = getattr(nn, kind)(32, 48, num_layers=2, batch_first=True,
+                                     bidirectional=True)
+        self.fc = nn.Linear(96, 10)
+
+    def forward(self, x):
+        y, _ = self.rnn(x)
+        return self.fc(y[:, -1])
+
+
+class Encoder(nn.Module):
+    """A BERT-style encoder: 2 layers of self-attention (4 heads) and a GELU feed-forward
+    with LayerNorm, over [batch][tokens][64]; with `causal`, one GPT-style layer whose
+    attention is masked to earlier tokens."""
+
+    def __init__(self, causal):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(64, 4, 128, dropout=0.0, activation="gelu",
+                                           batch_first=True)
+        self.enc = nn.TransformerEncoder(layer, 1 if causal else 2)
+        self.causal = causal
+
+    def forward(self, x):
+        # With gradients off, torch 1.13 takes its fused "fast path", which has no ONNX
+        # export; with them on it runs (and exports) the layer op by op.
+        with torch.enable_grad():
+            if not self.causal:
+                return self.enc(x)
+            n = x.shape[1]
+            mask = torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
+            return self.enc(x, mask=mask)
+
+
+class UNet(nn.Module):
+    """A small U-Net: two encoder convolutions (the second strided), a ConvTranspose
+    back up, the skip connection concatenated, a convolution and a bilinear Resize."""
+
+    def __init__(self):
+        super().__init__()
+        self.e1 = nn.Conv2d(3, 16, 3, padding=1)
+        self.e2 = nn.Conv2d(16, 32, 3, padding=1, stride=2)
+        self.up = nn.ConvTranspose2d(32, 16, 2, stride=2)
+        self.dec = nn.Conv2d(32, 8, 3, padding=1)
+        self.resize = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+
+    def forward(self, x):
+        a = torch.relu(self.e1(x))
+        b = torch.relu(self.e2(a))
+        return self.resize(self.dec(torch.cat([a, self.up(b)], 1)))
+
+
 def torchvision_model(name):
     import torchvision  # only imported when needed: it is slow to load
 
@@ -128,6 +186,12 @@ CASES = {
     # torch folds BN into the convolutions of these two (its default eval export).
     "resnet18": (lambda: torchvision_model("resnet18"), (1, 3, 224, 224), 13, False),
     "mobilenet_v2": (lambda: torchvision_model("mobilenet_v2"), (1, 3, 224, 224), 13, False),
+    # issue 5's families, small: recurrent layers, attention, ConvTranspose + Resize
+    "lstm_bi": (lambda: Recurrent("LSTM"), (2, 20, 32), 14, False),
+    "gru_bi": (lambda: Recurrent("GRU"), (2, 20, 32), 14, False),
+    "encoder_gelu": (lambda: Encoder(False), (1, 16, 64), 14, False),
+    "decoder_causal": (lambda: Encoder(True), (1, 16, 64), 14, False),
+    "unet_small": (UNet, (1, 3, 32, 32), 13, False),
 }
 
 
