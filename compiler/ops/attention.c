@@ -370,21 +370,12 @@ static bool att_infer(Graph *g, Node *n, Diag *d) {
 
 /* Declares `CT name` holding element `src` (an expression of type T) as a number. */
 static void att_load(Emitter *e, DType t, const char *name, const char *src) {
-    if (ou_is_half(t)) ou_emit_half_load(e, t, name, src);
-    else emit_line(e, "%s %s = %s;", dtype_ctype(att_ct(t)), name, src);
+    ou_emit_load(e, t, dtype_ctype(att_ct(t)), name, src);
 }
 
 /* Stores the number in variable `var` into lvalue `dst` of type t. */
 static void att_store(Emitter *e, DType t, const char *dst, const char *var) {
-    if (ou_is_half(t)) {
-        emit_line(e, "{");
-        e->indent++;
-        emit_line(e, "float sv = (float)%s;", var);
-        ou_emit_half_store(e, t, dst, "sv");
-        emit_close(e);
-    } else {
-        emit_line(e, "%s = (%s)%s;", dst, dtype_ctype(t), var);
-    }
+    ou_emit_store(e, t, dst, var);
 }
 
 /* Rounds variable `var` (of C type vt, float or double) to type `to`, as the reference
@@ -395,14 +386,7 @@ static void att_round(Emitter *e, DType to, DType vt, const char *var) {
         emit_line(e, "%s = (double)(float)%s;", var, var);
         return;
     }
-    emit_line(e, "{");
-    e->indent++;
-    emit_line(e, "float rv = (float)%s;", var);
-    emit_line(e, "uint16_t rb;");
-    ou_emit_half_store(e, to, "rb", "rv");
-    ou_emit_half_load(e, to, "rf", "rb");
-    emit_line(e, "%s = rf;", var);
-    emit_close(e);
+    ou_emit_round(e, to, var);
 }
 
 /* `if (m == m && !(v <= m)) m = v;`: a maximum that keeps a NaN once seen (np.max). */

@@ -109,23 +109,6 @@ static void cc_emit_padded(Emitter *e, const Node *n, const CcView *v, const cha
     emit_close(e);
 }
 
-/* Rounds the float variable `var` to half type t (nothing for float/double). */
-static void cc_round(Emitter *e, DType t, const char *var) {
-    if (!ou_is_half(t)) return;
-    emit_line(e, "{");
-    e->indent++;
-    emit_line(e, "uint16_t rb;");
-    ou_emit_half_store(e, t, "rb", var);
-    ou_emit_half_load(e, t, "rf", "rb");
-    emit_line(e, "%s = rf;", var);
-    emit_close(e);
-}
-
-static void cc_store(Emitter *e, DType t, const char *dst, const char *var) {
-    if (ou_is_half(t)) ou_emit_half_store(e, t, dst, var);
-    else emit_line(e, "%s = %s;", dst, var);
-}
-
 /* output[b][c][t] for the row in scope (xr, pr, wr, c). */
 static void cc_emit_outputs(Emitter *e, const Node *n, const CcView *v) {
     const bool dbl = v->t == DT_DOUBLE;
@@ -138,14 +121,14 @@ static void cc_emit_outputs(Emitter *e, const Node *n, const CcView *v) {
     else emit_line(e, "const %s wv = wr[j];", dbl ? "double" : "float");
     emit_line(e, "acc += xv * wv;");
     emit_close(e);
-    cc_round(e, v->t, "acc");
+    ou_emit_round(e, v->t, "acc");
     if (op_input(n, CC_BIAS)) {
         char src[32];
         snprintf(src, sizeof src, "x%d[c]", CC_BIAS);
         if (ou_is_half(v->t)) ou_emit_half_load(e, v->t, "bv", src);
         else emit_line(e, "const %s bv = %s;", dbl ? "double" : "float", src);
         emit_line(e, "acc += bv;");
-        cc_round(e, v->t, "acc");
+        ou_emit_round(e, v->t, "acc");
     }
     if (v->silu) {
         if (dbl) {
@@ -155,7 +138,7 @@ static void cc_emit_outputs(Emitter *e, const Node *n, const CcView *v) {
             emit_line(e, "acc = acc * sg;");
         }
     }
-    cc_store(e, v->t, "yr[t]", "acc");
+    ou_emit_store(e, v->t, "yr[t]", "acc");
     emit_close(e);
 }
 

@@ -160,20 +160,7 @@ static bool conv_infer(Graph *g, Node *n, Diag *d) {
 
 /* Declares `acc_t dst` holding element `src` of type t (half types converted). */
 static void conv_loop_load(Emitter *e, DType t, const char *dst, const char *src) {
-    if (t == DT_FLOAT16 || t == DT_BFLOAT16) ou_emit_half_load(e, t, dst, src);
-    else emit_line(e, "const %s %s = %s;", dtype_ctype(t), dst, src);
-}
-
-/* Rounds the float `var` to half type t, as numpy rounds the GEMM result before the bias. */
-static void conv_loop_round(Emitter *e, DType t, const char *var) {
-    if (t != DT_FLOAT16 && t != DT_BFLOAT16) return;
-    emit_line(e, "{");
-    e->indent++;
-    emit_line(e, "uint16_t rb;");
-    ou_emit_half_store(e, t, "rb", var);
-    ou_emit_half_load(e, t, "rf", "rb");
-    emit_line(e, "%s = rf;", var);
-    emit_close(e);
+    ou_emit_load(e, t, dtype_ctype(t), dst, src);
 }
 
 /* y[n][m][o...] = sum over the group's channels c and taps k of x[n][c][o*s - p + k*d]
@@ -238,7 +225,7 @@ static bool conv_emit_loops(Emitter *e, const Node *n, const ConvInfo *ci, Diag 
     emit_line(e, "acc += xv * wv;");
     for (int i = 0; i < ns; i++) emit_close(e);
     emit_close(e);
-    conv_loop_round(e, t, "acc");
+    ou_emit_round(e, t, "acc");
     if (bias_of(n)) {
         conv_loop_load(e, t, "bv", "x2[m]");
         emit_line(e, "acc += bv;");

@@ -105,23 +105,6 @@ static size_t flex_scratch_bytes(const Node *n) {
     return ok ? (size_t)(f.E + f.S + f.Ev) * dtype_size(f.st) : 0;
 }
 
-static void flex_load(Emitter *e, DType t, const char *ct, const char *dst, const char *src) {
-    if (ou_is_half(t)) ou_emit_half_load(e, t, dst, src);
-    else emit_line(e, "%s %s = %s;", ct, dst, src);
-}
-
-/* Rounds float variable var to half type t (nothing otherwise). */
-static void flex_round_var(Emitter *e, DType t, const char *var) {
-    if (!ou_is_half(t)) return;
-    emit_line(e, "{");
-    e->indent++;
-    emit_line(e, "uint16_t rb;");
-    ou_emit_half_store(e, t, "rb", var);
-    ou_emit_half_load(e, t, "rf", "rb");
-    emit_line(e, "%s = rf;", var);
-    emit_close(e);
-}
-
 static bool flex_emit(Emitter *e, const Node *n, Diag *d) {
     FlexView f;
     if (!flex_view(n, &f, d)) return false;
@@ -146,9 +129,9 @@ static bool flex_emit(Emitter *e, const Node *n, Diag *d) {
               (long long)f.L);
     emit_line(e, "const %s *qr = x0 + row * %lld;", T, (long long)f.E);
     emit_open(e, "for (int64_t c = 0; c < %lld; c++)", (long long)f.E);
-    flex_load(e, f.t, CT, "qv", "qr[c]");
+    ou_emit_load(e, f.t, CT, "qv", "qr[c]");
     emit_line(e, "qv = qv * %s;", scl);
-    flex_round_var(e, f.t, "qv");
+    ou_emit_round(e, f.t, "qv");
     emit_line(e, "qs[c] = qv;");
     emit_close(e);
     emit_line(e, "%s mx = -(%s)ONNXCC_INF;", ST, ST);
@@ -156,12 +139,12 @@ static bool flex_emit(Emitter *e, const Node *n, Diag *d) {
     emit_line(e, "const %s *kr = kh + j * %lld;", T, (long long)f.E);
     emit_line(e, "%s s = 0;", CT);
     emit_open(e, "for (int64_t c = 0; c < %lld; c++)", (long long)f.E);
-    flex_load(e, f.t, CT, "kv", "kr[c]");
+    ou_emit_load(e, f.t, CT, "kv", "kr[c]");
     emit_line(e, "kv = kv * %s;", scl);
-    flex_round_var(e, f.t, "kv");
+    ou_emit_round(e, f.t, "kv");
     emit_line(e, "s += (%s)qs[c] * kv;", CT);
     emit_close(e);
-    flex_round_var(e, f.t, "s");
+    ou_emit_round(e, f.t, "s");
     emit_line(e, "sc[j] = s;");
     emit_line(e, "if (mx == mx && !(sc[j] <= mx)) mx = sc[j];   /* NaN stays */");
     emit_close(e);
@@ -176,7 +159,7 @@ static bool flex_emit(Emitter *e, const Node *n, Diag *d) {
     emit_open(e, "for (int64_t j = 0; j < %lld; j++)", (long long)f.S);
     emit_line(e, "const %s *vr = vh + j * %lld;", T, (long long)f.Ev);
     emit_open(e, "for (int64_t c = 0; c < %lld; c++)", (long long)f.Ev);
-    flex_load(e, f.t, ST, "vv", "vr[c]");
+    ou_emit_load(e, f.t, ST, "vv", "vr[c]");
     emit_line(e, "acc[c] += sc[j] * vv;");
     emit_close(e);
     emit_close(e);

@@ -108,8 +108,7 @@ typedef struct LoopOperand {
 
 /* Declares the accumulator type's `dst` holding element `src` of type t. */
 static void emit_loop_load(Emitter *e, DType t, const char *dst, const char *src) {
-    if (ou_is_half(t)) ou_emit_half_load(e, t, dst, src);
-    else emit_line(e, "const %s %s = %s;", dtype_ctype(t), dst, src);
+    ou_emit_load(e, t, dtype_ctype(t), dst, src);
 }
 
 /* The fused epilogue belongs to the float32 kernels; the fusion and packing passes only

@@ -175,13 +175,7 @@ static size_t la_scratch_bytes(const Node *n) {
 
 /* `float dst = (float)src;` for an element of type t. */
 static void la_load(Emitter *e, DType t, const char *dst, const char *src) {
-    if (ou_is_half(t)) ou_emit_half_load(e, t, dst, src);
-    else emit_line(e, "const float %s = (float)%s;", dst, src);
-}
-
-static void la_store(Emitter *e, DType t, const char *dst, const char *var) {
-    if (ou_is_half(t)) ou_emit_half_store(e, t, dst, var);
-    else emit_line(e, "%s = (%s)%s;", dst, dtype_ctype(t), var);
+    ou_emit_load(e, t, "float", dst, src);
 }
 
 /* One step of head g: decay, delta correction, write, then read for each query head. */
@@ -240,7 +234,7 @@ static void la_emit_step(Emitter *e, const Node *n, const LaView *v) {
     char lit[32], dst[96];
     emit_line(e, "const float o = %s * acc;", c_float(lit, v->scale));
     snprintf(dst, sizeof dst, "y0[bt * %lld + qh * %lld + m]", (long long)(v->Hq * dv), dv);
-    la_store(e, n->outputs[0]->dtype, dst, "o");
+    ou_emit_store(e, n->outputs[0]->dtype, dst, "o");
     emit_close(e);
     emit_close(e);
 }
@@ -285,7 +279,7 @@ static bool la_emit(Emitter *e, const Node *n, Diag *d) {
         char dst[64];
         snprintf(dst, sizeof dst, "y1[(b * %lld + g) * %lld + i]", (long long)v.Hkv, sz);
         emit_open(e, "for (int64_t i = 0; i < %lld; i++)", sz);
-        la_store(e, v.state_t, dst, "S[i]");
+        ou_emit_store(e, v.state_t, dst, "S[i]");
         emit_close(e);
     }
     emit_close(e);

@@ -320,6 +320,23 @@ void ou_emit_half_store(Emitter *e, DType t, const char *dst, const char *src) {
     emit_line(e, "%s = %s(%s);", dst, ou_float_to_half_fn(t), src);
 }
 
+void ou_emit_load(Emitter *e, DType t, const char *ctype, const char *dst, const char *src) {
+    if (ou_is_half(t)) ou_emit_half_load(e, t, dst, src);
+    else if (strcmp(ctype, dtype_ctype(t)) == 0) emit_line(e, "%s %s = %s;", ctype, dst, src);
+    else emit_line(e, "%s %s = (%s)%s;", ctype, dst, ctype, src);
+}
+
+void ou_emit_store(Emitter *e, DType t, const char *dst, const char *var) {
+    if (ou_is_half(t)) emit_line(e, "%s = %s((float)%s);", dst, ou_float_to_half_fn(t), var);
+    else emit_line(e, "%s = (%s)%s;", dst, dtype_ctype(t), var);
+}
+
+void ou_emit_round(Emitter *e, DType t, const char *var) {
+    if (!ou_is_half(t)) return;
+    emit_line(e, "%s = %s(%s((float)%s));", var, ou_half_to_float_fn(t), ou_float_to_half_fn(t),
+              var);
+}
+
 const char *ou_half_to_float_fn(DType t) {
     return t == DT_BFLOAT16 ? "onnxcc_bf16_to_float" : "onnxcc_f16_to_float";
 }

@@ -109,6 +109,14 @@ bool ou_fold_copy(Graph *g, Node *n, Diag *d);
 void ou_emit_half_load(Emitter *e, DType t, const char *dst, const char *src);
 void ou_emit_half_store(Emitter *e, DType t, const char *dst, const char *src);
 const char *ou_half_to_float_fn(DType t);   /* "onnxcc_f16_to_float" / bf16 */
+/* For emitters that compute in a wider C type (float for half types, double...):
+ * ou_emit_load declares `ctype dst` holding element src of type t (half bits converted);
+ * ou_emit_store writes the number var into lvalue dst of type t (rounded for half types);
+ * ou_emit_round rounds the float/double variable var to half type t in place, as a
+ * reference computing in that type does (nothing for other types). */
+void ou_emit_load(Emitter *e, DType t, const char *ctype, const char *dst, const char *src);
+void ou_emit_store(Emitter *e, DType t, const char *dst, const char *var);
+void ou_emit_round(Emitter *e, DType t, const char *var);
 const char *ou_float_to_half_fn(DType t);   /* "onnxcc_float_to_f16" / bf16 */
 static inline bool ou_is_half(DType t) { return t == DT_FLOAT16 || t == DT_BFLOAT16; }
 

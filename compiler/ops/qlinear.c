@@ -469,18 +469,6 @@ static void ql_emit_scale(Emitter *e, const Node *n, int idx, QlParam kind, cons
     else emit_line(e, "const float %s = %s;", name, src);
 }
 
-/* Rounds the float variable v to the half type t in place (identity for float). */
-static void ql_emit_round_to(Emitter *e, DType t, const char *v) {
-    if (!ou_is_half(t)) return;
-    emit_line(e, "{");
-    e->indent++;
-    emit_line(e, "uint16_t bits;");
-    ou_emit_half_store(e, t, "bits", v);
-    ou_emit_half_load(e, t, "r", "bits");
-    emit_line(e, "%s = r;", v);
-    emit_close(e);
-}
-
 /* QLinear*: declares `float mult` (a_scale * b_scale / y_scale, in the scales' precision)
  * and `int32_t zy` (the output zero point) for row-or-channel va and column vb. */
 static void ql_emit_mult(Emitter *e, const Node *n, const QlParams *p, const char *va,
@@ -491,9 +479,9 @@ static void ql_emit_mult(Emitter *e, const Node *n, const QlParams *p, const cha
     ql_emit_scale(e, n, qd->b_scale, p->b_scale, "sb", va, vb);
     ql_emit_scale(e, n, qd->y_scale, p->y_scale, "sy", va, vb);
     emit_line(e, "float mult = sa * sb;   /* in the scales' precision */");
-    ql_emit_round_to(e, st, "mult");
+    ou_emit_round(e, st, "mult");
     emit_line(e, "mult = mult / sy;");
-    ql_emit_round_to(e, st, "mult");
+    ou_emit_round(e, st, "mult");
     ql_emit_zp(e, n, qd->y_zp, p->y_zp, "zy", va, vb);
 }
 

@@ -191,7 +191,7 @@ static void q_emit_load(Emitter *e, DType t, const char *dst, const char *src) {
     if (ou_is_half(t)) ou_emit_half_load(e, t, dst, src);
     else if (dtype_is_lowp(t))
         emit_line(e, "const float %s = %s;", dst, ou_lowp_load_expr(buf, sizeof buf, t, src));
-    else emit_line(e, "const float %s = (float)%s;", dst, src);
+    else ou_emit_load(e, t, "float", dst, src);
 }
 
 /* Opens the loops over x's elements; inside, `at` is the element and `p` its parameter
@@ -308,14 +308,8 @@ static bool quant_div_type(const Node *n, DType *t, Diag *d) {
 
 /* Declares `float dst`: the float variable src rounded to the half type t. */
 static void q_emit_round(Emitter *e, DType t, const char *dst, const char *src) {
-    emit_line(e, "float %s;", dst);
-    emit_line(e, "{");
-    e->indent++;
-    emit_line(e, "uint16_t bits;");
-    ou_emit_half_store(e, t, "bits", src);
-    ou_emit_half_load(e, t, "r", "bits");
-    emit_line(e, "%s = r;", dst);
-    emit_close(e);
+    emit_line(e, "float %s = %s;", dst, src);
+    ou_emit_round(e, t, dst);
 }
 
 /* The saturate attribute (opset 19+, default 1): float8 overflow clamps to +-max. */

@@ -108,8 +108,7 @@ static bool rope_infer(Graph *g, Node *n, Diag *d) {
 
 /* Declares float `dst` = element `src` of type t. */
 static void rope_load(Emitter *e, DType t, const char *dst, const char *src) {
-    if (ou_is_half(t)) ou_emit_half_load(e, t, dst, src);
-    else emit_line(e, "const float %s = %s;", dst, src);
+    ou_emit_load(e, t, "float", dst, src);
 }
 
 /* `dst = expr` in float, rounded to t when t is a half type. */
@@ -120,11 +119,6 @@ static void rope_op(Emitter *e, DType t, const char *dst, const char *expr) {
     }
     emit_line(e, "const float %s = %s(%s(%s));", dst, ou_half_to_float_fn(t),
               ou_float_to_half_fn(t), expr);
-}
-
-static void rope_store(Emitter *e, DType t, const char *dst, const char *var) {
-    if (ou_is_half(t)) ou_emit_half_store(e, t, dst, var);
-    else emit_line(e, "%s = %s;", dst, var);
 }
 
 /* One head: the rotated pairs, then the copied tail. */
@@ -147,9 +141,9 @@ static void rope_emit_head(Emitter *e, const RopeView *r) {
     rope_op(e, t, "re", "ca - sb");
     rope_op(e, t, "im", "sa + cb");
     snprintf(src, sizeof src, "yr[%s]", i1);
-    rope_store(e, t, src, "re");
+    ou_emit_store(e, t, src, "re");
     snprintf(src, sizeof src, "yr[%s]", i2);
-    rope_store(e, t, src, "im");
+    ou_emit_store(e, t, src, "im");
     emit_close(e);
     if (r->rd < r->D)
         emit_line(e, "memcpy(yr + %lld, xr + %lld, %lld * sizeof *yr);   /* not rotated */",

@@ -49,14 +49,7 @@ static bool swiglu_fold(Graph *g, Node *n, Diag *d) {
 /* Emits `v = expr;` rounded to t (v is a float or double variable). */
 static void swiglu_step(Emitter *e, DType t, const char *expr) {
     emit_line(e, "v = %s;", expr);
-    if (!ou_is_half(t)) return;
-    emit_line(e, "{");
-    e->indent++;
-    emit_line(e, "uint16_t rb;");
-    ou_emit_half_store(e, t, "rb", "v");
-    ou_emit_half_load(e, t, "rf", "rb");
-    emit_line(e, "v = rf;");
-    emit_close(e);
+    ou_emit_round(e, t, "v");
 }
 
 static bool swiglu_emit(Emitter *e, const Node *n, Diag *d) {
