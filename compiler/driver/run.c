@@ -521,6 +521,27 @@ static bool check_layouts(const Graph *g, const HostLayout *lays, int n_files, c
     return true;
 }
 
+/* The program was compiled for the first data set's inputs (their count, types and
+ * shapes; a sequence's length among them): a later data set must match them. */
+static bool check_run_inputs(const Graph *g, const HostTensor *in, int n, const char *set,
+                             Diag *d) {
+    if (n != g->n_inputs) {
+        diag_error(d, NULL, "%s: %d input tensors, but the program was compiled for %d (data "
+                   "sets must match the first one's inputs)", set, n, g->n_inputs);
+        return false;
+    }
+    for (int k = 0; k < n; k++) {
+        const Value *v = g->inputs[k];
+        if (in[k].dtype != v->dtype || in[k].nbytes != ir_nbytes(v)) {
+            char sv[128];
+            diag_error(d, NULL, "%s: input %d '%s' is not %s as in the first data set", set, k,
+                       v->name, ir_shape_str(sv, sizeof sv, v));
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Compiles and builds a test case's model for one data set's inputs (in) into *gp and b;
  * returns the exit code.  An op that needs a graph input at compile time (Reshape's
  * shape, Slice's starts, a reduction's axes...) fails the pipeline: the model is then
@@ -654,8 +675,9 @@ int driver_test(const DriverOptions *o, Diag *d) {
             int n_run = 0;
             for (int k = 0; k < n_in; k++)
                 if (!frozen[k]) run_in[n_run++] = in[k];
-            ran = exec_model(g, &b, o->threads, run_in, got, d);
-            if (!ran) rc = 1;
+            rc = check_run_inputs(g, run_in, n_run, sets[s], d) ? 0 : 1;
+            ran = rc == 0 && exec_model(g, &b, o->threads, run_in, got, d);
+            if (rc == 0 && !ran) rc = 1;
         }
         for (int k = 0; rc == 0 && k < n_want; k++) {
             char why[300];

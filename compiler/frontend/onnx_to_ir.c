@@ -659,7 +659,17 @@ static Subgraph *convert_subgraph(Conv *c, Node *owner, const Onnx__GraphProto *
     if (!convert_initializers(c, gp)) ok = false;
     for (size_t i = 0; i < gp->n_input; i++) {
         Value *known = map_get(&sc.names, gp->input[i]->name ? gp->input[i]->name : "");
-        if (known && known->data) continue;     /* an initializer listed as an input */
+        if (known && known->data) {
+            /* body inputs are bound by position: a constant in one slot would shift the
+             * others, so an initializer listed as a body input is refused */
+            char qg[80], qn[80];
+            diag_error(c->d, NULL, "body '%s': input %zu '%s' is also an initializer, which "
+                       "is not supported in a subgraph",
+                       diag_quote(qg, sizeof qg, gp->name ? gp->name : ""), i,
+                       diag_quote(qn, sizeof qn, gp->input[i]->name ? gp->input[i]->name : ""));
+            ok = false;
+            continue;
+        }
         if (!convert_body_input(c, gp->input[i], i)) ok = false;
     }
     for (size_t i = 0; i < gp->n_node; i++) {

@@ -247,8 +247,15 @@ static bool typed_data(const Onnx__TensorProto *tp, const TensorMeta *m, const c
                        "packed bytes", what, tp->n_int32_data, m->stored_bytes);
             return false;
         }
-        for (size_t i = 0; i < m->stored_bytes; i++)
+        for (size_t i = 0; i < m->stored_bytes; i++) {
+            /* a byte, written as unsigned (0..255) or signed (-128..127) */
+            if (tp->int32_data[i] < INT8_MIN || tp->int32_data[i] > UINT8_MAX) {
+                diag_error(d, NULL, "%s: int32_data entry %zu is %d, not a packed byte", what,
+                           i, (int)tp->int32_data[i]);
+                return false;
+            }
             ((uint8_t *)out)[i] = (uint8_t)tp->int32_data[i];
+        }
         tensor_unpack_lowp(m->dtype, out, m->numel);
         return true;
     case DT_INT32: case DT_INT16: case DT_UINT16: case DT_INT8: case DT_UINT8:

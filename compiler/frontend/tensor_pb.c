@@ -82,7 +82,9 @@ bool tensor_read_pb(const char *path, HostTensor *t, Diag *d) {
 enum { PB_WIRE_VARINT = 0, PB_WIRE_I64 = 1, PB_WIRE_LEN = 2, PB_WIRE_I32 = 5,
        PB_VARINT_MAX_BYTES = 10 };
 enum { SEQ_FIELD_TENSORS = 3, OPT_FIELD_TENSOR = 3, OPT_FIELD_SEQUENCE = 5,
-       ELEM_TYPE_FIELD = 2, ELEM_TENSOR = 1, ELEM_SEQUENCE = 3 };
+       ELEM_TYPE_FIELD = 2, ELEM_TENSOR = 1, ELEM_SEQUENCE = 3,
+       /* both messages: 4 sparse tensors, 5 sequences, 6 maps, 7 optionals */
+       FIELD_OTHER_FIRST = 4, FIELD_OTHER_LAST = 7 };
 
 typedef struct PbField {
     uint32_t num;
@@ -138,6 +140,11 @@ static bool read_sequence(const uint8_t *p, size_t len, const char *what, HostTe
                        "of tensors are supported", what, (unsigned long long)f.varint);
             return false;
         }
+        if (f.wire == PB_WIRE_LEN && f.num >= FIELD_OTHER_FIRST && f.num <= FIELD_OTHER_LAST) {
+            diag_error(d, NULL, "%s holds sparse tensors, sequences, maps or optionals: only "
+                       "sequences of tensors are supported", what);
+            return false;
+        }
         if (f.num != SEQ_FIELD_TENSORS || f.wire != PB_WIRE_LEN) continue;
         if (*count >= cap) {
             diag_error(d, NULL, "%s holds more than %d tensors in all", what, cap);
@@ -156,6 +163,7 @@ static bool read_optional(const uint8_t *p, size_t len, const char *what, HostTe
                           int cap, HostLayout *lay, Diag *d) {
     const uint8_t *end = p + len;
     PbField f;
+    uint64_t elem_type = 0;   /* 0: not given */
     while (p < end) {
         if (!pb_next(&p, end, &f)) {
             diag_error(d, NULL, "%s is not a valid OptionalProto", what);
@@ -167,8 +175,22 @@ static bool read_optional(const uint8_t *p, size_t len, const char *what, HostTe
                        "sequences are supported", what, (unsigned long long)f.varint);
             return false;
         }
+        if (f.num == ELEM_TYPE_FIELD && f.wire == PB_WIRE_VARINT) elem_type = f.varint;
+        if (f.wire == PB_WIRE_LEN && f.num >= FIELD_OTHER_FIRST && f.num <= FIELD_OTHER_LAST &&
+            f.num != OPT_FIELD_SEQUENCE) {
+            diag_error(d, NULL, "%s holds a sparse tensor, map or optional: only optional "
+                       "tensors and sequences are supported", what);
+            return false;
+        }
         if (f.wire != PB_WIRE_LEN || (f.num != OPT_FIELD_TENSOR && f.num != OPT_FIELD_SEQUENCE))
             continue;
+        if (elem_type != 0 &&
+            elem_type != (f.num == OPT_FIELD_TENSOR ? ELEM_TENSOR : ELEM_SEQUENCE)) {
+            diag_error(d, NULL, "%s: its element type says %s but it holds a %s", what,
+                       elem_type == ELEM_TENSOR ? "tensor" : "sequence",
+                       f.num == OPT_FIELD_TENSOR ? "tensor" : "sequence");
+            return false;
+        }
         if (lay->present) {
             diag_error(d, NULL, "%s holds two values", what);
             return false;

@@ -845,7 +845,9 @@ const OpDef op_if = {
 
 const OpDef op_loop = {
     .name = "Loop", .domain = "", .since = 1,
-    .min_inputs = 2, .max_inputs = CF_MAX_INPUTS, .min_outputs = 1, .max_outputs = INT32_MAX,
+    /* M and cond may both be omitted (""), so no input is required by the registry;
+     * loop_expand checks that both slots are there */
+    .min_inputs = 0, .max_inputs = CF_MAX_INPUTS, .min_outputs = 1, .max_outputs = INT32_MAX,
     .infer = cf_infer, .expand = loop_expand,
 };
 

@@ -86,6 +86,11 @@ static bool ct_geom(const Node *n, CtGeom *g, Diag *d) {
             diag_error(d, n, "kernel, strides or dilations do not fit W on spatial dim %d", a);
             return false;
         }
+        if (opad[a] < 0 || (opad[a] >= g->stride[a] && opad[a] >= g->dil[a])) {
+            diag_error(d, n, "output_padding %lld on spatial dim %d must be in [0, max(stride, "
+                       "dilation))", (long long)opad[a], a);
+            return false;
+        }
         /* the extent without padding: stride * (in - 1) + output_padding + span */
         const int64_t full = g->stride[a] * (g->in[a] - 1) + opad[a] +
                              (g->k[a] - 1) * g->dil[a] + 1;

@@ -258,7 +258,13 @@ static bool rz_from_sizes(const Node *n, RzParams *p, const int *axes, int na,
         const int a = axes[i];
         p->scale[a] = s;
         /* rounded half up, as the spec says */
-        p->out[a] = (int64_t)(s * (double)p->in[a] + 0.5);
+        const double o = floor(s * (double)p->in[a] + 0.5);
+        if (!(o <= rz_max_coord)) {
+            diag_error(d, n, "sizes make axis %d of size %lld too large", a,
+                       (long long)p->in[a]);
+            return false;
+        }
+        p->out[a] = (int64_t)o;
     }
     return true;
 }
@@ -423,7 +429,8 @@ static void rz_weights(const RzParams *p, double s, double x, double ratio, int6
         w[t] = p->mode == RZ_LINEAR ? fmax(0.0, 1 - fabs(u)) : rz_cubic(p->cubic_a, u);
         sum += w[t];
     }
-    for (int t = 0; t < taps; t++) w[t] /= sum;
+    if (sum != 0)   /* a footprint of zero weights (cubic lobes cancelling) stays zero */
+        for (int t = 0; t < taps; t++) w[t] /= sum;
 }
 
 /* The nearest input position to x (ratio as for rz_weights). */

@@ -238,7 +238,7 @@ static bool rnn_sizes(const Node *n, RnnGeom *gm, Diag *d) {
     }
     /* every product of sizes below (strides, gate rows, scratch) must fit */
     int64_t all = 2 * RNN_MAX_DIRS * gm->spec->gates + 2;
-    const int64_t sizes[] = { gm->seq, gm->batch, gm->input, gm->hidden };
+    const int64_t sizes[] = { gm->seq, gm->batch, gm->input, gm->hidden, gm->hidden };
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         if (!i64_mul(all, sizes[k] > 1 ? sizes[k] : 1, &all) ||
             all > INT64_MAX / 8) {

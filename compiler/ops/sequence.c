@@ -394,7 +394,7 @@ static bool seq_map_expand(Graph *g, Node *n, OpExpandCtx *cx, Diag *d) {
 /* --- lists outside the sequence ops (called by infer.c) ----------------------------------- */
 
 bool seq_pass_through(Graph *g, Node *n, OpExpandCtx *cx, Diag *d) {
-    if (n->op->memory == OP_MEMORY_ALIAS && n->n_inputs == 1 && n->n_outputs == 1) {
+    if (strcmp(n->op_type, "Identity") == 0 && n->n_inputs == 1 && n->n_outputs == 1) {
         n->dead = cf_bind(g, cx, n, n->inputs[0], n->outputs[0], d);
         return n->dead;
     }

@@ -53,6 +53,10 @@ static bool check_graph_inputs(const Graph *g, Diag *d) {
             diag_error(d, NULL, "input '%s' has element type %s, which is not supported",
                        v->name, dtype_name(v->dtype));
             ok = false;
+        } else if (ir_value_shape_known(v) && ir_nbytes(v) == 0 && ir_numel(v) != 0) {
+            diag_error(d, NULL, "input '%s' is too large (its size in bytes overflows)",
+                       v->name);
+            ok = false;
         }
     }
     return ok;

@@ -26,7 +26,7 @@ check() {   # check NAME EXPECTED_RC COMMAND...: runs it, compares the exit code
     echo "ok   $name"
 }
 
-expect_text() {   # expect_text NAME FILE TEXT: the file contains the text
+expect_text() {   # expect_text NAME FILE TEXT: the file matches the regex
     n=$((n + 1))
     if grep -q -- "$3" "$2"; then echo "ok   $1"; else
         echo "FAIL $1: '$3' not in output:"; sed 's/^/    /' "$2" | tail -n 10
@@ -211,6 +211,27 @@ for name, v in (('input_0', x), ('input_1', np.array([1, 0], np.int64)),
 " "$T/slice_case"
     check "test freezes each input a node needs, one attempt at a time" 0 "$ONNXCC" test \
         "$T/slice_case"
+    # The program is built for the first data set's shapes: a later data set of another
+    # shape is an error, not a run on a buffer of the wrong size.
+    "$PY" -c "import sys, os, numpy as np, onnx
+from onnx import helper as h, numpy_helper as nh, TensorProto as T
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+g = h.make_graph([h.make_node('Relu', ['x'], ['y'])], 'g',
+                 [h.make_tensor_value_info('x', T.FLOAT, [None])],
+                 [h.make_tensor_value_info('y', T.FLOAT, [None])])
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 14)]), d + '/model.onnx')
+for i, n in enumerate((3, 5)):
+    s = d + '/test_data_set_%d' % i
+    os.makedirs(s, exist_ok=True)
+    x = np.arange(n, dtype=np.float32) - 2
+    for name, v in (('input_0', x), ('output_0', np.maximum(x, 0))):
+        open(s + '/' + name + '.pb', 'wb').write(nh.from_array(v, name).SerializeToString())
+" "$T/shape_sets"
+    check "a data set whose shapes differ from the first is refused" 1 "$ONNXCC" test \
+        "$T/shape_sets"
+    expect_text "the message names the set and the shape" "$T/err" \
+        "test_data_set_1: input 0 'x' is not float\\[3\\]"
 fi
 check "--threads 0 is a usage error" 2 "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/r0" \
     --threads 0

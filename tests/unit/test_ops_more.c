@@ -1078,6 +1078,10 @@ Test(opsmore_convtranspose, scatter_strides_pads_and_sizes) {
     Value *w2 = tb_value(g, "w2", DT_FLOAT, 3, (int64_t[]){ 2, 1, 2 }, (double[]){ 1, 1, 1, 1 });
     tb_fold_err(g, tb_op_node(g, "ConvTranspose", 11, 2, (Value *[]){ x, w2 }, 1),
                 "input channels");
+    /* output_padding must stay below max(stride, dilation) */
+    Node *op = tb_op_node(g, "ConvTranspose", 11, 2, (Value *[]){ x, w }, 1);
+    tb_attr_ints(g, op, "output_padding", (int64_t[]){ 5 }, 1);
+    tb_fold_err(g, op, "output_padding 5 on spatial dim 0");
     ir_graph_free(g);
 }
 

@@ -62,6 +62,14 @@ Test(resize, sizes_keep_aspect_ratio) {
         tb_expect(n->outputs[0], TB_ANY_DTYPE, 2, want[i], NULL, TB_EXACT);
         ir_graph_free(g);
     }
+    /* not_smaller stretches the other axis by the largest scale: too large is refused */
+    Graph *g = ir_graph_new(0);
+    Value *x = tb_value(g, "x", DT_FLOAT, 2, (int64_t[]){ 1, 2000000 }, NULL);
+    Value *sz = iconst(g, "sz", 2, (double[]){ 1e15, 1 });
+    Node *n = resize_node(g, x, NULL, NULL, sz);
+    tb_attr_str(g, n, "keep_aspect_ratio_policy", "not_smaller");
+    tb_infer_err(g, n, "too large");
+    ir_graph_free(g);
 }
 
 Test(resize, errors) {

@@ -387,3 +387,31 @@ Test(seq, read_value_files) {
     cr_assert_not_null(strstr(d.messages[0], "more than 4 tensors"), "%s", d.messages[0]);
     diag_free(&d);
 }
+
+/* Reading `b` as `kind` fails with a message that contains `text`. */
+static void expect_read_refused(const Bytes *b, ValueKind kind, const char *text) {
+    HostTensor t[4];
+    HostLayout lay;
+    Diag d;
+    cr_assert_not(read_bytes(b, kind, t, &lay, &d));
+    cr_assert_not_null(strstr(d.messages[0], text), "%s", d.messages[0]);
+    diag_free(&d);
+}
+
+Test(seq, read_refuses_what_it_cannot_hold) {
+    /* a sequence of sequences (field 5), with no elem_type to announce it */
+    Bytes inner = { .n = 0 };
+    put_tensor(&inner, 3, 2);
+    Bytes nested = { .n = 0 };
+    put_len(&nested, 5, inner.b, inner.n);
+    expect_read_refused(&nested, VK_SEQUENCE, "only sequences of tensors");
+    /* an optional whose elem_type says tensor but which holds a sequence */
+    Bytes liar = { .n = 0 };
+    put_small(&liar, 2, 1);                     /* elem_type TENSOR */
+    put_len(&liar, 5, inner.b, inner.n);
+    expect_read_refused(&liar, VK_OPTIONAL, "says tensor but it holds a sequence");
+    /* an optional holding a map (field 6) */
+    Bytes map = { .n = 0 };
+    put_len(&map, 6, inner.b, inner.n);
+    expect_read_refused(&map, VK_OPTIONAL, "sparse tensor, map or optional");
+}

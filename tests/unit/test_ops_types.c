@@ -250,6 +250,14 @@ Test(types, tensor_proto_packed) {
     cr_assert_not(tensor_proto_data(&tp, &m, NULL, "t", out, &d));
     cr_assert_not_null(strstr(d.messages[0], "needs 2 packed bytes"));
     diag_free(&d);
+    /* an entry that is no byte (signed or unsigned) is refused, not truncated */
+    diag_init(&d);
+    int32_t wide[2] = { 0x21, 300 };
+    tp.n_int32_data = 2;
+    tp.int32_data = wide;
+    cr_assert_not(tensor_proto_data(&tp, &m, NULL, "t", out, &d));
+    cr_assert_not_null(strstr(d.messages[0], "entry 1 is 300, not a packed byte"));
+    diag_free(&d);
 }
 
 /* ---- Cast and CastLike -------------------------------------------------------------------- */
