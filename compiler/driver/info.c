@@ -2,8 +2,8 @@
  *
  * Prints opset, inputs and outputs, node counts per op, parameters, then runs the
  * pipeline for FLOPs and the memory plan.  Unsupported ops are listed all at once with
- * their node names before any compilation is tried; the exit code is 1 if the model
- * cannot be compiled as it is.
+ * their node names; the pipeline's errors (every node's problem, see infer.c) follow on
+ * stderr.  The exit code is 1 if the model cannot be compiled as it is.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,8 @@
 
 static void print_value(const Value *v) {
     char q[200], shape[256];
-    printf("  %-24s %s\n", diag_quote(q, sizeof q, v->name), ir_shape_str(shape, sizeof shape, v));
+    printf("  %-24s %s\n", diag_quote(q, sizeof q, v->name),
+           ir_value_inferred(v) ? ir_shape_str(shape, sizeof shape, v) : "(not inferred)");
 }
 
 static const char *human(char *buf, size_t size, double x, const char *unit) {
@@ -72,7 +73,9 @@ int driver_info(const DriverOptions *o, Diag *d) {
     }
     printf("parameters: %lld (%s)\n", (long long)params, human(b1, sizeof b1, (double)param_bytes, "B"));
 
-    /* Unsupported ops first, all of them, so the user sees the whole list at once. */
+    /* Unsupported ops first, all of them, so the user sees the whole list at once; the
+     * pipeline below then reports every other node's problem too (types, attributes,
+     * shapes), on stderr, before anything would be emitted. */
     int unsupported = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = g->nodes[i];
@@ -83,13 +86,7 @@ int driver_info(const DriverOptions *o, Diag *d) {
                n->domain[0] ? "." : "", n->op_type, diag_quote(qn, sizeof qn, n->name));
         unsupported++;
     }
-    if (unsupported) {
-        diag_error(d, NULL, "%d node%s use%s ops onnxcc does not support", unsupported,
-                   unsupported == 1 ? "" : "s", unsupported == 1 ? "s" : "");
-        ir_graph_free(g);
-        return 1;
-    }
-    printf("unsupported ops: none\n");
+    if (!unsupported) printf("unsupported ops: none\n");
 
     int rc = 0;
     if (drv_pipeline(g, o, NULL, d)) {

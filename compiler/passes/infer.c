@@ -101,21 +101,55 @@ static bool move_tail_after(Graph *g, int at, int from, Diag *d) {
     return true;
 }
 
+/* True if one of n's inputs was left without a type by a node that failed. */
+static bool reads_failed_value(const Node *n) {
+    for (int k = 0; k < n->n_inputs; k++)
+        if (n->inputs[k] && !ir_value_inferred(n->inputs[k])) return true;
+    return false;
+}
+
+/* Leaves n's outputs without a type, as if never inferred: what reads them is skipped. */
+static void forget_outputs(Node *n) {
+    for (int k = 0; k < n->n_outputs; k++) {
+        Value *v = n->outputs[k];
+        if (!v) continue;
+        v->rank = -1;
+        v->list_known = false;
+    }
+}
+
+/* Every node is inferred in order.  A node that fails (or that resolve_ops left without
+ * an op) does not stop the pass: its outputs stay untyped, the nodes that read them are
+ * skipped without a message of their own, and the others are inferred, so that one run
+ * reports every node's problem (an unsupported type, a bad attribute...).  An expansion
+ * (control flow, sequences) that fails stops the pass at once: it may have bound part of
+ * its outputs. */
 bool pass_infer_shapes(Graph *g, const PassOptions *opt, Diag *d) {
     (void)opt;
     if (!check_graph_inputs(g, d)) return false;
     OpExpandCtx cx = { .infer_node = infer_node, .nodes_left = OP_EXPAND_MAX_NODES };
+    bool ok = diag_ok(d);
     for (int i = 0; i < g->n_nodes; i++) {
         Node *n = g->nodes[i];
         if (n->dead) continue;
+        if (!n->op || (!ok && reads_failed_value(n))) {
+            forget_outputs(n);
+            continue;
+        }
         int before = g->n_nodes;
-        if (!infer_node(&cx, g, n, d)) return false;
+        if (!infer_node(&cx, g, n, d)) {
+            if (n->op->expand || g->n_nodes > before) return false;
+            forget_outputs(n);
+            ok = false;
+            continue;
+        }
         /* An expansion appended its nodes, already inferred: they take n's place. */
         if (g->n_nodes > before) {
             if (!move_tail_after(g, i, before, d)) return false;
             i += g->n_nodes - before;
         }
     }
+    if (!ok) return false;
     /* Sequence and optional outputs become their tensors, appended Identity copies
      * included (inferred: they go to the end of the schedule). */
     if (!seq_flatten_outputs(g, &cx, d)) return false;

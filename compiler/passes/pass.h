@@ -24,6 +24,10 @@ typedef struct PassOptions {
 typedef struct Pass {
     const char *name;
     bool (*run)(Graph *g, const PassOptions *opt, Diag *d);
+    /* When this pass finds errors, the next pass still runs, to report its own, and the
+     * pipeline stops after it: one run then lists every problem it can (resolve_ops
+     * leaves the nodes it could not bind without an op, and infer_shapes skips them). */
+    bool goes_on;
 } Pass;
 
 /* The passes, one file each. */

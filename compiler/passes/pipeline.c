@@ -10,7 +10,7 @@
 
 const Pass pipeline_passes[] = {
     {"toposort", pass_toposort},
-    {"resolve_ops", pass_resolve_ops},
+    {"resolve_ops", pass_resolve_ops, .goes_on = true},
     {"infer_shapes", pass_infer_shapes},
     {"dce", pass_dce},
     {"canonicalize", pass_canonicalize},
@@ -24,10 +24,15 @@ const Pass pipeline_passes[] = {
 const int pipeline_n_passes = (int)(sizeof pipeline_passes / sizeof pipeline_passes[0]);
 
 bool pipeline_run(Graph *g, const PassOptions *opt, Diag *d) {
+    bool stopping = false;   /* a `goes_on` pass failed: the pass after it is the last */
     for (int i = 0; i < pipeline_n_passes; i++) {
         const Pass *p = &pipeline_passes[i];
-        if (!p->run(g, opt, d)) return false;
-        if (!diag_ok(d)) return false;
+        const bool ok = p->run(g, opt, d) && diag_ok(d);
+        if (!ok && p->goes_on && !stopping) {
+            stopping = true;
+            continue;
+        }
+        if (!ok || stopping) return false;
         if (opt->verify && !ir_verify(g, d)) {
             diag_error(d, NULL, "internal error: the graph is inconsistent after pass '%s'",
                        p->name);

@@ -2,7 +2,9 @@
  *
  * Requires: a sorted graph.  Establishes: n->op set for every node and the node's arity
  * checked.  Every unknown op is reported (all of them, with node names), not just the
- * first, so a user sees at once what a model needs.
+ * first, so a user sees at once what a model needs.  A node that fails keeps n->op NULL;
+ * infer_shapes, which runs after a failure here (Pass.goes_on), skips it and what
+ * depends on it and reports the other nodes' problems (types, attributes, shapes).
  */
 #include "ops/op.h"
 #include "passes/pass.h"
@@ -25,10 +27,14 @@ bool pass_resolve_ops(Graph *g, const PassOptions *opt, Diag *d) {
         if (n->domain[0] == '\0' && n->opset < n->op->since) {
             diag_error(d, n, "opset %d is older than the oldest supported for %s (%d)", n->opset,
                        n->op_type, n->op->since);
+            n->op = NULL;
             ok = false;
             continue;
         }
-        if (!op_check_arity(n, d)) ok = false;
+        if (!op_check_arity(n, d)) {
+            n->op = NULL;
+            ok = false;
+        }
     }
     return ok;
 }

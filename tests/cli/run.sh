@@ -74,12 +74,43 @@ m = h.make_model(h.make_graph(nodes, "g", [x], [y]),
 onnx.save(m, sys.argv[1] + "/unsupported.onnx")
 g2 = h.make_graph([h.make_node("Relu", ["x"], ["y"], name="r")], "g", [x], [y])
 onnx.save(h.make_model(g2, opset_imports=[h.make_opsetid("", 13)]), sys.argv[1] + "/symbolic.onnx")
+# Pre-flight: one problem of each kind, in nodes that do not depend on each other, and a
+# node that reads an unsupported op's output (skipped: its input has no type).
+xs = h.make_tensor_value_info("x", T.FLOAT, [1, 3, 8, 8])
+w = h.make_tensor("w", T.FLOAT, [4, 3, 3, 3], [0.5] * 108)
+nodes = [h.make_node("FancyOp", ["x"], ["b"], name="custom_op"),
+         h.make_node("Relu", ["b"], ["b2"], name="reads_custom"),
+         h.make_node("Gelu", ["x"], ["g"], name="bad_attr", approximate="bogus"),
+         h.make_node("Conv", ["x", "w"], ["c"], name="bad_group", group=2),
+         h.make_node("Cast", ["x"], ["s"], name="bad_type", to=T.STRING)]
+outs = [h.make_tensor_value_info(n, T.FLOAT, None) for n in ("b2", "g", "c")]
+outs.append(h.make_tensor_value_info("s", T.STRING, None))
+m = h.make_model(h.make_graph(nodes, "g", [xs], outs, [w]),
+                 opset_imports=[h.make_opsetid("", 20)])
+onnx.save(m, sys.argv[1] + "/preflight.onnx")
 PYEOF
     check "info on unsupported ops fails" 1 "$ONNXCC" info "$T/unsupported.onnx"
     expect_text "info lists the first unsupported op" "$T/out" "FancyOp (node 'first_bad')"
     expect_text "info lists the second unsupported op" "$T/out" "OtherOp (node 'second_bad')"
     check "compile of unsupported ops fails" 1 "$ONNXCC" compile "$T/unsupported.onnx" -o "$T/u"
     expect_text "compile names both ops" "$T/err" "OtherOp"
+    for cmd in info compile; do
+        if [ $cmd = compile ]; then set -- -o "$T/pf"; else set --; fi
+        check "$cmd reports every problem at once" 1 "$ONNXCC" $cmd "$T/preflight.onnx" "$@"
+        for what in "unsupported op FancyOp (node 'custom_op'" \
+                "not \"bogus\" (node 'bad_attr'" "does not divide.*(node 'bad_group'" \
+                "cannot cast.*(node 'bad_type'"; do
+            expect_text "$cmd: $what" "$T/err" "$what"
+        done
+        n=$((n + 1))
+        if grep -q "reads_custom" "$T/err"; then
+            echo "FAIL $cmd: a node reading a failed node's output is reported too"
+            fails=$((fails + 1))
+        else echo "ok   $cmd: the node reading the unsupported op's output is skipped"; fi
+    done
+    n=$((n + 1))
+    if [ -e "$T/pf" ]; then echo "FAIL the failing compile wrote $T/pf"; fails=$((fails + 1))
+    else echo "ok   the failing compile wrote nothing"; fi
     check "symbolic dim without --shape fails" 1 "$ONNXCC" compile "$T/symbolic.onnx" -o "$T/y"
     expect_text "the error names the dim and the flag" "$T/err" "'batch'.*--shape"
     check "symbolic dim with --shape compiles" 0 "$ONNXCC" compile "$T/symbolic.onnx" -o "$T/y" \

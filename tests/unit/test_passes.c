@@ -965,3 +965,42 @@ Test(passes_canonicalize, layernorm_lookalikes_stay) {
     cr_assert_eq(layernorms_made(LN_DIFF_READ_AGAIN), 0);
     cr_assert_eq(layernorms_made(LN_GAMMA_INPUT), 0);
 }
+
+/* Pre-flight: the pipeline reports every node's problem in one run.  An unknown op, a
+ * node reading its output (skipped: no second message for it), a bad attribute and an
+ * arity error in independent nodes give three messages, one per culprit, each naming
+ * its node. */
+Test(passes_preflight, every_problem_is_reported_at_once) {
+    Graph *g = tb_graph();
+    g->opset = 20;   /* Gelu's first */
+    int64_t xd[2] = { 2, 3 };
+    Value *x = tb_input(g, "x", 2, xd);
+    Node *unknown = tb_node(g, "NoSuchOp", "unknown_op", 1, &x, 1);
+    Node *reader = tb_node(g, "Relu", "reads_unknown", 1, unknown->outputs, 1);
+    Node *bad_attr = tb_node(g, "Gelu", "bad_attr", 1, &x, 1);
+    tb_attr_str(g, bad_attr, "approximate", "bogus");
+    Value *two[2] = { x, x };
+    Node *bad_arity = tb_node(g, "Relu", "bad_arity", 2, two, 1);
+    Node *fine = tb_node(g, "Sigmoid", "fine", 1, &x, 1);
+    tb_output(g, reader->outputs[0]);
+    tb_output(g, bad_attr->outputs[0]);
+    tb_output(g, bad_arity->outputs[0]);
+    tb_output(g, fine->outputs[0]);
+    Diag d;
+    cr_assert_not(tb_pipeline(g, false, &d));
+    cr_assert_eq(d.n_errors, 3, "%d errors, the first: %s", d.n_errors, d.messages[0]);
+    const char *culprits[3] = { "unsupported op NoSuchOp (node 'unknown_op'",
+                                "(node 'bad_arity'", "\"bogus\" (node 'bad_attr'" };
+    for (int k = 0; k < 3; k++) {
+        bool found = false;
+        for (int m = 0; m < d.n_messages; m++) found |= strstr(d.messages[m], culprits[k]) != 0;
+        cr_assert(found, "no message names %s", culprits[k]);
+    }
+    for (int m = 0; m < d.n_messages; m++)
+        cr_assert_null(strstr(d.messages[m], "reads_unknown"), "%s", d.messages[m]);
+    /* the node that could be inferred was */
+    cr_assert(ir_value_inferred(fine->outputs[0]));
+    cr_assert_not(ir_value_inferred(reader->outputs[0]));
+    diag_free(&d);
+    ir_graph_free(g);
+}
