@@ -31,6 +31,7 @@ import time
 
 import numpy as np
 import onnx
+import onnx.numpy_helper
 import onnxruntime as ort
 
 RTOL = 1e-4
@@ -134,6 +135,20 @@ def compare(got, want):
     return float(np.nanmax(diff)) if not np.isnan(diff).all() else float("nan"), ok
 
 
+def case_input(mdir, k):
+    """Input k of the model in `mdir` and the path of its raw bytes for the harness: from
+    bench/export.py's input_K.npy/.bin, or from a test case's test_data_set_0/input_K.pb
+    (tests/models/export_models.py), whose raw bytes are written next to it once."""
+    npy = os.path.join(mdir, f"input_{k}.npy")
+    raw = os.path.join(mdir, f"input_{k}.bin")
+    if os.path.exists(npy):
+        return np.load(npy), raw
+    tensor = onnx.load_tensor(os.path.join(mdir, "test_data_set_0", f"input_{k}.pb"))
+    x = onnx.numpy_helper.to_array(tensor)
+    np.ascontiguousarray(x).tofile(raw)
+    return x, raw
+
+
 def bench_model(name, args, work):
     """Benchmarks one model; returns its result dict (never raises for the model's sake)."""
     mdir = os.path.join(args.models_dir, name)
@@ -157,8 +172,8 @@ def bench_model(name, args, work):
     feeds = {}
     bins = []
     for k, in_name in enumerate(in_names):
-        feeds[in_name] = np.load(os.path.join(mdir, f"input_{k}.npy"))
-        bins.append(os.path.join(mdir, f"input_{k}.bin"))
+        feeds[in_name], path = case_input(mdir, k)
+        bins.append(path)
     try:
         ort1 = OrtRunner(model_path, feeds, 1)
         ort2 = OrtRunner(model_path, feeds, 2)

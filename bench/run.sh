@@ -7,6 +7,8 @@
 #                           fails on a wrong output (or a model that no longer compiles),
 #                           never on a speed ratio; writes only under bench/out/
 #   bench/run.sh --only NAME ...   some models of the set (results still go to bench/out/)
+#   bench/run.sh --zoo [NAME ...]  the model tests' zoo (tests/models/export_models.py), all
+#                           or some; writes bench/results-zoo.md (some: bench/out/)
 #   ONNXCC=path/to/onnxcc bench/run.sh ...   benchmark that onnxcc binary, build nothing
 #
 # Works from any directory. Uses the repo's .venv (tools/setup.sh makes it) and the repo's
@@ -25,6 +27,13 @@ BUILD="$ROOT/build"
 ALL="mlp5 transformer2 squeezenet1_1 shufflenet_v2_x1_0 mobilenet_v3_small mobilenet_v2 \
 efficientnet_b0 resnet18 resnet50"
 SMOKE="mlp5 squeezenet1_1"
+# The zoo of the model tests (issue 5): every case of tests/models/export_models.py but
+# the small MLPs and CNNs that only check fusion.
+ZOO="resnet18 resnet50 mobilenet_v2 mobilenet_v3_small mobilenet_v3_small_opset17 \
+efficientnet_b0 squeezenet1_1 shufflenet_v2_x1_0 densenet121 googlenet regnet_y_400mf \
+convnext_tiny convnext_tiny_opset14 vit_small vit_small_opset17 bert_tiny bert_tiny_opset17 \
+gpt_tiny gpt_tiny_opset17 encoder_gelu decoder_causal lstm_bi lstm_bi_opset11 gru_bi \
+unet_small unet_small_opset17"
 
 say() { printf 'bench: %s\n' "$*"; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 2; }
@@ -43,7 +52,17 @@ while [ $# -gt 0 ]; do
                 case " $ALL " in *" $m "*) ;; *) die "unknown model $m (known: $ALL)" ;; esac
             done
             break ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --zoo)
+            shift
+            mode=zoo; models=$ZOO; cmdline="$cmdline --zoo"
+            if [ $# -gt 0 ]; then
+                mode=zoo-some; models="$*"; cmdline="$cmdline $*"
+                for m in $models; do
+                    case " $ZOO " in *" $m "*) ;; *) die "unknown zoo model $m (known: $ZOO)" ;; esac
+                done
+            fi
+            break ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (try --help)" ;;
     esac
     shift
@@ -83,12 +102,18 @@ if [ -z "${ONNXCC:-}" ]; then
 fi
 
 # --- export the models that are missing or stale ------------------------------------------
-mkdir -p "$OUT/models"
-stamp=$(cksum <"$BENCH/export.py" | cut -d" " -f1)
+# The bench's own set comes from bench/export.py, the zoo from the model tests' exporter.
+case $mode in
+    zoo*) exporter="$ROOT/tests/models/export_models.py"; models_dir="$OUT/zoo"
+          first_input=test_data_set_0/input_0.pb ;;
+    *) exporter="$BENCH/export.py"; models_dir="$OUT/models"; first_input=input_0.bin ;;
+esac
+mkdir -p "$models_dir"
+stamp=$(cksum <"$exporter" | cut -d" " -f1)
 need=""
 for m in $models; do
-    d="$OUT/models/$m"
-    if [ ! -f "$d/model.onnx" ] || [ ! -f "$d/input_0.bin" ] ||
+    d="$models_dir/$m"
+    if [ ! -f "$d/model.onnx" ] || [ ! -f "$d/$first_input" ] ||
         [ "$(cat "$d/stamp" 2>/dev/null)" != "$stamp" ]; then
         need="$need $m"
     fi
@@ -96,9 +121,9 @@ done
 if [ -n "$need" ]; then
     say "exporting:$need"
     # shellcheck disable=SC2086 # the list is split on purpose
-    "$PY" "$BENCH/export.py" "$OUT/models" --only $need || say "some exports failed"
+    "$PY" "$exporter" "$models_dir" --only $need || say "some exports failed"
     for m in $need; do
-        [ -f "$OUT/models/$m/model.onnx" ] && echo "$stamp" >"$OUT/models/$m/stamp"
+        [ -f "$models_dir/$m/model.onnx" ] && echo "$stamp" >"$models_dir/$m/stamp"
     done
 fi
 
@@ -106,6 +131,12 @@ fi
 if [ "$mode" = full ]; then
     md="$BENCH/results.md"; png="$BENCH/results.png"
     set -- --rounds 7 --budget 36 --max-runs 300 --warmup-ms 200
+elif [ "$mode" = zoo ]; then
+    md="$BENCH/results-zoo.md"; png="$BENCH/results-zoo.png"
+    set -- --rounds 5 --budget 15 --max-runs 200 --warmup-ms 100
+elif [ "$mode" = zoo-some ]; then
+    md="$OUT/results-$mode.md"; png="$OUT/results-$mode.png"
+    set -- --rounds 5 --budget 15 --max-runs 200 --warmup-ms 100
 else
     md="$OUT/results-$mode.md"; png="$OUT/results-$mode.png"
     set -- --rounds 2 --budget 4 --max-runs 100 --warmup-ms 50
@@ -114,7 +145,7 @@ fi
 [ "$mode" = smoke ] && set -- "$@" --strict
 
 # shellcheck disable=SC2086
-"$PY" "$BENCH/bench.py" --onnxcc "$ONNXCC" --models-dir "$OUT/models" \
+"$PY" "$BENCH/bench.py" --onnxcc "$ONNXCC" --models-dir "$models_dir" \
     --work-dir "$OUT/work" --models $models "$@" \
     --results-md "$md" --results-png "$png" --results-json "$OUT/results-$mode.json" \
     --command "$cmdline"

@@ -3,9 +3,10 @@
 # what CI runs):
 #   1. tools/setup.sh installs what is missing (apt packages, .venv from PyPI);
 #   2. a normal build (warnings are errors) and its tests: Criterion unit tests, CLI tests;
-#   3. the model tests: PyTorch exports (tests/models/export_models.py), expected outputs
-#      from onnxruntime, each run through `onnxcc test`, the C built with clang (one
-#      thread) and gcc (a pool of two threads);
+#   3. the model tests: the model zoo, PyTorch exports (tests/models/export_models.py),
+#      expected outputs from onnxruntime, each run through `onnxcc test`, the C built with
+#      clang (one thread) and gcc (a pool of two threads); then a model whose 320 MiB of
+#      weights live in a side file (tests/models/external_data.py);
 #   4. the ONNX conformance suite (tests/conformance/run.py: the onnx package's node
 #      cases and its simple/, pytorch-converted/ and pytorch-operator/ folders through
 #      `onnxcc test`, two at a time; it fails on a failure not listed in
@@ -52,6 +53,9 @@ tests/models/run_models.sh build/onnxcc "$CASES"
 stage "model tests (generated code built with gcc, run with a pool of 2 threads)"
 ONNXCC_TEST_ARGS="--cc gcc --threads 2" tests/models/run_models.sh build/onnxcc "$CASES"
 
+stage "external data: a model with 320 MiB of weights in a side file"
+.venv/bin/python tests/models/external_data.py build/onnxcc build
+
 stage "ONNX conformance suite (tests/conformance/run.py), generated C built with clang"
 .venv/bin/python tests/conformance/run.py build/onnxcc --jobs "$JOBS"
 
@@ -76,6 +80,10 @@ stage "unit and CLI tests under the sanitizers"
 stage "model tests: onnxcc and the generated code under the sanitizers"
 ONNXCC_CFLAGS="$SAN_FLAGS" \
     tests/models/run_models.sh build-asan/onnxcc "$CASES"
+
+stage "external data: onnxcc and the generated code under the sanitizers"
+.venv/bin/python tests/models/external_data.py build-asan/onnxcc build-asan -- \
+    --cflags "$SAN_FLAGS"
 
 stage "ONNX conformance suite: onnxcc and the generated code under the sanitizers"
 .venv/bin/python tests/conformance/run.py build-asan/onnxcc --jobs "$JOBS" \
