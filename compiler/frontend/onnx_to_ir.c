@@ -779,13 +779,21 @@ static bool convert_header(Conv *c, const Onnx__ModelProto *m, const Onnx__Graph
     return g->name && g->producer ? true : oom(c);
 }
 
-Graph *onnx_model_to_ir(const Onnx__ModelProto *m, const char *base_dir,
+Graph *onnx_model_to_ir(const Onnx__ModelProto *model, const char *base_dir,
                         const LoadOptions *opt, Diag *d) {
-    const Onnx__GraphProto *gp = m->graph;
-    if (!gp) {
+    if (!model->graph) {
         diag_error(d, NULL, "not a valid ONNX model (it has no graph)");
         return NULL;
     }
+    /* Calls of the model's local functions become their nodes first. */
+    Arena inlined;
+    arena_init(&inlined, 0);
+    const Onnx__ModelProto *m = fn_inline_model(model, &inlined, d);
+    if (!m) {
+        arena_free(&inlined);
+        return NULL;
+    }
+    const Onnx__GraphProto *gp = m->graph;
     Conv c = { 0 };
     int errors_before = d->n_errors;
     c.d = d;
@@ -793,6 +801,7 @@ Graph *onnx_model_to_ir(const Onnx__ModelProto *m, const char *base_dir,
     c.g = ir_graph_new(opt ? opt->arena_limit_bytes : 0);
     if (!c.g) {
         diag_error(d, NULL, "out of memory while loading the model");
+        arena_free(&inlined);
         return NULL;
     }
     size_t expect = gp->n_initializer + gp->n_input;
@@ -823,6 +832,7 @@ Graph *onnx_model_to_ir(const Onnx__ModelProto *m, const char *base_dir,
     free(nodes);
     map_free(&c.names);
     free(c.opsets);
+    arena_free(&inlined);
     if (!ok || d->n_errors != errors_before) {
         ir_graph_free(c.g);
         return NULL;

@@ -16,6 +16,7 @@
 
 #include "onnx.pb-c.h"
 
+#include "base/arena.h"
 #include "base/diag.h"
 #include "frontend/frontend.h"
 #include "ir/graph.h"
@@ -70,6 +71,11 @@ typedef struct FileMap {
 } FileMap;
 bool fe_file_map(const char *path, size_t max_bytes, FileMap *f, Diag *d);
 void fe_file_unmap(FileMap *f);
+
+/* The model with every call of a model-local function replaced by the function's nodes
+ * (functions.c): m itself when it has no functions, else a shallow copy whose new parts
+ * live in `a` (free it after converting), NULL + errors in d on failure. */
+const Onnx__ModelProto *fn_inline_model(const Onnx__ModelProto *m, Arena *a, Diag *d);
 
 /* ModelProto -> Graph.  NULL + errors in d on failure.  Copies everything it keeps. */
 Graph *onnx_model_to_ir(const Onnx__ModelProto *m, const char *base_dir,

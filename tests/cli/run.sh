@@ -263,6 +263,21 @@ for i, n in enumerate((3, 5)):
         "$T/shape_sets"
     expect_text "the message names the set and the shape" "$T/err" \
         "test_data_set_1: input 0 'x' is not float\\[3\\]"
+    # Model-local functions (tests/cli/function_models.py says what each model holds).
+    "$PY" "$ROOT/tests/cli/function_models.py" "$T"
+    check "local functions: nested calls, attribute references and defaults" 0 \
+        "$ONNXCC" test "$T/fn_nested" --rtol 1e-5 --atol 1e-6
+    check "local functions: an If inside a function reads the function's values" 0 \
+        "$ONNXCC" test "$T/fn_if" --rtol 1e-5 --atol 1e-6
+    check "a function that calls itself is refused" 1 "$ONNXCC" compile \
+        "$T/fn_recursive.onnx" -o "$T/fn_out"
+    expect_text "the message says it calls itself" "$T/err" "calls itself"
+    check "a function importing another opset is refused" 1 "$ONNXCC" compile \
+        "$T/fn_opset.onnx" -o "$T/fn_out"
+    expect_text "the message names both versions" "$T/err" "version 13 of domain '', but the model imports version 17"
+    check "a call with more inputs than the function's is refused" 1 "$ONNXCC" compile \
+        "$T/fn_arity.onnx" -o "$T/fn_out"
+    expect_text "the message names the call" "$T/err" "node 'call' calls function 'OneIn'"
 fi
 check "--threads 0 is a usage error" 2 "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/r0" \
     --threads 0
