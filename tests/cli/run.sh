@@ -278,6 +278,26 @@ for i, n in enumerate((3, 5)):
     check "a call with more inputs than the function's is refused" 1 "$ONNXCC" compile \
         "$T/fn_arity.onnx" -o "$T/fn_out"
     expect_text "the message names the call" "$T/err" "node 'call' calls function 'OneIn'"
+    # tests/compare_ort.py: a chain of 12 nodes; a stand-in onnxcc gets node 'n7' wrong.
+    "$PY" -c "import sys, onnx
+from onnx import helper as h, TensorProto as T
+ops = ['Relu', 'Sigmoid', 'Tanh', 'Neg', 'Abs', 'Exp', 'Sin', 'Cos', 'Softsign', 'Neg',
+       'Sigmoid', 'Tanh']
+nodes = [h.make_node(op, ['v%d' % i], ['v%d' % (i + 1)], name='n%d' % i)
+         for i, op in enumerate(ops)]
+g = h.make_graph(nodes, 'chain', [h.make_tensor_value_info('v0', T.FLOAT, [2, 5])],
+                 [h.make_tensor_value_info('v12', T.FLOAT, [2, 5])])
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 17)]), sys.argv[1])
+" "$T/chain.onnx"
+    check "compare_ort: the real onnxcc agrees with onnxruntime" 0 "$PY" \
+        "$ROOT/tests/compare_ort.py" "$T/chain.onnx" --onnxcc "$ONNXCC"
+    printf '#!/bin/sh\nexec "%s" "%s" "%s" n7 "$@"\n' "$PY" "$ROOT/tests/cli/fault_onnxcc.py" \
+        "$ONNXCC" >"$T/fault.sh"
+    chmod +x "$T/fault.sh"
+    check "compare_ort: a wrong node is found" 1 "$PY" "$ROOT/tests/compare_ort.py" \
+        "$T/chain.onnx" --onnxcc "$T/fault.sh"
+    expect_text "compare_ort names the node" "$T/out" "first node that differs: 'n7' (Cos)"
+    expect_text "compare_ort says its inputs agree" "$T/out" "its inputs agree"
 fi
 check "--threads 0 is a usage error" 2 "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/r0" \
     --threads 0
