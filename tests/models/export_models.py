@@ -5,7 +5,9 @@ mobilenet_v2/v3, efficientnet_b0, squeezenet, shufflenet, densenet121, googlenet
 convnext_tiny), a small ViT, BERT- and GPT-style transformers over token ids, a
 bidirectional LSTM and GRU, and a U-Net with ConvTranspose and Resize, at opsets from 11
 to 17 (the newest torch 1.13's exporter knows); some models at two opsets, since the
-exporter writes LayerNorm, GELU and others differently at each.
+exporter writes LayerNorm, GELU and others differently at each.  Models of other
+exporters (TensorFlow/Keras through tf2onnx, made by export_tf.py) are committed under
+committed/ and only get their inputs and references here.
 
     .venv/bin/python tests/models/export_models.py OUT_DIR [--only NAME ...]
 
@@ -18,6 +20,7 @@ that they are what the model file means, whatever torch's exporter did.
 """
 import argparse
 import os
+import shutil
 import sys
 import warnings
 
@@ -279,6 +282,14 @@ def tv(name):
     return lambda: torchvision_model(name)
 
 
+class Committed(str):
+    """A model file exported once and committed under tests/models/committed/ (by
+    export_tf.py: CI has no TensorFlow), given by its name without .onnx."""
+
+
+COMMITTED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "committed")
+
+
 IMAGE = (1, 3, 224, 224)
 TOKENS = (2, 16)
 
@@ -327,6 +338,9 @@ CASES = {
     "gpt_tiny_opset17": (lambda: GradOn(Gpt()), [Ids(TOKENS, 1000)], 17, False),
     "unet_small": (UNet, [(1, 3, 32, 32)], 13, False),
     "unet_small_opset17": (UNet, [(1, 3, 32, 32)], 17, False),
+    # TensorFlow/Keras through tf2onnx (NHWC): exported by export_tf.py, committed.
+    "keras_cnn": (Committed("keras_cnn"), [(1, 32, 32, 3)], 17, False),
+    "keras_mobilenet_v2": (Committed("keras_mobilenet_v2"), [(1, 224, 224, 3)], 17, False),
 }
 
 
@@ -353,24 +367,30 @@ def export_case(name, out_dir):
     seed = SEED + sum(map(ord, name))  # a different, fixed seed per case
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    model = build()
-    calibrate_bn(model, specs[0], gen)
-    model.eval()
 
     case_dir = os.path.join(out_dir, name)
     data_dir = os.path.join(case_dir, "test_data_set_0")
     os.makedirs(data_dir, exist_ok=True)
     model_path = os.path.join(case_dir, "model.onnx")
 
-    xs = tuple(make_input(spec, gen) for spec in specs)
-    names = ["input"] if len(xs) == 1 else [f"input_{i}" for i in range(len(xs))]
-    # PRESERVE with an eval-mode model exports BatchNormalization as it is, in inference
-    # mode; EVAL lets torch fold it into the preceding Conv.
-    training = torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL
-    with torch.no_grad():
-        torch.onnx.export(model, xs, model_path, opset_version=opset,
-                          input_names=names, output_names=["output"],
-                          training=training, do_constant_folding=True)
+    if isinstance(build, Committed):
+        shutil.copyfile(os.path.join(COMMITTED_DIR, build + ".onnx"), model_path)
+        xs = tuple(make_input(spec, gen) for spec in specs)
+        names = [v.name for v in onnx.load(model_path).graph.input]
+    else:
+        model = build()
+        calibrate_bn(model, specs[0], gen)
+        model.eval()
+        xs = tuple(make_input(spec, gen) for spec in specs)
+        names = ["input"] if len(xs) == 1 else [f"input_{i}" for i in range(len(xs))]
+        # PRESERVE with an eval-mode model exports BatchNormalization as it is, in
+        # inference mode; EVAL lets torch fold it into the preceding Conv.
+        training = (torch.onnx.TrainingMode.PRESERVE if keep_bn
+                    else torch.onnx.TrainingMode.EVAL)
+        with torch.no_grad():
+            torch.onnx.export(model, xs, model_path, opset_version=opset,
+                              input_names=names, output_names=["output"],
+                              training=training, do_constant_folding=True)
     proto = onnx.load(model_path)
     onnx.checker.check_model(proto)
 
