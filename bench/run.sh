@@ -33,7 +33,8 @@ ZOO="resnet18 resnet50 mobilenet_v2 mobilenet_v3_small mobilenet_v3_small_opset1
 efficientnet_b0 squeezenet1_1 shufflenet_v2_x1_0 densenet121 googlenet regnet_y_400mf \
 convnext_tiny convnext_tiny_opset14 vit_small vit_small_opset17 bert_tiny bert_tiny_opset17 \
 gpt_tiny gpt_tiny_opset17 encoder_gelu decoder_causal lstm_bi lstm_bi_opset11 gru_bi \
-unet_small unet_small_opset17 keras_cnn keras_mobilenet_v2"
+unet_small unet_small_opset17 keras_cnn keras_mobilenet_v2 dynamo_mobilenet_v3_small dynamo_cnn \
+dynamo_bert_tiny dynamo_gpt_tiny dynamo_lstm_bi dynamo_unet_small"
 
 say() { printf 'bench: %s\n' "$*"; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 2; }

@@ -6,8 +6,9 @@ convnext_tiny), a small ViT, BERT- and GPT-style transformers over token ids, a
 bidirectional LSTM and GRU, and a U-Net with ConvTranspose and Resize, at opsets from 11
 to 17 (the newest torch 1.13's exporter knows); some models at two opsets, since the
 exporter writes LayerNorm, GELU and others differently at each.  Models of other
-exporters (TensorFlow/Keras through tf2onnx, made by export_tf.py) are committed under
-committed/ and only get their inputs and references here.
+exporters (TensorFlow/Keras through tf2onnx, made by export_tf.py, and PyTorch's dynamo
+exporter, made by export_dynamo.py) are committed under committed/ and only get their
+inputs and references here.
 
     .venv/bin/python tests/models/export_models.py OUT_DIR [--only NAME ...]
 
@@ -341,6 +342,14 @@ CASES = {
     # TensorFlow/Keras through tf2onnx (NHWC): exported by export_tf.py, committed.
     "keras_cnn": (Committed("keras_cnn"), [(1, 32, 32, 3)], 17, False),
     "keras_mobilenet_v2": (Committed("keras_mobilenet_v2"), [(1, 224, 224, 3)], 17, False),
+    # PyTorch's dynamo exporter (torch 2.9, opset 18): exported by export_dynamo.py.
+    "dynamo_mobilenet_v3_small": (Committed("dynamo_mobilenet_v3_small"), [IMAGE], 18, False),
+    "dynamo_cnn": (Committed("dynamo_cnn"), [(2, 3, 32, 32)], 18, False),
+    "dynamo_bert_tiny": (Committed("dynamo_bert_tiny"), [Ids(TOKENS, 1000), Mask(TOKENS)],
+                         18, False),
+    "dynamo_gpt_tiny": (Committed("dynamo_gpt_tiny"), [Ids(TOKENS, 1000)], 18, False),
+    "dynamo_lstm_bi": (Committed("dynamo_lstm_bi"), [(2, 20, 32)], 18, False),
+    "dynamo_unet_small": (Committed("dynamo_unet_small"), [(1, 3, 32, 32)], 18, False),
 }
 
 
