@@ -187,7 +187,7 @@ static bool gelu_tanh(const Node *n) {
 static float un_gelu_f(float v, bool tanh_approx) {
     if (tanh_approx)
         return 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-    return 0.5f * v * (1.0f + erff(v * 0.7071067811865476f));
+    return 0.5f * v * (1.0f + onnxcc_erff(v * 0.7071067811865476f));
 }
 
 static float un_softplus_f(float v) {
@@ -259,7 +259,7 @@ static double un_eval(UnKind kind, DType t, double v, float alpha, float beta, b
     case UN_SQRT: return sqrtf(f);
     case UN_EXP: return expf(f);
     case UN_LOG: return logf(f);
-    case UN_ERF: return erff(f);
+    case UN_ERF: return onnxcc_erff(f);
     case UN_NEG: return -f;
     case UN_ABS: return fabsf(f);
     case UN_RECIPROCAL: return 1.0f / f;
@@ -370,7 +370,7 @@ static void un_expr(char *buf, size_t size, const Node *n, DType t, const ClipBo
             if (tanh_approx)
                 put(buf, size, "0.5f * v * (1.0f + tanhf(0.7978845608028654f * "
                          "(v + 0.044715f * v * v * v)))");
-            else put(buf, size, "0.5f * v * (1.0f + erff(v * 0.7071067811865476f))");
+            else put(buf, size, "0.5f * v * (1.0f + onnxcc_erff(v * 0.7071067811865476f))");
             break;
         case UN_SOFTPLUS:
             put(buf, size, "v > 0.0f ? v + log1pf(expf(-v)) : log1pf(expf(v))");
@@ -378,7 +378,7 @@ static void un_expr(char *buf, size_t size, const Node *n, DType t, const ClipBo
         case UN_SQRT: put(buf, size, "sqrtf(v)"); break;
         case UN_EXP: put(buf, size, "expf(v)"); break;
         case UN_LOG: put(buf, size, "logf(v)"); break;
-        case UN_ERF: put(buf, size, "erff(v)"); break;
+        case UN_ERF: put(buf, size, "onnxcc_erff(v)"); break;
         case UN_NEG: put(buf, size, "-v"); break;
         case UN_ABS: put(buf, size, "fabsf(v)"); break;
         case UN_RECIPROCAL: put(buf, size, "1.0f / v"); break;
