@@ -194,7 +194,7 @@ static void check_global(size_t planes, size_t pix) {
 }
 
 static int check_all(void) {
-    /* Depthwise: kernel 3 and 5, stride 1 and 2, odd, even and small planes, "same" and
+    /* Depthwise: kernel 3, 5 and 7, stride 1 and 2, odd, even and small planes, "same" and
      * asymmetric or zero pads, 1-D, a channel multiplier, and the general path. */
     static const struct { int64_t h, w, k, s, pt, pl, pb, pr; size_t C, M; } dw[] = {
         {1, 1, 3, 1, 1, 1, 1, 1, 3, 3},     {2, 2, 3, 1, 1, 1, 1, 1, 3, 3},
@@ -213,6 +213,12 @@ static int check_all(void) {
         /* two rows per vector (rows of at most 8): several tiles, pads on one side */
         {20, 6, 5, 1, 2, 2, 2, 2, 2, 2},    {6, 5, 3, 1, 0, 2, 2, 0, 2, 2},
         {8, 8, 5, 1, 2, 2, 2, 2, 2, 2},     {5, 3, 5, 1, 1, 4, 3, 0, 2, 2},
+        /* 7x7 (ConvNeXt): "same" at 56, 28 and 7 (two rows per vector), odd planes,
+         * stride 2, asymmetric pads, a plane smaller than the kernel */
+        {56, 56, 7, 1, 3, 3, 3, 3, 2, 2},   {28, 28, 7, 1, 3, 3, 3, 3, 2, 2},
+        {7, 7, 7, 1, 3, 3, 3, 3, 3, 3},     {13, 11, 7, 1, 3, 3, 3, 3, 2, 2},
+        {13, 11, 7, 2, 3, 3, 3, 3, 2, 2},   {17, 19, 7, 1, 1, 3, 5, 2, 2, 4},
+        {3, 3, 7, 1, 3, 3, 3, 3, 2, 2},     {20, 6, 7, 1, 3, 3, 3, 3, 2, 2},
     };
     for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++) {
         OnnxccConvGeom g = geom2(dw[i].h, dw[i].w, dw[i].k, dw[i].s, dw[i].pt, dw[i].pl,

@@ -29,13 +29,14 @@ static inline int onnxcc_conv_direct(size_t in_channels, size_t groups) {
     return groups > 1 && in_channels == groups;
 }
 /* Whether onnxcc_f32_conv takes its fast depthwise path: the direct path with a 2-D (or
- * 1-D) square 3x3 or 5x5 kernel, stride 1 or 2 on both axes, no dilation.  That path
+ * 1-D) square 3x3, 5x5 or 7x7 kernel, stride 1 or 2 on both axes, no dilation.  That path
  * reads the input in place (rt_dwconv.c). */
 static inline int onnxcc_conv_dw_fast(const OnnxccGeom3 *G, size_t in_channels,
                                       size_t groups) {
     return onnxcc_conv_direct(in_channels, groups) && G->in[0] == 1 && G->out[0] == 1 &&
            G->kernel[0] == 1 && G->kernel[1] == G->kernel[2] &&
-           (G->kernel[2] == 3 || G->kernel[2] == 5) && G->stride[1] == G->stride[2] &&
+           (G->kernel[2] == 3 || G->kernel[2] == 5 || G->kernel[2] == 7) &&
+           G->stride[1] == G->stride[2] &&
            (G->stride[2] == 1 || G->stride[2] == 2) && G->dilation[1] == 1 &&
            G->dilation[2] == 1 && G->out[1] >= 1 && G->out[2] >= 1;
 }

@@ -6,7 +6,7 @@
  * split into tasks for onnxcc_parallel_for; nothing is shared between tasks and no scratch
  * is used, whatever the thread count.
  *
- * 2-D (or 1-D) 3x3 and 5x5 kernels of stride 1 or 2 (onnxcc_conv_dw_fast) read the input
+ * 2-D (or 1-D) 3x3, 5x5 and 7x7 kernels of stride 1 or 2 (onnxcc_conv_dw_fast) read the input
  * in place, without copying it into a padded plane:
  *  - with AVX-512 (dw_tile_avx512), a register tile of 4 output rows by 16 or 32 columns
  *    (8 independent accumulators, enough to hide the FMA latency) loads each input vector
@@ -39,6 +39,9 @@
 
 #include "onnxcc_simd.h"
 
+/* The largest kernel side of the fast path (onnxcc_conv_dw_fast: 3, 5 or 7). */
+enum { DW_MAX_K = 7 };
+
 #if defined(__GNUC__)
 #define DW_INLINE __attribute__((always_inline)) inline
 #else
@@ -48,6 +51,9 @@
  * accumulators are registers, and the tests on the tap indices then fold away), which
  * the compilers' size heuristics do not always decide by themselves. */
 #if defined(__clang__)
+/* At -O1 (the sanitizer builds) clang may decline the 7x7 tiles' full unroll and warn;
+ * the code is as correct without it, only slower, so the warning is not an error. */
+#pragma clang diagnostic ignored "-Wpass-failed"
 #define DW_UNROLL _Pragma("clang loop unroll(full)")
 #elif defined(__GNUC__)
 #define DW_UNROLL _Pragma("GCC unroll 32")
@@ -201,7 +207,7 @@ static DW_INLINE void dw_tile_avx512(const OnnxccGeom3 *G, const int K, const in
                                           4, 2, 0);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     __m512 acc[DW_TILE_ROWS][DW_TILE_BLOCKS];
-    __mmask16 om[DW_TILE_BLOCKS], m[DW_TILE_BLOCKS][6];   /* 6: K + 1 masks for S = 2 */
+    __mmask16 om[DW_TILE_BLOCKS], m[DW_TILE_BLOCKS][DW_MAX_K + 1];   /* K + 1 for S = 2 */
     DW_UNROLL
     for (int b = 0; b < B; b++) {
         int64_t col = (ox0 + 16 * b) * S - G->pad[2];
@@ -282,7 +288,7 @@ static DW_INLINE void dw_pairs_avx512(const OnnxccGeom3 *G, const int K, const b
     enum { P = DW_PAIR_VECS };
     const int64_t in1 = G->in[1], H = G->out[1], W = G->out[2], p2 = G->pad[2];
     const __mmask16 half0 = lanes_inside(0, W), half1 = (__mmask16)(half0 << W);
-    __mmask16 col[5], om[P];
+    __mmask16 col[DW_MAX_K], om[P];
     DW_UNROLL
     for (int kx = 0; kx < K; kx++) {
         __mmask16 h = half0 & lanes_inside(kx - p2, W);     /* 0 <= column + kx - p2 < W */
@@ -368,7 +374,7 @@ static void dw_rows_inside(const OnnxccGeom3 *G, int K, int64_t o1, int64_t *kb,
  * outputs, the taps unrolled (K and S are constants at each call), vectorised along o. */
 static DW_INLINE void dw_row_taps(const int K, const int S, const float *restrict x,
                                   const float *restrict w, float *restrict y, int64_t n) {
-    float wk[5];
+    float wk[DW_MAX_K];
     for (int kx = 0; kx < K; kx++) wk[kx] = w[kx];
     for (int64_t o = 0; o < n; o++) {
         float acc = y[o];
@@ -435,8 +441,10 @@ static void dw_channel_fast(const OnnxccGeom3 *G, const DwChannel *c,
     const int64_t K = G->kernel[2], S = G->stride[2];
     if (K == 3 && S == 1) dw_channel_fast_k(G, 3, 1, c, ep);
     else if (K == 3) dw_channel_fast_k(G, 3, 2, c, ep);
-    else if (S == 1) dw_channel_fast_k(G, 5, 1, c, ep);
-    else dw_channel_fast_k(G, 5, 2, c, ep);
+    else if (K == 5 && S == 1) dw_channel_fast_k(G, 5, 1, c, ep);
+    else if (K == 5) dw_channel_fast_k(G, 5, 2, c, ep);
+    else if (S == 1) dw_channel_fast_k(G, 7, 1, c, ep);
+    else dw_channel_fast_k(G, 7, 2, c, ep);
 }
 
 /* ---- entry point ---------------------------------------------------------------------- */

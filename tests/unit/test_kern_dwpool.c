@@ -3,7 +3,7 @@
  *
  * Their vector paths are chosen by -march when the runtime is compiled, so one build of
  * this test binary reaches only one of them.  The naive references and the cases (kernel
- * 3 and 5, stride 1 and 2, planes from 1x1 to 112x112, asymmetric pads, a channel
+ * 3, 5 and 7, stride 1 and 2, planes from 1x1 to 112x112, asymmetric pads, a channel
  * multiplier, a residual aliasing y, every activation; max/average pooling with pads,
  * ceil_mode, dilation and windows wider than the row buffer; the global pools) live in
  * bench/kernels/dw_pool.c's --check mode, which this test builds and runs twice: for the
