@@ -11,6 +11,10 @@
  *     B' = (B - mean) * s + bias     (Gemm: B = beta * C, and beta becomes 1)
  * and writes the BatchNormalization's output value itself.  Constants other nodes read are
  * never modified.  A BN this pass cannot fold is left for its own emitter.
+ * The same rewrite absorbs into a Conv a Mul or an Add by a constant of one value per
+ * output channel (shape [C, 1, 1], [1, C, 1, 1] or a scalar), which is how tf2onnx
+ * writes a BatchNormalization that follows a depthwise convolution: s = the factors,
+ * t = 0 for a Mul; s = 1, t = the terms for an Add.
  */
 #include <math.h>
 #include <string.h>
@@ -71,15 +75,16 @@ static bool bn_foldable(const Graph *g, const Node *bn, int64_t channels) {
     return bn->outputs[0]->dtype == DT_FLOAT;
 }
 
-/* Makes producer p write bn's output Y in place of its own output 0; bn dies. */
+/* Makes producer p write bn's output Y in place of its own output 0; bn (the
+ * BatchNormalization, Mul or Add folded into p) dies. */
 static bool take_over_output(Graph *g, Node *p, Node *bn) {
     Value *y = bn->outputs[0];
     p->outputs[0] = y;
     y->producer = p;
     bn->dead = true;
     const char *prev = p->fused;
-    p->fused = arena_printf(&g->arena, "%s%sBatchNormalization '%s'", prev ? prev : "",
-                            prev ? ", " : "", bn->name);
+    p->fused = arena_printf(&g->arena, "%s%s%s '%s'", prev ? prev : "", prev ? ", " : "",
+                            bn->op_type, bn->name);
     return p->fused != NULL;
 }
 
@@ -94,7 +99,44 @@ static bool ensure_inputs(Graph *g, Node *n, int count, Diag *d) {
     return true;
 }
 
-/* Conv(X, W[, B]) -> BN.  Returns false only on an error (out of memory). */
+/* The constant operand of a Mul or Add `n` that reads x, if it holds one float per
+ * channel of x (axis 1 of x, `channels` of them) or a single one, and does not change x's
+ * shape by broadcasting; else NULL. */
+static const Value *per_channel_operand(const Node *n, const Value *x, int64_t channels) {
+    if (n->n_inputs != 2 || !n->outputs[0] || !n->inputs[0] || !n->inputs[1]) return NULL;
+    const Value *c = n->inputs[0] == x ? n->inputs[1] : n->inputs[0];
+    if (c == x || !c->data || c->dtype != DT_FLOAT || c->rank > x->rank) return NULL;
+    if (!ir_same_shape(n->outputs[0], x)) return NULL;
+    const int64_t count = ir_numel(c);
+    if (count != 1 && count != channels) return NULL;
+    for (int a = 0; a < c->rank; a++) {   /* right-aligned with x: only axis 1 may be > 1 */
+        const int xa = x->rank - c->rank + a;
+        if (c->dims[a] != 1 && xa != 1) return NULL;
+    }
+    return c;
+}
+
+/* Per-channel factors s and terms t of the node that follows the Conv: a foldable
+ * BatchNormalization, or a Mul or Add by a per-channel constant.  False when it is none. */
+static bool affine_factors(const Graph *g, const Node *f, const Value *x, int64_t oc,
+                           double *s, double *t) {
+    if (is_op(f, "BatchNormalization"))
+        return bn_foldable(g, f, oc) && bn_factors(f, oc, s, t);
+    const bool mul = is_op(f, "Mul");
+    if (!mul && !is_op(f, "Add")) return false;
+    const Value *c = per_channel_operand(f, x, oc);
+    if (!c) return false;
+    const float *v = c->data;
+    for (int64_t k = 0; k < oc; k++) {
+        const double e = v[ir_numel(c) == 1 ? 0 : k];
+        if (!isfinite(e)) return false;
+        s[k] = mul ? e : 1.0;
+        t[k] = mul ? 0.0 : e;
+    }
+    return true;
+}
+
+/* Conv(X, W[, B]) -> BN (or Mul, Add).  Returns false only on an error (out of memory). */
 static bool fold_into_conv(Graph *g, Node *conv, Node *bn, Arena *tmp, Diag *d) {
     Value *w = conv->inputs[1];
     Value *b = conv->n_inputs > 2 ? conv->inputs[2] : NULL;
@@ -103,18 +145,17 @@ static bool fold_into_conv(Graph *g, Node *conv, Node *bn, Arena *tmp, Diag *d) 
     int64_t wn = ir_numel(w);
     if (oc <= 0 || wn <= 0 || wn % oc != 0) return true;
     if (b && !is_const_vector(b, oc)) return true;
-    const Value *x = bn->inputs[0];
-    if (x->rank < 2 || x->dims[1] != oc || !bn_foldable(g, bn, oc)) return true;
+    const Value *x = conv->outputs[0];
+    if (x->rank < 2 || x->dims[1] != oc) return true;
 
     double *s = arena_array(tmp, (size_t)oc, sizeof(double));
     double *t = arena_array(tmp, (size_t)oc, sizeof(double));
-    if (!s || !t) { diag_error(d, bn, "out of memory folding BatchNormalization"); return false; }
-    if (!bn_factors(bn, oc, s, t)) return true;
+    if (!s || !t) { diag_error(d, bn, "out of memory folding into a Conv"); return false; }
+    if (!affine_factors(g, bn, x, oc, s, t)) return true;
 
     Value *nw = new_const(g, w->name, w->rank, w->dims, d);
     int64_t bdims[1] = { oc };
-    Value *nb = nw ? new_const(g, b ? b->name : bn->inputs[2]->name, 1, bdims, d)
-                   : NULL;
+    Value *nb = nw ? new_const(g, b ? b->name : "bias", 1, bdims, d) : NULL;
     if (!nb) return false;
     const float *src = w->data, *bsrc = b ? b->data : NULL;
     float *dst = nw->data, *bdst = nb->data;
@@ -220,17 +261,23 @@ bool pass_fold_batchnorm(Graph *g, const PassOptions *opt, Diag *d) {
     bool ok = true;
     for (int i = 0; i < g->n_nodes && ok; i++) {
         Node *bn = g->nodes[i];
-        if (bn->dead || !is_op(bn, "BatchNormalization") || bn->n_inputs < 5) continue;
+        if (bn->dead) continue;
+        const bool is_bn = is_op(bn, "BatchNormalization") && bn->n_inputs >= 5;
+        const bool affine = (is_op(bn, "Mul") || is_op(bn, "Add")) && bn->n_inputs == 2;
+        if (!is_bn && !affine) continue;
+        /* the non-constant input, written by the producer to fold into */
         Value *x = bn->inputs[0];
+        if (affine && x && x->data) x = bn->inputs[1];
         if (!x || !x->producer || x->dtype != DT_FLOAT) continue;
         Node *p = x->producer;
         if (p->dead || p->n_outputs < 1 || p->outputs[0] != x) continue;
-        if (p->epi.act != ONNXCC_ACT_NONE) continue;
+        if (p->epi.act != ONNXCC_ACT_NONE || p->n_inputs < 2) continue;
+        const bool conv = is_op(p, "Conv");
+        const bool gemm = is_bn && (is_op(p, "Gemm") || is_op(p, "MatMul"));
+        if (!conv && !gemm) continue;
+        /* (a scan of the schedule: only for the few nodes that got this far) */
         if (ir_value_single_consumer(g, x) != bn) continue;
-        if (is_op(p, "Conv") && p->n_inputs >= 2)
-            ok = fold_into_conv(g, p, bn, &tmp, d);
-        else if ((is_op(p, "Gemm") || is_op(p, "MatMul")) && p->n_inputs >= 2)
-            ok = fold_into_gemm(g, p, bn, &tmp, d);
+        ok = conv ? fold_into_conv(g, p, bn, &tmp, d) : fold_into_gemm(g, p, bn, &tmp, d);
     }
     arena_free(&tmp);
     ir_graph_compact(g);

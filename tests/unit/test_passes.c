@@ -1004,3 +1004,68 @@ Test(passes_preflight, every_problem_is_reported_at_once) {
     diag_free(&d);
     ir_graph_free(g);
 }
+
+/* Conv -> Mul(c1) -> Add(c2), tf2onnx's form of a BatchNormalization after a depthwise
+ * convolution; c1 and c2 have the shapes given (one value per output channel, or not). */
+static Graph *build_conv_mul_add(int mul_rank, const int64_t *mul_dims, int add_rank,
+                                 const int64_t *add_dims) {
+    Graph *g = tb_graph();
+    int64_t xd[4] = { 1, 2, 5, 5 }, wd[4] = { BN_C, 2, 3, 3 };
+    Value *in[2] = { tb_input(g, "x", 4, xd), tb_const_rand(g, "w", 4, wd, 21, -1, 1) };
+    Node *conv = tb_node(g, "Conv", "conv", 2, in, 1);
+    Value *min[2] = { conv->outputs[0], tb_const_rand(g, "c1", mul_rank, mul_dims, 22, 0.5f, 2) };
+    Node *mul = tb_node(g, "Mul", "mul", 2, min, 1);
+    Value *ain[2] = { tb_const_rand(g, "c2", add_rank, add_dims, 23, -1, 1), mul->outputs[0] };
+    Node *add = tb_node(g, "Add", "add", 2, ain, 1);
+    tb_output(g, add->outputs[0]);
+    return g;
+}
+
+Test(passes_bn, per_channel_mul_and_add_fold_into_the_conv) {
+    const int64_t mul_dims[4] = { 1, BN_C, 1, 1 }, add_dims[3] = { BN_C, 1, 1 };
+    Graph *g = build_conv_mul_add(4, mul_dims, 3, add_dims);
+    Diag d;
+    cr_assert(pipeline_without(g, "pack_weights", &d));
+    diag_free(&d);
+    cr_assert_eq(g->n_nodes, 1, "%d nodes left", g->n_nodes);
+    cr_assert_str_eq(g->nodes[0]->op_type, "Conv");
+    cr_assert_str_eq(g->outputs[0]->name, "add_out0");
+    cr_assert_not_null(strstr(g->nodes[0]->fused, "Mul 'mul'"));
+    cr_assert_not_null(strstr(g->nodes[0]->fused, "Add 'add'"));
+    Graph *ref = build_conv_mul_add(4, mul_dims, 3, add_dims);
+    cr_assert(pipeline_without(ref, "fold_batchnorm", &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(ref, "Mul") + tb_count_live(ref, "Add"), 2);
+    expect_same_numbers(g, ref, 1e-5f);
+    ir_graph_free(ref);
+    ir_graph_free(g);
+}
+
+Test(passes_bn, a_scalar_mul_folds_and_a_per_column_add_does_not) {
+    /* c1 a scalar: folds; c2 of shape [3] runs along the last axis (W), not the channels */
+    const int64_t scalar[1] = { 1 }, per_column[1] = { 3 };
+    Graph *g = build_conv_mul_add(1, scalar, 1, per_column);
+    Diag d;
+    cr_assert(pipeline_without(g, "pack_weights", &d), "%s", d.n_messages ? d.messages[0] : "");
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "Mul"), 0);
+    cr_assert_eq(tb_count_live(g, "Add"), 1);
+    Graph *ref = build_conv_mul_add(1, scalar, 1, per_column);
+    cr_assert(pipeline_without(ref, "fold_batchnorm", &d));
+    diag_free(&d);
+    expect_same_numbers(g, ref, 1e-5f);
+    ir_graph_free(ref);
+    ir_graph_free(g);
+}
+
+Test(passes_bn, a_mul_that_broadcasts_the_conv_output_is_not_folded) {
+    /* c1 of shape [2, BN_C, 1, 1] makes the output [2, BN_C, 3, 3]: not a per-channel
+     * scaling of the Conv's output */
+    const int64_t wide[4] = { 2, BN_C, 1, 1 }, add_dims[1] = { 1 };
+    Graph *g = build_conv_mul_add(4, wide, 1, add_dims);
+    Diag d;
+    cr_assert(tb_pipeline(g, false, &d));
+    diag_free(&d);
+    cr_assert_eq(tb_count_live(g, "Mul"), 1);
+    ir_graph_free(g);
+}
