@@ -303,8 +303,8 @@ def write_markdown(path, results, meta):
     lines = [
         "# onnxcc vs onnxruntime: benchmark results",
         "",
-        "Median time per run (batch 1, random weights, one fixed input), onnxcc's generated C"
-        " against onnxruntime on the same CPU; ratio = onnxcc / onnxruntime (below 1: onnxcc"
+        "Median time per run (random weights, one fixed input; batch 1 unless the model's"
+        " input says otherwise), onnxcc's generated C against onnxruntime on the same CPU; ratio = onnxcc / onnxruntime (below 1: onnxcc"
         " is faster), at the same number of threads: onnxcc with 1 thread (NAME_run) against"
         " onnxruntime with 1 intra-op thread, and onnxcc with a pool of 2 threads"
         " (NAME_run_pool) against onnxruntime with 2. \"2T speed-up\" is onnxcc's 1-thread"
@@ -411,7 +411,7 @@ def write_png(path, results):
     ax.set_xticks(x)
     ax.set_xticklabels(names, rotation=30, ha="right")
     ax.set_ylabel("onnxcc time / onnxruntime time (log)")
-    ax.set_title("onnxcc vs onnxruntime, batch 1 (below 1: onnxcc faster)")
+    ax.set_title("onnxcc vs onnxruntime (below 1: onnxcc faster)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
