@@ -8,15 +8,30 @@
  * input size x stride) fixes the total padding, split with Python's floor division
  * (the extra at the end for SAME_UPPER, at the beginning otherwise); with pads, the
  * output is stride * (in - 1) + output_padding + (k - 1) * dilation + 1 - pads, unless
- * output_shape is given.  Emitted as plain loops (no runtime kernel yet): correct first;
- * the U-Net-style models of issue 5 will want a faster one. */
+ * output_shape is given.
+ *
+ * Emitted, for float, as a matrix product and a scatter (col2im): per image and group,
+ * the runtime GEMM computes col = W^T x X, one row per (output channel, kernel tap) and
+ * one column per input position (W^T is read in place: its rows are W's contiguous
+ * columns), into scratch; each row of col then adds into the output positions its tap
+ * reaches, one contiguous input row at a time (bounds solved per row, no test per
+ * element).  When the taps tile the output exactly (stride = kernel, no dilation, pads
+ * or output padding, the U-Net upsampling) every output is written once, so the bias is
+ * added there and nothing is cleared first.  Double, and the degenerate shapes (no
+ * input positions or channels), use plain scatter loops. */
 #include <stdio.h>
 #include <string.h>
 
+#include "base/checked.h"
 #include "ir/shape.h"
 #include "ops/op_util.h"
 
-enum { CT_MAX_SPATIAL = 3 };
+enum {
+    CT_MAX_SPATIAL = 3,
+    CT_MAX_ROW_COPY = 16384,     /* bytes of a col row the scatter copies to the stack */
+};
+/* The largest col buffer the GEMM path uses (bytes); beyond it the scatter loops run. */
+static const size_t ct_max_col_bytes = (size_t)1 << 31;
 
 typedef struct CtGeom {
     int ns;                             /* spatial dims */
@@ -182,10 +197,11 @@ static bool ct_fold(Graph *gr, Node *n, Diag *d) {
     return true;
 }
 
-static bool ct_emit(Emitter *e, const Node *n, Diag *d) {
+/* The plain scatter loops (double, degenerate shapes): each input element adds into the
+ * outputs it reaches. */
+static bool ct_emit_loops(Emitter *e, const Node *n, const CtGeom *gp) {
     const Value *x = n->inputs[0], *b = op_input(n, 2);
-    CtGeom g;
-    if (!ct_geom(n, &g, d)) return false;
+    const CtGeom g = *gp;
     const char *T = dtype_ctype(x->dtype);
     const int64_t nin = shape_numel(g.ns, g.in), nout = shape_numel(g.ns, g.out);
     const int64_t nk = shape_numel(g.ns, g.k), cg = g.C / g.group, mg = g.M / g.group;
@@ -236,8 +252,164 @@ static bool ct_emit(Emitter *e, const Node *n, Diag *d) {
     return emit_close(e);
 }
 
+/* Bytes of the col buffer of one group's product ([M / group x taps][input positions]
+ * floats), or 0 when the GEMM path is not taken (double, degenerate or too large). */
+static size_t ct_col_bytes(const Node *n, const CtGeom *g) {
+    if (n->inputs[0]->dtype != DT_FLOAT) return 0;
+    const int64_t nin = shape_numel(g->ns, g->in), nk = shape_numel(g->ns, g->k);
+    const int64_t nout = shape_numel(g->ns, g->out), mg = g->M / g->group;
+    size_t rows, bytes;
+    if (nin <= 0 || nk <= 0 || nout <= 0 || mg <= 0 || g->C == 0 || g->N == 0 ||
+        !size_mul((size_t)mg, (size_t)nk, &rows) || !size_mul(rows, (size_t)nin, &bytes) ||
+        !size_mul(bytes, sizeof(float), &bytes) || bytes > ct_max_col_bytes)
+        return 0;
+    return bytes;
+}
+
+/* Whether the taps tile the output exactly: each output position is reached by one
+ * (input position, tap) pair, so the scatter may store instead of add. */
+static bool ct_exact_tiling(const CtGeom *g) {
+    for (int a = 0; a < g->ns; a++)
+        if (g->stride[a] != g->k[a] || g->dil[a] != 1 || g->pad[a] != 0 ||
+            g->out[a] != g->in[a] * g->stride[a])
+            return false;
+    return true;
+}
+
+/* The col2im scatter of one group: row (mm, tap) of col adds into output channel mm of
+ * yg at the positions i * stride - pad + tap * dilation that fall inside. */
+static void ct_emit_col2im(Emitter *e, const Node *n, const CtGeom *g, bool exact) {
+    const int ns = g->ns, L = ns - 1;
+    const int64_t nin = shape_numel(ns, g->in), nk = shape_numel(ns, g->k);
+    const int64_t nout = shape_numel(ns, g->out), mg = g->M / g->group;
+    const bool bias = op_input(n, 2) != NULL;
+    int64_t is[CT_MAX_SPATIAL], ks[CT_MAX_SPATIAL], os[CT_MAX_SPATIAL];
+    shape_strides(ns, g->in, is);
+    shape_strides(ns, g->k, ks);
+    shape_strides(ns, g->out, os);
+    char koff[256], ioff[256], ooff[256];
+    ou_index_expr(koff, ns, ks, 0, "t");
+    ou_index_expr(ioff, L, is, 0, "i");
+    ou_index_expr(ooff, L, os, 0, "o");
+    emit_open(e, "for (size_t mm = 0; mm < %lld; mm++)", (long long)mg);
+    if (exact && bias)
+        emit_line(e, "const float bv = x2[g * %lld + mm];   /* the channel's bias */",
+                  (long long)mg);
+    else if (exact)
+        emit_line(e, "const float bv = 0.0f;   /* no bias */");
+    emit_line(e, "float *ym = yg + mm * %lld;   /* output channel mm: [out...] */",
+              (long long)nout);
+    for (int a = 0; a < ns; a++)
+        emit_open(e, "for (int64_t t%d = 0; t%d < %lld; t%d++)", a, a, (long long)g->k[a], a);
+    emit_line(e, "const float *cr = col + (mm * %lld + (size_t)(%s)) * %lld;   /* row (mm, tap) */",
+              (long long)nk, koff, (long long)nin);
+    char pos[128];
+    for (int a = 0; a < L; a++) {
+        emit_open(e, "for (int64_t i%d = 0; i%d < %lld; i%d++)", a, a, (long long)g->in[a], a);
+        ct_pos_expr(pos, sizeof pos, g, a);
+        emit_line(e, "const int64_t o%d = %s;", a, pos);
+        emit_line(e, "if (o%d < 0 || o%d >= %lld) continue;", a, a, (long long)g->out[a]);
+    }
+    /* the last axis: o = i * stride + c, inside for i in [lo, hi) */
+    const long long s = (long long)g->stride[L], in = (long long)g->in[L];
+    const long long out = (long long)g->out[L];
+    char land[64];
+    snprintf(land, sizeof land, "t%d", L);
+    if (g->dil[L] != 1)
+        snprintf(land + strlen(land), sizeof land - strlen(land), " * %lld",
+                 (long long)g->dil[L]);
+    if (g->pad[L] != 0)
+        snprintf(land + strlen(land), sizeof land - strlen(land), " - (%lld)",
+                 (long long)g->pad[L]);
+    emit_line(e, "const int64_t c%d = %s;   /* where input position 0 lands */", L, land);
+    emit_line(e, "const int64_t lo = c%d >= 0 ? 0 : (%lld - c%d) / %lld;", L, s - 1, L, s);
+    emit_line(e, "const int64_t hi_out = c%d >= %lld ? 0 : (%lld - c%d) / %lld + 1;", L, out,
+              out - 1, L, s);
+    emit_line(e, "const int64_t hi = hi_out < %lld ? hi_out : %lld;", in, in);
+    /* Inlined into the model's run function, col and the output are slices of the one
+     * workspace, and the vectoriser gives up on loads and stores of different strides
+     * from one object: a copy of the row on the stack is a separate one. */
+    if ((size_t)in * sizeof(float) <= CT_MAX_ROW_COPY) {
+        emit_line(e, "float src[%lld];   /* the input row on the stack: its loads cannot alias "
+                  "dst */", in);
+        emit_line(e, "memcpy(src, cr + (size_t)(%s), %zu);", ioff, (size_t)in * sizeof(float));
+    } else {
+        emit_line(e, "const float *restrict src = cr + (size_t)(%s);", ioff);
+    }
+    emit_line(e, "float *restrict dst = ym + (size_t)(%s);", ooff);
+    emit_open(e, "for (int64_t i%d = lo; i%d < hi; i%d++)", L, L, L);
+    if (exact)
+        emit_line(e, "dst[i%d * %lld + c%d] = src[i%d] + bv;", L, s, L, L);
+    else
+        emit_line(e, "dst[i%d * %lld + c%d] += src[i%d];", L, s, L, L);
+    emit_close(e);
+    for (int a = 0; a < L; a++) emit_close(e);
+    for (int a = 0; a < ns; a++) emit_close(e);
+    emit_close(e);
+}
+
+/* Float: per image and group, col = W^T x X by the runtime GEMM, then col2im. */
+static bool ct_emit_gemm(Emitter *e, const Node *n, const CtGeom *g) {
+    const Value *x = n->inputs[0], *b = op_input(n, 2);
+    const int64_t nin = shape_numel(g->ns, g->in), nk = shape_numel(g->ns, g->k);
+    const int64_t nout = shape_numel(g->ns, g->out);
+    const int64_t cg = g->C / g->group, mg = g->M / g->group;
+    const bool exact = ct_exact_tiling(g);
+    char sx[128], sy[128];
+    emit_line(e, "/* ConvTranspose %s -> %s, %lld group(s): per image and group, col = W^T x X",
+              ou_shape(sx, sizeof sx, x), ou_shape(sy, sizeof sy, n->outputs[0]),
+              (long long)g->group);
+    emit_line(e, " * ([%lld channels x %lld taps][%lld input positions], the runtime GEMM), "
+              "then each row of col", (long long)mg, (long long)nk, (long long)nin);
+    emit_line(e, " * %s */",
+              exact ? "stored where its tap lands (the taps tile the output: one write each, "
+                      "bias added there)"
+                    : "added into the output positions its tap reaches");
+    emit_line(e, "float *col = (float *)scratch;");
+    if (!exact) {
+        emit_open(e, "for (size_t nm = 0; nm < %lld; nm++)", (long long)(g->N * g->M));
+        if (b) emit_line(e, "const float bv = x2[nm %% %lld];", (long long)g->M);
+        else emit_line(e, "const float bv = 0.0f;");
+        emit_line(e, "for (size_t s = 0; s < %lld; s++) y0[nm * %lld + s] = bv;",
+                  (long long)nout, (long long)nout);
+        emit_close(e);
+    }
+    emit_open(e, "for (size_t n = 0; n < %lld; n++)", (long long)g->N);
+    emit_open(e, "for (size_t g = 0; g < %lld; g++)", (long long)g->group);
+    emit_line(e, "/* col[%lld][%lld] = W_g^T [%lld][%lld] x X_g [%lld][%lld] */",
+              (long long)(mg * nk), (long long)nin, (long long)(mg * nk), (long long)cg,
+              (long long)cg, (long long)nin);
+    emit_line(e, "onnxcc_f32_gemm(%lld, %lld, %lld, 1.0f, x1 + g * %lld, 1, %lld,",
+              (long long)(mg * nk), (long long)nin, (long long)cg, (long long)(cg * mg * nk),
+              (long long)(mg * nk));
+    emit_line(e, "                x0 + (n * %lld + g * %lld) * %lld, %lld, 1, col, %lld, NULL, "
+              "pool);", (long long)g->C, (long long)cg, (long long)nin, (long long)nin,
+              (long long)nin);
+    emit_line(e, "float *yg = y0 + (n * %lld + g * %lld) * %lld;   /* the group's outputs */",
+              (long long)g->M, (long long)mg, (long long)nout);
+    ct_emit_col2im(e, n, g, exact);
+    emit_close(e);
+    return emit_close(e);
+}
+
+static bool ct_emit(Emitter *e, const Node *n, Diag *d) {
+    CtGeom g;
+    if (!ct_geom(n, &g, d)) return false;
+    if (ct_col_bytes(n, &g) > 0) return ct_emit_gemm(e, n, &g);
+    return ct_emit_loops(e, n, &g);
+}
+
+static size_t ct_scratch(const Node *n) {
+    CtGeom g;
+    Diag d;
+    diag_init(&d);
+    const size_t bytes = ct_geom(n, &g, &d) ? ct_col_bytes(n, &g) : 0;
+    diag_free(&d);
+    return bytes;
+}
+
 const OpDef op_convtranspose = {
     .name = "ConvTranspose", .domain = "", .since = 1, .min_inputs = 2, .max_inputs = 3,
     .min_outputs = 1, .max_outputs = 1, .infer = ct_infer, .fold = ct_fold, .emit = ct_emit,
-    .memory = OP_MEMORY_SEPARATE,
+    .scratch_bytes = ct_scratch, .memory = OP_MEMORY_SEPARATE,
 };

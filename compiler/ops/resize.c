@@ -10,6 +10,18 @@
  *   - fold evaluates the sum over the product of the axes' taps,
  *   - emit writes the tables as static const arrays and a loop nest over the output that
  *     sums over the taps (nearest: one tap, a plain copy).
+ * When only the last two axes are resized (images: NCHW) and nothing is extrapolated, the
+ * emitted code is separable instead, with contiguous inner loops the C compiler
+ * vectorises (the summation order changes, within float rounding):
+ *   - linear and cubic (float, double) resize each input row of a plane horizontally into
+ *     scratch (tables [tap][output column]), then combine those rows vertically (a
+ *     weighted sum of whole rows per output row);
+ *   - nearest copies whole rows, gathered through a column table or memcpy'd, and repeats
+ *     the previous output row when two output rows read the same input row;
+ *   - along the columns, a whole enlargement factor r (x2 in U-Nets) makes the tables
+ *     periodic away from the clamped edges: that interior is written phase by phase with
+ *     constant weights and contiguous loads (no gather), the edges use the tables.
+ * Other axes, types and tf_crop_and_resize with extrapolation keep the general loop nest.
  * Supported: modes nearest (round_prefer_floor / round_prefer_ceil / floor / ceil), linear
  * and cubic (cubic_coeff_a, exclude_outside) along any number of axes of any rank;
  * antialias for linear and cubic; every coordinate_transformation_mode; scales or sizes,
@@ -27,10 +39,18 @@
 enum {
     RZ_MAX_TAPS = 1024,          /* taps of one axis (antialias widens them as 2 / scale) */
     RZ_ROW_VALUES = 8,           /* table values per emitted line for one-tap tables */
+    RZ_SUM_TAPS = 4,             /* separable passes: taps written out as one sum, up to */
+    RZ_MAX_PERIOD = 8,           /* whole enlargement factors written out phase by phase */
+    RZ_MIN_PERIODS = 4,          /* input columns the periodic loop must cover to be used */
+    RZ_MAX_SHIFTS = 16,          /* spread of the input positions one periodic column reads */
+    RZ_MAX_ROW_COPY = 16384,     /* bytes of an input row the periodic pass copies to the stack */
 };
 /* Output dims and source coordinates are computed in double; beyond this magnitude they
  * would lose their integer precision. */
 static const double rz_max_coord = 1e15;
+/* Weights of a periodic axis's columns that differ by less than this (rounding of the
+ * source coordinates) count as equal: far below float's precision. */
+static const double rz_period_weight_tol = 1e-12;
 
 typedef enum RzMode { RZ_NEAREST, RZ_LINEAR, RZ_CUBIC } RzMode;
 typedef enum RzCoord {
@@ -848,6 +868,379 @@ static void rz_emit_interp(Emitter *e, const RzPlan *pl, const RzLoops *l, DType
     }
 }
 
+/* ---- emit: separable passes over the last two axes ---- */
+
+/* Whether the separable passes apply: only the last two axes resized (at least one),
+ * nothing extrapolated, and for interpolation a float or double element type. */
+static bool rz_separable(const RzPlan *pl, DType t) {
+    const RzParams *p = &pl->p;
+    if (p->rank < 2) return false;
+    if (p->mode != RZ_NEAREST && t != DT_FLOAT && t != DT_DOUBLE) return false;
+    bool any = false;
+    for (int k = 0; k < p->rank; k++) {
+        const RzAxis *a = &pl->ax[k];
+        if (!a->active) continue;
+        if (k < p->rank - 2) return false;
+        for (int64_t j = 0; a->ext && j < p->out[k]; j++)
+            if (a->ext[j]) return false;
+        any = true;
+    }
+    return any;
+}
+
+static bool rz_vertical_first(const RzPlan *pl);
+
+/* Bytes of the rows between the two passes of one plane ([in H][out W] elements, or
+ * [out H][in W] vertical first), which interpolation needs when both axes are resized; 0
+ * otherwise. */
+static size_t rz_sep_scratch(const RzPlan *pl, DType t) {
+    const RzParams *p = &pl->p;
+    const int h = p->rank - 2, w = p->rank - 1;
+    if (!rz_separable(pl, t) || p->mode == RZ_NEAREST || !pl->ax[h].active ||
+        !pl->ax[w].active)
+        return 0;
+    size_t bytes;
+    const int64_t rows = rz_vertical_first(pl) ? p->out[h] : p->in[h];
+    const int64_t width = rz_vertical_first(pl) ? p->in[w] : p->out[w];
+    if (!size_mul((size_t)rows, (size_t)width, &bytes) ||
+        !size_mul(bytes, dtype_size(t), &bytes))
+        return 0;
+    return bytes;
+}
+
+/* What a separable table of an axis holds: input positions, or weights in float or
+ * double (the accumulator type). */
+typedef enum RzTable { RZ_TABLE_INDEX, RZ_TABLE_FLOAT, RZ_TABLE_DOUBLE } RzTable;
+
+/* Emits a table of axis a: name[taps][out] (by_tap) or name[out][taps], of the plain
+ * input positions (not scaled by a stride; `in` positions) or of the weights. */
+static void rz_emit_table(Emitter *e, const RzAxis *a, int64_t in, int64_t out,
+                          const char *name, bool by_tap, RzTable kind) {
+    const int64_t rows = by_tap ? a->taps : out, cols = by_tap ? out : a->taps;
+    const char *type = kind == RZ_TABLE_DOUBLE ? "double"
+                     : kind == RZ_TABLE_FLOAT  ? "float"
+                     : in - 1 > INT32_MAX      ? "int64_t" : "int32_t";
+    /* integers are short: more of them per line */
+    const int64_t per_line = kind == RZ_TABLE_INDEX ? 4 * RZ_ROW_VALUES : RZ_ROW_VALUES;
+    char lit[40];
+    StrBuf line;
+    sb_init(&line);
+    emit_open(e, "static const %s %s[%lld][%lld] =", type, name, (long long)rows,
+              (long long)cols);
+    for (int64_t r = 0; r < rows; r++) {
+        sb_puts(&line, "{");
+        for (int64_t c = 0; c < cols; c++) {
+            const int64_t at = by_tap ? c * a->taps + r : r * a->taps + c;
+            const char *v = kind == RZ_TABLE_INDEX ? c_int64(lit, (long long)a->idx[at])
+                          : kind == RZ_TABLE_DOUBLE ? c_double(lit, a->w[at])
+                          : c_float(lit, (float)a->w[at]);
+            sb_printf(&line, " %s%s", v, c + 1 < cols ? "," : " },");
+            if (by_tap && (c + 1) % per_line == 0 && c + 1 < cols) rz_flush(e, &line);
+        }
+        rz_flush(e, &line);
+    }
+    e->indent--;
+    emit_line(e, "};");
+    sb_free(&line);
+}
+
+/* dst[j] = the weighted sum over the taps of W(tap) * V(tap), for j in [j0, j1): the
+ * formats hold one %s for the tap.  Up to RZ_SUM_TAPS taps as one sum (v_sum), more as a
+ * first pass and then one accumulating pass per tap (v_loop, tap t). */
+static void rz_emit_tap_sum(Emitter *e, int taps, int64_t j0, int64_t j1, const char *dst,
+                            const char *fmt_w, const char *v_sum, const char *v_loop) {
+    char tap[16], wb[160], vb[160];
+    if (j0 >= j1) return;
+    StrBuf line;
+    sb_init(&line);
+    emit_open(e, "for (size_t j = %lld; j < %lld; j++)", (long long)j0, (long long)j1);
+    sb_printf(&line, "%s[j] =", dst);
+    for (int t = 0; t < (taps <= RZ_SUM_TAPS ? taps : 1); t++) {
+        snprintf(tap, sizeof tap, "%d", t);
+        snprintf(wb, sizeof wb, fmt_w, tap);
+        snprintf(vb, sizeof vb, taps <= RZ_SUM_TAPS ? v_sum : v_loop, tap);
+        sb_printf(&line, "%s %s * %s", t ? " +" : "", wb, vb);
+    }
+    sb_puts(&line, ";");
+    rz_flush(e, &line);
+    emit_close(e);
+    if (taps > RZ_SUM_TAPS) {
+        snprintf(wb, sizeof wb, fmt_w, "t");
+        snprintf(vb, sizeof vb, v_loop, "t");
+        emit_open(e, "for (size_t t = 1; t < %d; t++)", taps);
+        emit_line(e, "for (size_t j = %lld; j < %lld; j++) %s[j] += %s * %s;", (long long)j0,
+                  (long long)j1, dst, wb, vb);
+        emit_close(e);
+    }
+    sb_free(&line);
+}
+
+/* An axis enlarged by a whole factor r whose tables repeat: output column r * q + ph reads
+ * input positions q + d[ph][t] with weights w[ph][t] for every q in [qlo, qhi) (the
+ * coordinate mappings are affine, so only the edges, where positions are clamped,
+ * differ).  That interior is emitted as a loop over q with contiguous loads and the
+ * phases written out, which vectorises (no gather); the edges use the tables. */
+typedef struct RzPeriod {
+    int r;                       /* the factor; 0: no periodic interior */
+    int64_t qlo, qhi;            /* the input positions of the interior */
+    int64_t ref;                 /* an interior position, whose columns give d and w */
+    int64_t dmin, dmax;          /* the range of the shifts d */
+} RzPeriod;
+
+/* Whether the r output columns of input position q follow those of ref. */
+static bool rz_period_match(const RzAxis *a, int r, int64_t q, int64_t ref) {
+    for (int ph = 0; ph < r; ph++)
+        for (int t = 0; t < a->taps; t++) {
+            const int64_t c = (r * q + ph) * a->taps + t, cr = (r * ref + ph) * a->taps + t;
+            if (a->idx[c] - q != a->idx[cr] - ref ||
+                (a->w && fabs(a->w[c] - a->w[cr]) > rz_period_weight_tol))
+                return false;
+        }
+    return true;
+}
+
+static void rz_period(const RzAxis *a, int64_t in, int64_t out, RzPeriod *pd) {
+    memset(pd, 0, sizeof *pd);
+    if (a->taps > RZ_SUM_TAPS || in < RZ_MIN_PERIODS || out % in != 0 ||
+        out / in < 2 || out / in > RZ_MAX_PERIOD)
+        return;
+    const int r = (int)(out / in);
+    const int64_t ref = in / 2;
+    int64_t lo = ref, hi = ref + 1;
+    while (lo > 0 && rz_period_match(a, r, lo - 1, ref)) lo--;
+    while (hi < in && rz_period_match(a, r, hi, ref)) hi++;
+    if (hi - lo < RZ_MIN_PERIODS) return;
+    int64_t dmin = 0, dmax = 0;
+    for (int64_t c = 0; c < (int64_t)r * a->taps; c++) {
+        const int64_t d = a->idx[r * ref * a->taps + c] - ref;
+        dmin = c == 0 || d < dmin ? d : dmin;
+        dmax = c == 0 || d > dmax ? d : dmax;
+    }
+    if (dmax - dmin >= RZ_MAX_SHIFTS) return;
+    *pd = (RzPeriod){ .r = r, .qlo = lo, .qhi = hi, .ref = ref, .dmin = dmin, .dmax = dmax };
+}
+
+/* Whether the periodic interior covers every column: then the tables are not read. */
+static bool rz_period_whole(const RzPeriod *pd, int64_t in) {
+    return pd->r && pd->qlo == 0 && pd->qhi == in;
+}
+
+/* "q", "q + 2" or "q - 1": input position q shifted by d. */
+static const char *rz_shifted(char *buf, size_t size, int64_t d) {
+    if (d == 0) snprintf(buf, size, "q");
+    else snprintf(buf, size, "q %c %lld", d > 0 ? '+' : '-', (long long)(d > 0 ? d : -d));
+    return buf;
+}
+
+/* One row's pass along the columns, xr [in] to dst [out] (both restrict, elements of C
+ * type T): through the tables hoff / hwt (nearest: hoff alone), and for a periodic axis the
+ * interior phase by phase. */
+static void rz_emit_row_pass(Emitter *e, const RzAxis *a, const RzPeriod *pp, int64_t in,
+                             int64_t out, const char *T, size_t es, const char *dst, bool dbl) {
+    const RzPeriod pd = *pp;
+    const int64_t head = pd.r ? pd.r * pd.qlo : out, tail = pd.r ? pd.r * pd.qhi : out;
+    if (a->w) {
+        rz_emit_tap_sum(e, a->taps, 0, head, dst, "hwt[%s][j]", "xr[hoff[%s][j]]",
+                        "xr[hoff[%s][j]]");
+    } else if (head > 0) {
+        emit_line(e, "for (size_t j = 0; j < %lld; j++) %s[j] = xr[hoff[0][j]];",
+                  (long long)head, dst);
+    }
+    if (!pd.r) return;
+    /* one pointer per shift d of the input position, based at q = qlo, so that every
+     * load is a contiguous stream (a loop reading xr[q - 1] and xr[q + 1] is not
+     * vectorised by clang: it forwards the loads from one iteration to the next) */
+    /* Inlined into the model's run function, xr and dst may be slices of the one
+     * workspace, and the vectoriser gives up on loads and stores of different strides
+     * from one object: a copy of the row on the stack is a separate one. */
+    const char *src = "xr";
+    if ((size_t)in * es <= RZ_MAX_ROW_COPY) {
+        emit_line(e, "%s xrow[%lld];   /* the row on the stack: its loads cannot alias dst */",
+                  T, (long long)in);
+        emit_line(e, "memcpy(xrow, xr, %zu);", (size_t)in * es);
+        src = "xrow";
+    }
+    const int64_t dmin = pd.dmin, dmax = pd.dmax;
+    bool used[RZ_MAX_SHIFTS] = { false };
+    for (int64_t c = 0; c < (int64_t)pd.r * a->taps; c++)
+        used[a->idx[pd.r * pd.ref * a->taps + c] - pd.ref - dmin] = true;
+    emit_line(e, "/* columns %lld to %lld: %d per input position q = %lld + k, read at q's "
+              "neighbours with fixed weights */", (long long)head, (long long)tail - 1, pd.r,
+              (long long)pd.qlo);
+    char sh[48];
+    for (int64_t dd = dmin; dd <= dmax; dd++)
+        if (used[dd - dmin])
+            emit_line(e, "const %s *restrict xs%lld = %s + %lld;   /* x[%s] */", T,
+                      (long long)(dd - dmin), src, (long long)(pd.qlo + dd),
+                      rz_shifted(sh, sizeof sh, dd));
+    emit_line(e, "%s *restrict hq = %s + %lld;   /* hq[%d k + phase]: output column %d q + "
+              "phase */", T, dst, (long long)head, pd.r, pd.r);
+    emit_open(e, "for (size_t k = 0; k < %lld; k++)", (long long)(pd.qhi - pd.qlo));
+    StrBuf line;
+    sb_init(&line);
+    char lit[40];
+    for (int ph = 0; ph < pd.r; ph++) {
+        sb_printf(&line, "hq[%d * k + %d] =", pd.r, ph);
+        for (int t = 0; t < a->taps; t++) {
+            const int64_t c = (pd.r * pd.ref + ph) * a->taps + t;
+            const long long xi = (long long)(a->idx[c] - pd.ref - dmin);
+            if (a->w)
+                sb_printf(&line, "%s %s * xs%lld[k]", t ? " +" : "",
+                          dbl ? c_double(lit, a->w[c]) : c_float(lit, (float)a->w[c]), xi);
+            else
+                sb_printf(&line, " xs%lld[k]", xi);
+        }
+        sb_puts(&line, ";");
+        rz_flush(e, &line);
+    }
+    sb_free(&line);
+    emit_close(e);
+    if (a->w)
+        rz_emit_tap_sum(e, a->taps, tail, out, dst, "hwt[%s][j]", "xr[hoff[%s][j]]",
+                        "xr[hoff[%s][j]]");
+    else if (tail < out)
+        emit_line(e, "for (size_t j = %lld; j < %lld; j++) %s[j] = xr[hoff[0][j]];",
+                  (long long)tail, (long long)out, dst);
+}
+
+/* Whether interpolation on both axes runs the vertical pass first: when the input has
+ * more rows than the output reads (shrinking without antialias), resizing every input row
+ * horizontally first would do more work than combining rows first. */
+static bool rz_vertical_first(const RzPlan *pl) {
+    const RzParams *p = &pl->p;
+    const int h = p->rank - 2, w = p->rank - 1;
+    const double th = pl->ax[h].taps, tw = pl->ax[w].taps;
+    const double ih = (double)p->in[h], iw = (double)p->in[w];
+    const double oh = (double)p->out[h], ow = (double)p->out[w];
+    return oh * iw * th + oh * ow * tw < ih * ow * tw + oh * ow * th;
+}
+
+/* The horizontal pass of `count` rows: src rows of in elements to dst rows of out. */
+static void rz_emit_h_pass(Emitter *e, const RzAxis *a, const RzPeriod *pd, int64_t count,
+                           int64_t in, int64_t out, DType t, const char *src, const char *dst) {
+    const char *T = dtype_ctype(t);
+    emit_open(e, "for (size_t r = 0; r < %lld; r++)", (long long)count);
+    emit_line(e, "const %s *restrict xr = %s + r * %lld;", T, src, (long long)in);
+    emit_line(e, "%s *restrict hr = %s + r * %lld;", T, dst, (long long)out);
+    rz_emit_row_pass(e, a, pd, in, out, T, dtype_size(t), "hr", t == DT_DOUBLE);
+    emit_close(e);
+}
+
+/* The vertical pass: output row i of dst (rows of width elements) is the weighted sum of
+ * the src rows voff[i][..]. */
+static void rz_emit_v_pass(Emitter *e, const RzAxis *a, int64_t count, int64_t width,
+                           DType t, const char *src, const char *dst) {
+    const char *T = dtype_ctype(t);
+    emit_open(e, "for (size_t i = 0; i < %lld; i++)", (long long)count);
+    emit_line(e, "%s *restrict yr = %s + i * %lld;", T, dst, (long long)width);
+    if (a->taps <= RZ_SUM_TAPS)
+        for (int k = 0; k < a->taps; k++)
+            emit_line(e, "const %s *restrict r%d = %s + (size_t)voff[i][%d] * %lld;", T, k, src,
+                      k, (long long)width);
+    else
+        emit_line(e, "const %s *restrict src = %s;", T, src);
+    char v_loop[96];
+    snprintf(v_loop, sizeof v_loop, "src[(size_t)voff[i][%%s] * %lld + j]", (long long)width);
+    rz_emit_tap_sum(e, a->taps, 0, width, "yr", "vwt[i][%s]", "r%s[j]", v_loop);
+    emit_close(e);
+}
+
+/* Linear / cubic, separable: per plane, a horizontal pass over the rows and a vertical
+ * pass combining whole rows, through scratch when both axes are resized (in the cheaper
+ * order, rz_vertical_first). */
+static void rz_emit_sep_interp(Emitter *e, const RzPlan *pl, DType t) {
+    const RzParams *p = &pl->p;
+    const int h = p->rank - 2, w = p->rank - 1;
+    const RzAxis *ah = &pl->ax[h], *aw = &pl->ax[w];
+    const bool dbl = t == DT_DOUBLE;
+    const char *T = dtype_ctype(t);
+    const int64_t ih = p->in[h], iw = p->in[w], oh = p->out[h], ow = p->out[w];
+    int64_t planes = 1;
+    for (int k = 0; k < h; k++) planes *= p->in[k];
+    RzPeriod pd = { 0 };
+    if (aw->active) rz_period(aw, iw, ow, &pd);
+    if (aw->active && !rz_period_whole(&pd, iw)) {
+        emit_line(e, "/* axis %d (columns): %lld -> %lld, %d taps; tables [tap][output column] */",
+                  w, (long long)iw, (long long)ow, aw->taps);
+        rz_emit_table(e, aw, iw, ow, "hoff", true, RZ_TABLE_INDEX);
+        rz_emit_table(e, aw, iw, ow, "hwt", true, dbl ? RZ_TABLE_DOUBLE : RZ_TABLE_FLOAT);
+    }
+    if (ah->active) {
+        emit_line(e, "/* axis %d (rows): %lld -> %lld, %d taps; tables [output row][tap] */", h,
+                  (long long)ih, (long long)oh, ah->taps);
+        rz_emit_table(e, ah, ih, oh, "voff", false, RZ_TABLE_INDEX);
+        rz_emit_table(e, ah, ih, oh, "vwt", false, dbl ? RZ_TABLE_DOUBLE : RZ_TABLE_FLOAT);
+    }
+    const bool both = aw->active && ah->active, vfirst = both && rz_vertical_first(pl);
+    if (vfirst)
+        emit_line(e, "%s *rows = (%s *)scratch;   /* [%lld][%lld]: the plane's output rows "
+                  "before the horizontal pass */", T, T, (long long)oh, (long long)iw);
+    else if (both)
+        emit_line(e, "%s *rows = (%s *)scratch;   /* [%lld][%lld]: the plane's input rows "
+                  "resized horizontally */", T, T, (long long)ih, (long long)ow);
+    emit_open(e, "for (size_t p = 0; p < %lld; p++)", (long long)planes);
+    emit_line(e, "const %s *xp = x0 + p * %lld;   /* [%lld][%lld] */", T, (long long)(ih * iw),
+              (long long)ih, (long long)iw);
+    emit_line(e, "%s *yp = y0 + p * %lld;   /* [%lld][%lld] */", T, (long long)(oh * ow),
+              (long long)oh, (long long)ow);
+    if (vfirst) {
+        rz_emit_v_pass(e, ah, oh, iw, t, "xp", "rows");
+        rz_emit_h_pass(e, aw, &pd, oh, iw, ow, t, "rows", "yp");
+    } else {
+        if (aw->active) rz_emit_h_pass(e, aw, &pd, ih, iw, ow, t, "xp", both ? "rows" : "yp");
+        if (ah->active) rz_emit_v_pass(e, ah, oh, ow, t, both ? "rows" : "xp", "yp");
+    }
+    emit_close(e);
+}
+
+/* Nearest, separable: each output row is an input row, gathered through the column table
+ * or copied whole; a row that repeats the previous one's source copies that output row. */
+static void rz_emit_sep_nearest(Emitter *e, const RzPlan *pl, DType t) {
+    const RzParams *p = &pl->p;
+    const int h = p->rank - 2, w = p->rank - 1;
+    const RzAxis *ah = &pl->ax[h], *aw = &pl->ax[w];
+    const char *T = dtype_ctype(t);
+    const size_t es = dtype_size(t);
+    const int64_t ih = p->in[h], iw = p->in[w], oh = p->out[h], ow = p->out[w];
+    int64_t planes = 1;
+    for (int k = 0; k < h; k++) planes *= p->in[k];
+    RzPeriod pd = { 0 };
+    if (aw->active) rz_period(aw, iw, ow, &pd);
+    if (aw->active && !rz_period_whole(&pd, iw)) {
+        emit_line(e, "/* axis %d (columns): %lld -> %lld, the input column of each output "
+                  "column */", w, (long long)iw, (long long)ow);
+        rz_emit_table(e, aw, iw, ow, "hoff", true, RZ_TABLE_INDEX);
+    }
+    if (ah->active) {
+        emit_line(e, "/* axis %d (rows): %lld -> %lld, the input row of each output row */", h,
+                  (long long)ih, (long long)oh);
+        rz_emit_table(e, ah, ih, oh, "voff", true, RZ_TABLE_INDEX);
+    }
+    emit_open(e, "for (size_t p = 0; p < %lld; p++)", (long long)planes);
+    emit_line(e, "const %s *xp = x0 + p * %lld;   /* [%lld][%lld] */", T, (long long)(ih * iw),
+              (long long)ih, (long long)iw);
+    emit_line(e, "%s *yp = y0 + p * %lld;   /* [%lld][%lld] */", T, (long long)(oh * ow),
+              (long long)oh, (long long)ow);
+    emit_open(e, "for (size_t i = 0; i < %lld; i++)", (long long)oh);
+    emit_line(e, "%s *restrict yr = yp + i * %lld;", T, (long long)ow);
+    if (ah->active) {
+        emit_open(e, "if (i > 0 && voff[0][i] == voff[0][i - 1])");
+        emit_line(e, "memcpy(yr, yr - %lld, %zu);   /* the same input row again */",
+                  (long long)ow, (size_t)ow * es);
+        emit_line(e, "continue;");
+        emit_close(e);
+        emit_line(e, "const %s *restrict xr = xp + (size_t)voff[0][i] * %lld;", T, (long long)iw);
+    } else {
+        emit_line(e, "const %s *restrict xr = xp + i * %lld;", T, (long long)iw);
+    }
+    if (aw->active)
+        rz_emit_row_pass(e, aw, &pd, iw, ow, T, es, "yr", false);
+    else
+        emit_line(e, "memcpy(yr, xr, %zu);", (size_t)iw * es);
+    emit_close(e);
+    emit_close(e);
+}
+
 static bool rz_emit(Emitter *e, const Node *n, Diag *d) {
     RzPlan pl;
     if (!rz_plan(n, &pl, d)) {
@@ -861,6 +1254,17 @@ static bool rz_emit(Emitter *e, const Node *n, Diag *d) {
     const RzParams *p = &pl.p;
     const DType t = n->inputs[0]->dtype;
     char sx[128], sy[128];
+    if (rz_separable(&pl, t)) {
+        emit_line(e, "/* Resize (%s, %s) %s -> %s, separable over the last two axes",
+                  rz_mode_names[p->mode], rz_coord_names[p->coord],
+                  ou_shape(sx, sizeof sx, n->inputs[0]),
+                  ou_shape(sy, sizeof sy, n->outputs[0]));
+        emit_line(e, " * (tables computed at compile time) */");
+        if (p->mode == RZ_NEAREST) rz_emit_sep_nearest(e, &pl, t);
+        else rz_emit_sep_interp(e, &pl, t);
+        rz_plan_free(&pl);
+        return true;
+    }
     emit_line(e, "/* Resize (%s, %s) %s -> %s", rz_mode_names[p->mode],
               rz_coord_names[p->coord], ou_shape(sx, sizeof sx, n->inputs[0]),
               ou_shape(sy, sizeof sy, n->outputs[0]));
@@ -913,14 +1317,25 @@ static int64_t rz_flops(const Node *n) {
     return count < 0 ? 0 : pl.p.mode == RZ_NEAREST ? count : 2 * taps * count;
 }
 
+/* Scratch of the separable interpolation (rz_sep_scratch); none for the other paths. */
+static size_t rz_scratch(const Node *n) {
+    RzPlan pl;
+    Diag d;
+    diag_init(&d);
+    const size_t bytes = rz_plan(n, &pl, &d) ? rz_sep_scratch(&pl, n->inputs[0]->dtype) : 0;
+    rz_plan_free(&pl);
+    diag_free(&d);
+    return bytes;
+}
+
 const OpDef op_resize = {
     .name = "Resize", .domain = "", .since = 10, .min_inputs = 1, .max_inputs = 4,
     .min_outputs = 1, .max_outputs = 1, .infer = rz_infer, .fold = rz_fold, .emit = rz_emit,
-    .memory = OP_MEMORY_SEPARATE, .flops = rz_flops,
+    .scratch_bytes = rz_scratch, .memory = OP_MEMORY_SEPARATE, .flops = rz_flops,
 };
 
 const OpDef op_upsample = {
     .name = "Upsample", .domain = "", .since = 7, .min_inputs = 1, .max_inputs = 2,
     .min_outputs = 1, .max_outputs = 1, .infer = rz_infer, .fold = rz_fold, .emit = rz_emit,
-    .memory = OP_MEMORY_SEPARATE, .flops = rz_flops,
+    .scratch_bytes = rz_scratch, .memory = OP_MEMORY_SEPARATE, .flops = rz_flops,
 };

@@ -254,6 +254,201 @@ static Node *b_resize_crop(Graph *g, bool konst) {
     return n;
 }
 
+/* The separable passes over the last two axes (rz_separable): odd sizes, each axis
+ * alone, nearest row copies and repeats, a roi inside the input, and other element
+ * types through Casts. */
+
+/* Linear on both axes to sizes that are not multiples of a vector: [5][7] -> [9][13]. */
+static Node *b_resize_sep_linear(Graph *g, bool konst) {
+    Value *x = tb_e2e_input(g, konst, "x", 4, (int64_t[]){ 2, 3, 5, 7 }, 0);
+    Value *sz = tb_const_i64(g, "sz", 1, (int64_t[]){ 2 }, (int64_t[]){ 9, 13 });
+    Node *n = tb_node(g, "Resize", "rz", 4, (Value *[]){ x, NULL, NULL, sz }, 1);
+    n->opset = 19;
+    tb_attr_str(g, n, "mode", "linear");
+    tb_attr_ints(g, n, "axes", (int64_t[]){ 2, 3 }, 2);
+    return n;
+}
+
+/* Cubic on the rows only (the vertical pass reads the input): [6][5] -> [10][5]. */
+static Node *b_resize_sep_cubic_rows(Graph *g, bool konst) {
+    Value *x = tb_e2e_input(g, konst, "x", 4, (int64_t[]){ 1, 2, 6, 5 }, 0);
+    Value *s = tb_const(g, "s", 1, (int64_t[]){ 4 }, (float[]){ 1, 1, 1.7f, 1 });
+    Node *n = tb_node(g, "Resize", "rz", 3, (Value *[]){ x, NULL, s }, 1);
+    n->opset = 19;
+    tb_attr_str(g, n, "mode", "cubic");
+    return n;
+}
+
+/* Linear on the columns only (the horizontal pass writes the output), align_corners:
+ * [3][4][5] -> [3][4][11]. */
+static Node *b_resize_sep_linear_cols(Graph *g, bool konst) {
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 3, 4, 5 }, 0);
+    Value *sz = tb_const_i64(g, "sz", 1, (int64_t[]){ 1 }, (int64_t[]){ 11 });
+    Node *n = tb_node(g, "Resize", "rz", 4, (Value *[]){ x, NULL, NULL, sz }, 1);
+    n->opset = 19;
+    tb_attr_str(g, n, "mode", "linear");
+    tb_attr_ints(g, n, "axes", (int64_t[]){ 2 }, 1);
+    tb_attr_str(g, n, "coordinate_transformation_mode", "align_corners");
+    return n;
+}
+
+/* Antialiased cubic shrinking (more than RZ_SUM_TAPS taps: the per-tap passes) on a rank-2
+ * input (one plane): [13][11] -> [5][4]. */
+static Node *b_resize_sep_cubic_antialias(Graph *g, bool konst) {
+    Value *x = tb_e2e_input(g, konst, "x", 2, (int64_t[]){ 13, 11 }, 0);
+    Value *sz = tb_const_i64(g, "sz", 1, (int64_t[]){ 2 }, (int64_t[]){ 5, 4 });
+    Node *n = tb_node(g, "Resize", "rz", 4, (Value *[]){ x, NULL, NULL, sz }, 1);
+    n->opset = 19;
+    tb_attr_str(g, n, "mode", "cubic");
+    tb_attr_int(g, n, "antialias", 1);
+    return n;
+}
+
+/* Nearest on both axes, enlarging (rows repeat: copied from the previous output row) by
+ * 2.2 x 1.6: [5][7] -> [11][11]. */
+static Node *b_resize_sep_nearest(Graph *g, bool konst) {
+    Value *x = tb_e2e_input(g, konst, "x", 4, (int64_t[]){ 1, 3, 5, 7 }, 0);
+    Value *s = tb_const(g, "s", 1, (int64_t[]){ 4 }, (float[]){ 1, 1, 2.2f, 1.6f });
+    Node *n = tb_node(g, "Resize", "rz", 3, (Value *[]){ x, NULL, s }, 1);
+    n->opset = 19;
+    tb_attr_str(g, n, "nearest_mode", "round_prefer_ceil");
+    return n;
+}
+
+/* Nearest on the rows only, shrinking then enlarging: whole rows memcpy'd. */
+static Node *b_resize_sep_nearest_rows(Graph *g, bool konst) {
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 7, 3 }, 0);
+    Value *s = tb_const(g, "s", 1, (int64_t[]){ 3 }, (float[]){ 1, 0.6f, 1 });
+    Node *n = tb_node(g, "Resize", "rz", 3, (Value *[]){ x, NULL, s }, 1);
+    n->opset = 19;
+    Node *m = tb_node(g, "Resize", "rz2", 3, (Value *[]){ n->outputs[0], NULL,
+                      tb_const(g, "s2", 1, (int64_t[]){ 3 }, (float[]){ 1, 2.5f, 1 }) }, 1);
+    m->opset = 19;
+    if (konst) tb_fold_chain(g, (Node *[]){ n }, 1);
+    return m;
+}
+
+/* tf_crop_and_resize with a roi inside the input: nothing is extrapolated, so the
+ * separable passes apply. */
+static Node *b_resize_sep_crop_inside(Graph *g, bool konst) {
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 6, 8 }, 0);
+    Value *roi = tb_const(g, "roi", 1, (int64_t[]){ 4 }, (float[]){ 0.1f, 0.2f, 0.8f, 0.9f });
+    Value *sz = tb_const_i64(g, "sz", 1, (int64_t[]){ 2 }, (int64_t[]){ 7, 5 });
+    Node *n = tb_node(g, "Resize", "rz", 4, (Value *[]){ x, roi, NULL, sz }, 1);
+    n->opset = 19;
+    tb_attr_ints(g, n, "axes", (int64_t[]){ 1, 2 }, 2);
+    tb_attr_str(g, n, "mode", "linear");
+    tb_attr_str(g, n, "coordinate_transformation_mode", "tf_crop_and_resize");
+    return n;
+}
+
+/* x -> Cast(t) -> Resize (mode, both last axes x 1.5) -> Cast(float). */
+static Node *resize_typed(Graph *g, bool konst, DType t, const char *mode) {
+    Value *x = tb_e2e_input(g, konst, "x", 4, (int64_t[]){ 1, 2, 5, 6 }, 0);
+    Node *c = tb_node(g, "Cast", "cx", 1, (Value *[]){ x }, 1);
+    tb_attr_int(g, c, "to", t);
+    Value *s = tb_const(g, "s", 1, (int64_t[]){ 4 }, (float[]){ 1, 1, 1.5f, 1.5f });
+    Node *n = tb_node(g, "Resize", "rz", 3, (Value *[]){ c->outputs[0], NULL, s }, 1);
+    n->opset = 19;
+    tb_attr_str(g, n, "mode", mode);
+    Node *cy = tb_node(g, "Cast", "cy", 1, (Value *[]){ n->outputs[0] }, 1);
+    tb_attr_int(g, cy, "to", DT_FLOAT);
+    if (konst) tb_fold_chain(g, (Node *[]){ c, n }, 2);
+    return cy;
+}
+
+static Node *b_resize_sep_double(Graph *g, bool konst) {
+    return resize_typed(g, konst, DT_DOUBLE, "linear");
+}
+
+static Node *b_resize_sep_half_nearest(Graph *g, bool konst) {
+    return resize_typed(g, konst, DT_FLOAT16, "nearest");
+}
+
+/* Whole enlargement factors: the interior columns phase by phase (rz_period), the edges
+ * through the tables.  Linear x 2 on an odd width, cubic x 3 (4 taps), nearest x 2, and
+ * align_corners x 2, whose columns do not repeat (the tables only). */
+static Node *resize_whole(Graph *g, bool konst, const char *mode, const char *coord,
+                          float sh, float sw) {
+    Value *x = tb_e2e_input(g, konst, "x", 4, (int64_t[]){ 1, 2, 5, 9 }, 0);
+    Value *s = tb_const(g, "s", 1, (int64_t[]){ 4 }, (float[]){ 1, 1, sh, sw });
+    Node *n = tb_node(g, "Resize", "rz", 3, (Value *[]){ x, NULL, s }, 1);
+    n->opset = 19;
+    tb_attr_str(g, n, "mode", mode);
+    tb_attr_str(g, n, "coordinate_transformation_mode", coord);
+    return n;
+}
+
+static Node *b_resize_x2_linear(Graph *g, bool konst) {
+    return resize_whole(g, konst, "linear", "half_pixel", 2, 2);
+}
+
+static Node *b_resize_x3_cubic(Graph *g, bool konst) {
+    return resize_whole(g, konst, "cubic", "pytorch_half_pixel", 1, 3);
+}
+
+static Node *b_resize_x2_nearest(Graph *g, bool konst) {
+    return resize_whole(g, konst, "nearest", "asymmetric", 2, 2);
+}
+
+static Node *b_resize_x2_align_corners(Graph *g, bool konst) {
+    return resize_whole(g, konst, "linear", "align_corners", 2, 2);
+}
+
+/* Double with a whole factor: the weights written as double literals. */
+static Node *b_resize_x2_double(Graph *g, bool konst) {
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 2, 3, 9 }, 0);
+    Node *c = tb_node(g, "Cast", "cx", 1, (Value *[]){ x }, 1);
+    tb_attr_int(g, c, "to", DT_DOUBLE);
+    Value *s = tb_const(g, "s", 1, (int64_t[]){ 3 }, (float[]){ 1, 2, 4 });
+    Node *n = tb_node(g, "Resize", "rz", 3, (Value *[]){ c->outputs[0], NULL, s }, 1);
+    n->opset = 19;
+    tb_attr_str(g, n, "mode", "cubic");
+    Node *cy = tb_node(g, "Cast", "cy", 1, (Value *[]){ n->outputs[0] }, 1);
+    tb_attr_int(g, cy, "to", DT_FLOAT);
+    if (konst) tb_fold_chain(g, (Node *[]){ c, n }, 2);
+    return cy;
+}
+
+/* Shrinking the rows without antialias: combining rows first is cheaper (vertical pass
+ * first, rz_vertical_first), then the columns: [20][6] -> [3][9], and [24][8] -> [2][16]
+ * whose columns double (the periodic interior after the vertical pass). */
+static Node *resize_rows_first(Graph *g, bool konst, int64_t ih, int64_t iw, int64_t oh,
+                               int64_t ow) {
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 2, ih, iw }, 0);
+    Value *sz = tb_const_i64(g, "sz", 1, (int64_t[]){ 2 }, (int64_t[]){ oh, ow });
+    Node *n = tb_node(g, "Resize", "rz", 4, (Value *[]){ x, NULL, NULL, sz }, 1);
+    n->opset = 19;
+    tb_attr_str(g, n, "mode", "linear");
+    tb_attr_ints(g, n, "axes", (int64_t[]){ 1, 2 }, 2);
+    return n;
+}
+
+static Node *b_resize_rows_first(Graph *g, bool konst) {
+    return resize_rows_first(g, konst, 20, 6, 3, 9);
+}
+
+static Node *b_resize_rows_first_x2(Graph *g, bool konst) {
+    return resize_rows_first(g, konst, 24, 8, 2, 16);
+}
+
+Test(resize_run, vertical_first) { emit_vs_fold(b_resize_rows_first); }
+Test(resize_run, vertical_first_whole_factor) { emit_vs_fold(b_resize_rows_first_x2); }
+Test(resize_run, whole_factor_linear_x2) { emit_vs_fold(b_resize_x2_linear); }
+Test(resize_run, whole_factor_cubic_x3) { emit_vs_fold(b_resize_x3_cubic); }
+Test(resize_run, whole_factor_nearest_x2) { emit_vs_fold(b_resize_x2_nearest); }
+Test(resize_run, whole_factor_align_corners) { emit_vs_fold(b_resize_x2_align_corners); }
+Test(resize_run, whole_factor_double) { emit_vs_fold(b_resize_x2_double); }
+Test(resize_run, separable_linear_odd_sizes) { emit_vs_fold(b_resize_sep_linear); }
+Test(resize_run, separable_cubic_rows_only) { emit_vs_fold(b_resize_sep_cubic_rows); }
+Test(resize_run, separable_linear_columns_only) { emit_vs_fold(b_resize_sep_linear_cols); }
+Test(resize_run, separable_cubic_antialias) { emit_vs_fold(b_resize_sep_cubic_antialias); }
+Test(resize_run, separable_nearest) { emit_vs_fold(b_resize_sep_nearest); }
+Test(resize_run, separable_nearest_rows_only) { emit_vs_fold(b_resize_sep_nearest_rows); }
+Test(resize_run, separable_crop_inside) { emit_vs_fold(b_resize_sep_crop_inside); }
+Test(resize_run, separable_double) { emit_vs_fold(b_resize_sep_double); }
+Test(resize_run, separable_float16_nearest) { emit_vs_fold(b_resize_sep_half_nearest); }
+
 Test(resize_run, linear_antialias) { emit_vs_fold(b_resize_linear_antialias); }
 Test(resize_run, cubic_exclude_outside_axes) { emit_vs_fold(b_resize_cubic_exclude); }
 Test(resize_run, nearest_axes_ceil) { emit_vs_fold(b_resize_nearest_axes); }
