@@ -17,8 +17,12 @@
  * direction from its last valid step down to 0.  sequence_lens[b] (int32, read at run
  * time, 0 <= len <= seq_length) limits row b: Y is 0 past it and Y_h / Y_c hold the state
  * after its last step.  The weights are read at run time (they are graph inputs in the
- * conformance models); the gate products are plain loops.  fold runs the same engine in
- * double on constant inputs.
+ * conformance models).  fold runs the same engine in double on constant inputs.
+ *
+ * Emitted code: float nodes take the runtime's kernels (see "the float path" below: one
+ * GEMM for the input projection of all steps, R^T packed once per run, a small GEMM per
+ * step over the batch rows together, vector Sigmoid/Tanh over whole gate blocks); double
+ * nodes, and empty ones, run the engine above as plain loops.
  *
  * layout 0: X [seq][batch][input], Y [seq][dirs][batch][hidden], Y_h [dirs][batch][hidden];
  * layout 1: X [batch][seq][input], Y [batch][seq][dirs][hidden], Y_h [batch][dirs][hidden].
@@ -30,6 +34,7 @@
 
 #include "base/checked.h"
 #include "ops/op_util.h"
+#include "onnxcc_gemm.h"
 
 /* ---- the three ops as data -------------------------------------------------------------- */
 
@@ -686,6 +691,356 @@ static void emit_direction(Emitter *e, const Node *n, const CMath *m, const RnnG
     emit_close(e);
 }
 
+/* ---- emit: the float path, through the runtime's GEMM ---------------------------------
+ *
+ * float models (the exported ones) run as onnxruntime's kernels do:
+ *  1. per direction, the input projection of every step and batch row at once, one GEMM
+ *     xw[T * B][GH] = X W^T + (Wb + Rb) (GRU with linear_before_reset: Wb alone on the
+ *     rows of n, whose Rbn the step multiplies by r);
+ *  2. W^T and R^T copied once per run into the packed-B layout of onnxcc_gemm.h
+ *     (onnxcc_f32_pack_b_t), so that each step's recurrent product rh[rows][GH] = h R^T
+ *     is one small GEMM reading it in place (onnxcc_f32_gemm_rows_pb);
+ *  3. the gate equations over contiguous gate blocks: Sigmoid and Tanh through the
+ *     runtime's vector onnxcc_f32_act, the other activations, clip, peepholes and
+ *     input_forget as plain loops.
+ * Batch rows advance together; with sequence_lens each row runs alone (its own length).
+ * double models keep the per-row loops above (emit_direction). */
+
+/* Where the float path's buffers lie in scratch (offsets in floats).  R^T is packed in
+ * one or two groups of columns: GRU without linear_before_reset multiplies the rows of n
+ * by r . h, after the rows of z and r, so those are separate products. */
+typedef struct FastPlan {
+    int64_t wp, xw, rh, h, c, tmp, bias, total;
+    int n_groups;
+    int64_t g_col[2], g_cols[2], g_at[2];   /* first column, columns, packed offset */
+} FastPlan;
+
+static int64_t packed_floats(int64_t k, int64_t n) {
+    return (n + ONNXCC_PACK_NR - 1) / ONNXCC_PACK_NR * ONNXCC_PACK_NR * k;
+}
+
+/* rnn_sizes bounded the product of the sizes (times 2 * dirs * gates + 2) by
+ * INT64_MAX / 8, so these sums of smaller products fit, in floats and in bytes. */
+static void fast_plan(RnnKind kind, bool lbr, int64_t T, int64_t B, int64_t I, int64_t H,
+                      int gates, FastPlan *p) {
+    const int64_t GH = gates * H;
+    const bool split = kind == RNN_GRU && !lbr;
+    int64_t at = 0;
+    p->n_groups = split ? 2 : 1;
+    p->g_col[0] = 0, p->g_cols[0] = split ? 2 * H : GH;
+    p->g_col[1] = 2 * H, p->g_cols[1] = H;
+    for (int k = 0; k < p->n_groups; k++) {
+        p->g_at[k] = at;
+        at += packed_floats(H, p->g_cols[k]);
+    }
+    p->wp = at, at += packed_floats(I, GH);
+    p->xw = at, at += T * B * GH;
+    p->rh = at, at += B * GH;
+    p->h = at, at += B * H;
+    p->c = at, at += B * H;
+    p->tmp = at, at += B * H;
+    p->bias = at, at += GH;
+    p->total = at;
+}
+
+/* Whether the float path applies: float32 (the runtime's GEMM and vector math) with at
+ * least one step and one batch row (the empty cases keep the simple loops). */
+static bool use_fast(const Node *n) {
+    const Value *x = n->inputs[RNN_IN_X];
+    return x->dtype == DT_FLOAT && x->rank == 3 && x->dims[0] > 0 && x->dims[1] > 0;
+}
+
+/* `dst[0 .. count) = act(src[0 .. count))` (dst may be src): Sigmoid and Tanh through
+ * the runtime's vector math, the others as a loop of emit_act. */
+static void emit_act_range(Emitter *e, const CMath *m, const RnnAct *a, const char *dst,
+                           const char *src, long long count) {
+    if (a->kind == ACT_SIGMOID || a->kind == ACT_TANH) {
+        emit_line(e, "onnxcc_f32_act(%s, %s, %s, %lld, 0.0f, 0.0f);   /* %s */",
+                  a->kind == ACT_SIGMOID ? "ONNXCC_ACT_SIGMOID" : "ONNXCC_ACT_TANH", src, dst,
+                  count, a->name);
+        return;
+    }
+    emit_open(e, "for (size_t j = 0; j < %lld; j++)   /* %s */", count, a->name);
+    emit_line(e, "const float v = (%s)[j];", src);
+    char out[160];
+    snprintf(out, sizeof out, "(%s)[j]", dst);
+    emit_act(e, m, a, out, "v");
+    emit_close(e);
+}
+
+/* Clips a[from .. from + count) to [-clip, clip] when the node has clip. */
+static void emit_clip_range(Emitter *e, const RnnGeom *gm, const char *a, long long from,
+                            long long count) {
+    if (!gm->has_clip) return;
+    char c[40];
+    c_float(c, gm->clip);
+    emit_open(e, "for (size_t j = %lld; j < %lld; j++)   /* clip */", from, from + count);
+    emit_line(e, "%s[j] = %s[j] > %s ? %s : %s[j] < -%s ? -%s : %s[j];", a, a, c, c, a, c, c,
+              a);
+    emit_close(e);
+}
+
+/* rh[rows][group's columns] = state[rows][H] x R^T (the group's packed columns): fewer
+ * rows than a GEMM tile through onnxcc_f32_gemm_rows_pb, more through the GEMM. */
+static void emit_rec_gemm(Emitter *e, const RnnGeom *gm, const FastPlan *p, int grp,
+                          const char *rows, int64_t n_rows, const char *state) {
+    const long long H = (long long)gm->hidden, GH = (long long)(gm->spec->gates * gm->hidden);
+    if (n_rows < ONNXCC_PACK_MR)
+        emit_line(e, "onnxcc_f32_gemm_rows_pb(%s, %lld, %lld, %s, %lld, rp + %lld, rh + %lld, "
+                  "%lld);", rows, (long long)p->g_cols[grp], H, state, H,
+                  (long long)p->g_at[grp], (long long)p->g_col[grp], GH);
+    else
+        emit_line(e, "onnxcc_f32_gemm_pb(%s, %lld, %lld, 1.0f, %s, %lld, 1, rp + %lld, "
+                  "rh + %lld, %lld, NULL, pool);", rows, (long long)p->g_cols[grp], H, state,
+                  H, (long long)p->g_at[grp], (long long)p->g_col[grp], GH);
+}
+
+/* Opens the loop over the rows of the block: a = rh's row, x = xw's, hr (and cr) the
+ * state's, tr (want_tr) tmp's. */
+static void open_rows(Emitter *e, const RnnGeom *gm, const char *rows, long long xw_row,
+                      bool want_tr) {
+    const long long H = (long long)gm->hidden, GH = (long long)(gm->spec->gates * gm->hidden);
+    emit_open(e, "for (size_t row = 0; row < %s; row++)", rows);
+    emit_line(e, "float *restrict a = rh + row * %lld;   /* [%lld] R h, then the gates */", GH,
+              GH);
+    emit_line(e, "const float *restrict x = xt + row * %lld;   /* [%lld] W x + bias */",
+              xw_row * GH, GH);
+    emit_line(e, "float *restrict hr = h + row * %lld;   /* [%lld] */", H, H);
+    if (gm->spec->kind == RNN_LSTM) emit_line(e, "float *restrict cr = c + row * %lld;", H);
+    if (want_tr) emit_line(e, "float *restrict tr = tmp + row * %lld;", H);
+}
+
+/* `a[from + j] += x[from + j]` over count columns. */
+static void emit_add_x(Emitter *e, long long from, long long count) {
+    emit_line(e, "for (size_t j = %lld; j < %lld; j++) a[j] += x[j];", from, from + count);
+}
+
+static void emit_fast_lstm(Emitter *e, const CMath *m, const RnnGeom *gm, const RnnAct *act,
+                           bool has_p, const char *rows, long long xw_row) {
+    const long long H = (long long)gm->hidden;
+    emit_line(e, "/* gates i, o, f, c at columns 0, H, 2H, 3H%s */",
+              has_p ? "; peepholes p = Pi, Po, Pf" : "");
+    open_rows(e, gm, rows, xw_row, true);
+    emit_add_x(e, 0, 4 * H);
+    if (!has_p && !gm->input_forget) {
+        emit_clip_range(e, gm, "a", 0, 4 * H);
+        emit_act_range(e, m, &act[0], "a", "a", 3 * H);
+    } else {
+        if (has_p) emit_line(e, "for (size_t j = 0; j < H; j++) a[j] += p[j] * cr[j], "
+                             "a[j + 2 * H] += p[j + 2 * H] * cr[j];");
+        emit_clip_range(e, gm, "a", 0, H);
+        emit_clip_range(e, gm, "a", 2 * H, 2 * H);
+        emit_act_range(e, m, &act[0], "a", "a", H);
+        if (gm->input_forget)
+            emit_line(e, "for (size_t j = 0; j < H; j++) a[j + 2 * H] = 1.0f - a[j];   "
+                      "/* input_forget */");
+        else
+            emit_act_range(e, m, &act[0], "a + 2 * H", "a + 2 * H", H);
+    }
+    emit_act_range(e, m, &act[1], "a + 3 * H", "a + 3 * H", H);
+    emit_line(e, "for (size_t j = 0; j < H; j++) cr[j] = a[j + 2 * H] * cr[j] + a[j] * a[j + 3 * H];");
+    if (has_p || gm->input_forget) {
+        if (has_p) emit_line(e, "for (size_t j = 0; j < H; j++) a[j + H] += p[j + H] * cr[j];");
+        emit_clip_range(e, gm, "a", H, H);
+        emit_act_range(e, m, &act[0], "a + H", "a + H", H);
+    }
+    emit_act_range(e, m, &act[2], "tr", "cr", H);
+    emit_line(e, "for (size_t j = 0; j < H; j++) hr[j] = a[j + H] * tr[j];");
+    emit_close(e);
+}
+
+static void emit_fast_gru(Emitter *e, const CMath *m, const RnnGeom *gm, const FastPlan *p,
+                          const RnnAct *act, bool has_b, const char *rows, int64_t n_rows,
+                          long long xw_row) {
+    const long long H = (long long)gm->hidden;
+    const bool late = !gm->linear_before_reset;
+    emit_line(e, "/* z = a[0:H], r = a[H:2H] after f; n from the columns [2H:3H] */");
+    open_rows(e, gm, rows, xw_row, late);
+    emit_add_x(e, 0, 2 * H);
+    emit_clip_range(e, gm, "a", 0, 2 * H);
+    emit_act_range(e, m, &act[0], "a", "a", 2 * H);
+    if (late) {
+        emit_line(e, "for (size_t j = 0; j < H; j++) tr[j] = a[j + H] * hr[j];   /* r . h */");
+        emit_close(e);
+        emit_line(e, "/* Rn (r . h) */");
+        emit_rec_gemm(e, gm, p, 1, rows, n_rows, "tmp");
+        open_rows(e, gm, rows, xw_row, false);
+        emit_add_x(e, 2 * H, H);
+    } else {
+        emit_line(e, "/* r . (Rn h + Rbn) */");
+        emit_line(e, "for (size_t j = 0; j < H; j++) a[j + 2 * H] = x[j + 2 * H] + "
+                  "a[j + H] * (a[j + 2 * H]%s);", has_b ? " + rb[j + 2 * H]" : "");
+    }
+    emit_clip_range(e, gm, "a", 2 * H, H);
+    emit_act_range(e, m, &act[1], "a + 2 * H", "a + 2 * H", H);
+    emit_line(e, "for (size_t j = 0; j < H; j++) hr[j] = (1.0f - a[j]) * a[j + 2 * H] + "
+              "a[j] * hr[j];");
+    emit_close(e);
+}
+
+static void emit_fast_simple(Emitter *e, const CMath *m, const RnnGeom *gm, const RnnAct *act,
+                             const char *rows, long long xw_row) {
+    const long long H = (long long)gm->hidden;
+    open_rows(e, gm, rows, xw_row, false);
+    emit_add_x(e, 0, H);
+    emit_clip_range(e, gm, "a", 0, H);
+    emit_act_range(e, m, &act[0], "hr", "a", H);
+    emit_close(e);
+}
+
+/* The state of the block's rows from initial_h / initial_c (or 0), or into Y_h / Y_c. */
+static void emit_state_io(Emitter *e, const RnnGeom *gm, const char *rows, int dir,
+                          bool load, bool h_io, bool c_io) {
+    const long long H = (long long)gm->hidden, s_at = (long long)(dir * gm->s_d);
+    const long long s_b = (long long)gm->s_b;
+    const bool lstm = gm->spec->kind == RNN_LSTM;
+    if (!h_io && !c_io && !load) return;
+    emit_open(e, "for (size_t row = 0; row < %s; row++)", rows);
+    if (load) {
+        if (h_io) emit_line(e, "memcpy(h + row * %lld, x5 + %lld + (b0 + row) * %lld, "
+                            "sizeof(float) * %lld);", H, s_at, s_b, H);
+        else emit_line(e, "memset(h + row * %lld, 0, sizeof(float) * %lld);", H, H);
+        if (lstm && c_io) emit_line(e, "memcpy(c + row * %lld, x6 + %lld + (b0 + row) * %lld, "
+                                    "sizeof(float) * %lld);", H, s_at, s_b, H);
+        else if (lstm) emit_line(e, "memset(c + row * %lld, 0, sizeof(float) * %lld);", H, H);
+    } else {
+        if (h_io) emit_line(e, "memcpy(y1 + %lld + (b0 + row) * %lld, h + row * %lld, "
+                            "sizeof(float) * %lld);", s_at, s_b, H, H);
+        if (c_io) emit_line(e, "memcpy(y2 + %lld + (b0 + row) * %lld, c + row * %lld, "
+                            "sizeof(float) * %lld);", s_at, s_b, H, H);
+    }
+    emit_close(e);
+}
+
+/* Per direction: the biases, W and R packed, the input projection. */
+static void emit_fast_prologue(Emitter *e, const Node *n, const RnnGeom *gm,
+                               const FastPlan *p, int dir) {
+    const long long H = (long long)gm->hidden, GH = (long long)(gm->spec->gates * gm->hidden);
+    const long long I = (long long)gm->input, TB = (long long)(gm->seq * gm->batch);
+    const bool has_b = op_input(n, RNN_IN_B);
+    const bool lbr = gm->spec->kind == RNN_GRU && gm->linear_before_reset;
+    emit_line(e, "const float *w = x1 + %lld;   /* W [%lld][%lld] */", (long long)dir * GH * I,
+              GH, I);
+    emit_line(e, "const float *r = x2 + %lld;   /* R [%lld][%lld] */", (long long)dir * GH * H,
+              GH, H);
+    if (has_b) {
+        emit_line(e, "const float *wb = x3 + %lld;", (long long)dir * 2 * GH);
+        emit_line(e, "const float *rb = wb + %lld;", GH);
+        if (lbr) emit_line(e, "/* bias = Wb + Rb (Wb alone on the rows of n: r . Rbn later) */");
+        else emit_line(e, "/* bias = Wb + Rb */");
+        emit_line(e, "for (size_t k = 0; k < %lld; k++) bias[k] = wb[k] + rb[k];",
+                  lbr ? 2 * H : GH);
+        if (lbr) emit_line(e, "for (size_t k = %lld; k < %lld; k++) bias[k] = wb[k];", 2 * H,
+                           GH);
+        emit_line(e, "const OnnxccEpilogue ep = { .bias = { bias, 0, 1 }, .bias_scale = 1.0f };");
+    }
+    emit_line(e, "/* W^T and R^T in the packed-B layout (panels of %d columns) */",
+              ONNXCC_PACK_NR);
+    emit_line(e, "onnxcc_f32_pack_b_t(%lld, %lld, w, %lld, wp);", GH, I, I);
+    for (int g = 0; g < p->n_groups; g++)
+        emit_line(e, "onnxcc_f32_pack_b_t(%lld, %lld, r + %lld, %lld, rp + %lld);%s",
+                  (long long)p->g_cols[g], H, (long long)(p->g_col[g] * gm->hidden), H,
+                  (long long)p->g_at[g],
+                  p->n_groups == 1 ? "" : g == 0 ? "   /* z, r */" : "   /* n */");
+    emit_line(e, "/* xw[%lld][%lld] = X W^T + bias: every step and row at once */", TB, GH);
+    emit_line(e, "onnxcc_f32_gemm_pb(%lld, %lld, %lld, 1.0f, x0, %lld, 1, wp, xw, %lld, %s, "
+              "pool);", TB, GH, I, I, GH, has_b ? "&ep" : "NULL");
+}
+
+/* One direction of the float path: the prologue, then the rows' time steps (all rows
+ * together, or each alone with sequence_lens). */
+static void emit_fast_direction(Emitter *e, const Node *n, const CMath *m, const RnnGeom *gm,
+                                const FastPlan *p, int dir) {
+    const RnnKind kind = gm->spec->kind;
+    const long long H = (long long)gm->hidden, GH = (long long)(gm->spec->gates * gm->hidden);
+    const long long T = (long long)gm->seq, B = (long long)gm->batch;
+    const bool rev = gm->reverse || dir == 1;
+    const bool has_b = op_input(n, RNN_IN_B), has_seq = op_input(n, RNN_IN_SEQLEN);
+    const bool has_p = kind == RNN_LSTM && op_input(n, RNN_IN_P);
+    const bool has_y = rnn_output(n, RNN_OUT_Y) && gm->seq > 0;
+    /* xw's rows in X's order: step t, batch row b at t * xw_t + b * xw_b */
+    const long long xw_t = gm->layout1 ? 1 : B, xw_b = gm->layout1 ? T : 1;
+    const char *rows = has_seq ? "1" : "nb";
+    const int64_t n_rows = has_seq ? 1 : gm->batch;
+    char yr[160];
+
+    emit_line(e, "/* direction %d: %s */", dir, rev ? "reverse" : "forward");
+    emit_line(e, "{");
+    e->indent++;
+    emit_fast_prologue(e, n, gm, p, dir);
+    if (has_p) emit_line(e, "const float *p = x7 + %lld;   /* Pi Po Pf */",
+                         (long long)dir * LSTM_PEEPHOLES * H);
+    {
+        if (has_seq) {
+            emit_line(e, "/* each row alone, for its own length */");
+            emit_open(e, "for (size_t b0 = 0; b0 < %lld; b0++)", B);
+            emit_line(e, "const int32_t len = x4[b0];");
+            emit_line(e, "if (len < 0 || len > %lld) return 1;   /* sequence_lens out of range */",
+                      T);
+        } else {
+            emit_line(e, "/* all %lld rows together */", B);
+            emit_line(e, "{");
+            e->indent++;
+            emit_line(e, "const size_t b0 = 0, nb = %lld, len = %lld;", B, T);
+        }
+        emit_state_io(e, gm, rows, dir, true, op_input(n, RNN_IN_H0),
+                      kind == RNN_LSTM && op_input(n, RNN_IN_C0));
+        emit_open(e, "for (size_t s = 0; s < (size_t)len; s++)");
+        emit_line(e, "const size_t t = %s;", rev ? "(size_t)len - 1 - s" : "s");
+        emit_line(e, "const float *xt = xw + (t * %lld + b0 * %lld) * %lld;   /* W x + bias */",
+                  xw_t, xw_b, GH);
+        emit_line(e, "/* rh = h R^T%s */", p->n_groups > 1 ? " (rows of z and r)" : "");
+        emit_rec_gemm(e, gm, p, 0, rows, n_rows, "h");
+        if (kind == RNN_LSTM) emit_fast_lstm(e, m, gm, gm->act[dir], has_p, rows, xw_b);
+        else if (kind == RNN_GRU)
+            emit_fast_gru(e, m, gm, p, gm->act[dir], has_b, rows, n_rows, xw_b);
+        else emit_fast_simple(e, m, gm, gm->act[dir], rows, xw_b);
+        if (has_y) {
+            y_row(yr, sizeof yr, gm, dir, "t");
+            emit_line(e, "for (size_t b = b0; b < b0 + %s; b++) memcpy(%s, h + (b - b0) * %lld, "
+                      "sizeof(float) * %lld);", rows, yr, H, H);
+        }
+        emit_close(e);
+        if (has_y && has_seq) {
+            emit_line(e, "const size_t b = b0;");
+            y_row(yr, sizeof yr, gm, dir, "t");
+            emit_line(e, "for (size_t t = (size_t)len; t < %lld; t++) "
+                      "memset(%s, 0, sizeof(float) * %lld);", T, yr, H);
+        }
+        emit_state_io(e, gm, rows, dir, false, rnn_output(n, RNN_OUT_YH),
+                      rnn_output(n, RNN_OUT_YC) != NULL);
+        emit_close(e);
+    }
+    emit_close(e);
+}
+
+/* The float path's body. */
+static void emit_fast(Emitter *e, const Node *n, const CMath *m, const RnnGeom *gm) {
+    const long long H = (long long)gm->hidden, GH = (long long)(gm->spec->gates * gm->hidden);
+    const long long T = (long long)gm->seq, B = (long long)gm->batch;
+    FastPlan p;
+    if (gm->spec->kind != RNN_SIMPLE) emit_line(e, "enum { H = %lld };   /* gate block */", H);
+    fast_plan(gm->spec->kind, gm->linear_before_reset, gm->seq, gm->batch, gm->input,
+              gm->hidden, gm->spec->gates, &p);
+    emit_line(e, "float *rp = (float *)scratch;   /* R^T packed: panels of [%lld][%d] */", H,
+              ONNXCC_PACK_NR);
+    emit_line(e, "float *wp = rp + %lld;   /* W^T packed: panels of [%lld][%d] */",
+              (long long)p.wp, (long long)gm->input, ONNXCC_PACK_NR);
+    emit_line(e, "float *xw = rp + %lld;   /* [%lld][%lld] W x + bias, every step and row */",
+              (long long)p.xw, T * B, GH);
+    emit_line(e, "float *rh = rp + %lld;   /* [%lld][%lld] R h, then the gates */",
+              (long long)p.rh, B, GH);
+    emit_line(e, "float *h = rp + %lld;   /* [%lld][%lld] hidden state */", (long long)p.h, B, H);
+    if (gm->spec->kind == RNN_LSTM)
+        emit_line(e, "float *c = rp + %lld;   /* [%lld][%lld] cell state */", (long long)p.c, B, H);
+    if (gm->spec->kind == RNN_LSTM || (gm->spec->kind == RNN_GRU && !gm->linear_before_reset))
+        emit_line(e, "float *tmp = rp + %lld;   /* [%lld][%lld] %s */", (long long)p.tmp, B, H,
+                  gm->spec->kind == RNN_GRU ? "r . h" : "h(c)");
+    if (op_input(n, RNN_IN_B))
+        emit_line(e, "float *bias = rp + %lld;   /* [%lld] */", (long long)p.bias, GH);
+    for (int dir = 0; dir < gm->dirs; dir++) emit_fast_direction(e, n, m, gm, &p, dir);
+}
+
 static const char *kind_gates(RnnKind k) {
     return k == RNN_SIMPLE ? "one gate" : k == RNN_GRU ? "gates z r n" : "gates i o f c";
 }
@@ -701,6 +1056,10 @@ static bool rnn_emit(Emitter *e, const Node *n, Diag *d) {
               "%s, %d direction(s) */", n->op_type, ou_shape(sx, sizeof sx, n->inputs[0]),
               gm.layout1 ? 1 : 0, (long long)gm.seq, (long long)gm.batch, (long long)gm.input,
               H, kind_gates(gm.spec->kind), gm.dirs);
+    if (use_fast(n)) {
+        emit_fast(e, n, &m, &gm);
+        return true;
+    }
     if (gm.spec->kind != RNN_SIMPLE) emit_line(e, "enum { H = %lld };   /* gate block */", H);
     emit_line(e, "%s *wx = (%s *)scratch;   /* [%lld] W x + Wb */", m.T, m.T, GH);
     emit_line(e, "%s *rh = wx + %lld;   /* [%lld] R h + Rb */", m.T, GH, GH);
@@ -716,6 +1075,14 @@ static bool rnn_emit(Emitter *e, const Node *n, Diag *d) {
 static size_t rnn_scratch(const Node *n) {
     const Value *x = n->inputs[RNN_IN_X], *r = n->inputs[RNN_IN_R];
     const int64_t gates = rnn_spec(n)->gates;
+    if (use_fast(n)) {
+        const bool layout1 = ir_attr_int(n, "layout", 0) == 1;
+        FastPlan p;
+        fast_plan(rnn_spec(n)->kind, ir_attr_int(n, "linear_before_reset", 0) == 1,
+                  x->dims[layout1 ? 1 : 0], x->dims[layout1 ? 0 : 1], x->dims[2], r->dims[2],
+                  (int)gates, &p);
+        return (size_t)p.total * sizeof(float);
+    }
     return (size_t)((2 * gates + 2) * r->dims[2]) * dtype_size(x->dtype);
 }
 

@@ -22,6 +22,7 @@
 #include "onnxcc_dwconv.h"
 #include "onnxcc_eltwise.h"
 #include "onnxcc_gemm.h"
+#include "onnxcc_gemm_rows.h"
 #include "onnxcc_lowp.h"
 #include "onnxcc_pooling.h"
 #include "onnxcc_threads.h"

@@ -1,8 +1,9 @@
 /* test_ops_rnn.c: RNN, GRU and LSTM (compiler/ops/rnn.c): output shapes for both layouts
  * and directions, the error paths, folded values on one-unit layers worked out by hand
  * from the spec's equations (clip, Affine activation, sequence_lens, reverse, peepholes,
- * input_forget, linear_before_reset), and the emitted code run end to end against the
- * folder. */
+ * input_forget, linear_before_reset), the emitted code run end to end against the
+ * folder, and the runtime kernels of its float path (onnxcc_gemm_rows.h) against plain
+ * loops. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 #include "ir/graph.h"
 #include "ops/op.h"
 #include "ops/op_util.h"
+#include "onnxcc_gemm.h"
+#include "onnxcc_gemm_rows.h"
 
 static double sigm(double v) { return 1 / (1 + exp(-v)); }
 
@@ -256,7 +259,119 @@ static Node *b_rnn_acts(Graph *g, bool konst) {
     return n;
 }
 
+/* The float path's other branches: sizes that are no multiple of the vector width or of
+ * the packed panels (hidden 37: two panels, the second padded), more batch rows than a
+ * GEMM tile (9 > 8: onnxcc_f32_gemm_pb, else onnxcc_f32_gemm_rows_pb), rows advancing
+ * together (no sequence_lens) or alone. */
+
+/* LSTM in layout 1, bidirectional, input_forget and clip, direction 1 with other
+ * activations (HardSigmoid, Relu, Softsign). */
+static Node *b_lstm_layout1_forget(Graph *g, bool konst) {
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 9, 3, 7 }, 0);
+    Value *w = tb_const_rand(g, "w", 3, (int64_t[]){ 2, 148, 7 }, 3, -0.3f, 0.3f);
+    Value *r = tb_const_rand(g, "r", 3, (int64_t[]){ 2, 148, 37 }, 4, -0.3f, 0.3f);
+    Value *b = tb_const_rand(g, "b", 2, (int64_t[]){ 2, 296 }, 5, -0.3f, 0.3f);
+    Value *h0 = tb_e2e_input(g, konst, "h0", 3, (int64_t[]){ 9, 2, 37 }, 1);
+    Node *n = tb_node(g, "LSTM", "lstm", 6, (Value *[]){ x, w, r, b, NULL, h0 }, 3);
+    tb_attr_int(g, n, "layout", 1);
+    tb_attr_str(g, n, "direction", "bidirectional");
+    tb_attr_int(g, n, "input_forget", 1);
+    tb_attr_float(g, n, "clip", 1.5f);
+    tb_attr_strings(g, n, "activations",
+                    (const char *[]){ "Sigmoid", "Tanh", "Tanh", "HardSigmoid", "Relu",
+                                      "Softsign" }, 6);
+    n->opset = 14;
+    return n;
+}
+
+/* LSTM, default equations with clip: the gates clipped and activated as one block; 3
+ * rows (a pass of two and one of one) by 68 columns (three panels: two, then one). */
+static Node *b_lstm_clip(Graph *g, bool konst) {
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 4, 3, 5 }, 0);
+    Value *w = tb_const_rand(g, "w", 3, (int64_t[]){ 1, 68, 5 }, 3, -1, 1);
+    Value *r = tb_const_rand(g, "r", 3, (int64_t[]){ 1, 68, 17 }, 4, -1, 1);
+    Node *n = tb_node(g, "LSTM", "lstm", 3, (Value *[]){ x, w, r }, 3);
+    tb_attr_float(g, n, "clip", 0.8f);
+    n->opset = 14;
+    return n;
+}
+
+/* GRU with the default equations (r . h before Rn), sequence_lens and clip, hidden 33. */
+static Node *b_gru_seq_clip(Graph *g, bool konst) {
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 5, 3, 6 }, 0);
+    Value *w = tb_const_rand(g, "w", 3, (int64_t[]){ 1, 99, 6 }, 3, -0.4f, 0.4f);
+    Value *r = tb_const_rand(g, "r", 3, (int64_t[]){ 1, 99, 33 }, 4, -0.4f, 0.4f);
+    Value *b = tb_const_rand(g, "b", 2, (int64_t[]){ 1, 198 }, 5, -0.4f, 0.4f);
+    Value *seq = tb_value(g, "seq", DT_INT32, 1, (int64_t[]){ 3 }, (double[]){ 5, 0, 3 });
+    Node *n = tb_node(g, "GRU", "gru", 5, (Value *[]){ x, w, r, b, seq }, 2);
+    tb_attr_float(g, n, "clip", 0.9f);
+    n->opset = 14;
+    return n;
+}
+
+/* RNN with the default Tanh, reverse, 10 rows together, hidden 35. */
+static Node *b_rnn_tanh(Graph *g, bool konst) {
+    Value *x = tb_e2e_input(g, konst, "x", 3, (int64_t[]){ 3, 10, 4 }, 0);
+    Value *w = tb_const_rand(g, "w", 3, (int64_t[]){ 1, 35, 4 }, 3, -0.5f, 0.5f);
+    Value *r = tb_const_rand(g, "r", 3, (int64_t[]){ 1, 35, 35 }, 4, -0.5f, 0.5f);
+    Value *b = tb_const_rand(g, "b", 2, (int64_t[]){ 1, 70 }, 5, -0.5f, 0.5f);
+    Node *n = tb_node(g, "RNN", "rnn", 4, (Value *[]){ x, w, r, b }, 2);
+    tb_attr_str(g, n, "direction", "reverse");
+    n->opset = 14;
+    return n;
+}
+
 Test(opsrnn_run, lstm_bidirectional_all_inputs) { emit_vs_fold(b_lstm, 3); }
+Test(opsrnn_run, lstm_layout1_input_forget_acts) { emit_vs_fold(b_lstm_layout1_forget, 3); }
+Test(opsrnn_run, lstm_clip) { emit_vs_fold(b_lstm_clip, 3); }
+Test(opsrnn_run, gru_sequence_lens_clip) { emit_vs_fold(b_gru_seq_clip, 2); }
+Test(opsrnn_run, rnn_reverse_tanh_rows) { emit_vs_fold(b_rnn_tanh, 2); }
 Test(opsrnn_run, gru_layout1_reverse_linear_clip) { emit_vs_fold(b_gru_layout1, 2); }
 Test(opsrnn_run, gru_bidirectional) { emit_vs_fold(b_gru_bi, 2); }
 Test(opsrnn_run, rnn_activation_params) { emit_vs_fold(b_rnn_acts, 2); }
+
+/* ---- the runtime kernels of the float path -------------------------------------------- */
+
+/* A value in [-1, 1) from an index, the same on every run. */
+static float kern_val(size_t i) { return (float)((i * 7919u + 13u) % 1000u) / 500.0f - 1.0f; }
+
+/* onnxcc_f32_pack_b_t then onnxcc_f32_gemm_rows_pb against a plain product, for sizes
+ * at, below and above the vector width and the 32-column panels (W with a row stride
+ * past K, C with one past N: neither may be touched there). */
+Test(opsrnn_kern, pack_and_few_rows_product) {
+    static const size_t ms[] = { 1, 2, 3, 5 }, ns[] = { 1, 15, 16, 33, 64, 100 },
+                        ks[] = { 0, 1, 16, 17, 48 };
+    for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++)
+        for (size_t in = 0; in < sizeof ns / sizeof ns[0]; in++)
+            for (size_t ik = 0; ik < sizeof ks / sizeof ks[0]; ik++) {
+                const size_t M = ms[im], N = ns[in], K = ks[ik], ldw = K + 3, ldc = N + 2;
+                const size_t lda = K + 1;
+                float *w = malloc(sizeof(float) * (N * ldw + 1));
+                float *a = malloc(sizeof(float) * (M * lda + 1));
+                float *bp = malloc(sizeof(float) * (onnxcc_packed_b_floats(K, N) + 1));
+                float *c = malloc(sizeof(float) * M * ldc);
+                cr_assert(w && a && bp && c);
+                for (size_t i = 0; i < N * ldw; i++) w[i] = kern_val(i);
+                for (size_t i = 0; i < M * lda; i++) a[i] = kern_val(i + 5);
+                for (size_t i = 0; i < M * ldc; i++) c[i] = 42.0f;
+                onnxcc_f32_pack_b_t(N, K, w, (ptrdiff_t)ldw, bp);
+                for (size_t k = 0; k < K; k++)
+                    for (size_t j = 0; j < onnxcc_packed_b_floats(1, N); j++)
+                        cr_assert_eq(bp[onnxcc_packed_b_index(K, k, j)],
+                                     j < N ? w[j * ldw + k] : 0.0f, "pack N %zu K %zu", N, K);
+                onnxcc_f32_gemm_rows_pb(M, N, K, a, (ptrdiff_t)lda, bp, c, (ptrdiff_t)ldc);
+                for (size_t i = 0; i < M; i++)
+                    for (size_t j = 0; j < ldc; j++) {
+                        double want = 42.0;
+                        if (j < N) {
+                            want = 0;
+                            for (size_t k = 0; k < K; k++)
+                                want += (double)a[i * lda + k] * w[j * ldw + k];
+                        }
+                        cr_assert(fabs(c[i * ldc + j] - want) <= 1e-5 * (1 + fabs(want)),
+                                  "M %zu N %zu K %zu: c[%zu][%zu] = %g, want %g", M, N, K, i,
+                                  j, (double)c[i * ldc + j], want);
+                    }
+                free(w), free(a), free(bp), free(c);
+            }
+}
