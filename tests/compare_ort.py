@@ -10,8 +10,8 @@ down to one node's output (everything after it is dropped, so onnxcc compiles, f
 fuses only what comes before), runs that through onnxcc and onnxruntime and compares.  It
 then checks the inputs of the node it found: when they all agree and its output does
 not, that node is where onnxcc goes wrong, whatever onnxcc fused it with in the whole
-model.  Model-local functions are inlined first (onnx.inliner), so the node found can be
-one inside a function; its name carries the call's.
+model.  Model-local functions are inlined first, with onnxcc's names ("CALL#K/NODE"), so
+the node found can be one inside a function and its name says which call it is in.
 
 Exit status: 0 when the outputs agree, 1 when a mismatch was found and named, 2 on a
 usage error or when a tool failed.
@@ -39,6 +39,72 @@ NP_TYPES = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.DOUBLE: np.floa
 
 class ToolError(Exception):
     pass
+
+
+def inline_functions(model):
+    """The model with every call of a local function replaced by its nodes, named as
+    onnxcc's frontend names them (compiler/frontend/functions.c): a body's values and
+    nodes get the prefix "CALL#K/" (CALL the calling node's name, else the function's;
+    K counts the calls), formal inputs and outputs take the call's names, attribute
+    references take the call's value or the function's default.  Bodies with subgraphs
+    are left to onnx.inliner (its own names)."""
+    funcs = {(f.domain, f.name, f.overload): f for f in model.functions}
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+           for f in model.functions for n in f.node for a in n.attribute):
+        return onnx.inliner.inline_local_functions(model)
+    calls = [0]
+
+    def expand(node, depth):
+        f = funcs.get((node.domain, node.op_type, node.overload))
+        if f is None:
+            return [node]
+        if depth >= 16:
+            raise ToolError(f"function '{f.name}' is called more than 16 deep")
+        calls[0] += 1
+        prefix = f"{node.name or f.name}#{calls[0]}/"
+        names = {formal: (node.input[i] if i < len(node.input) else "")
+                 for i, formal in enumerate(f.input)}
+        names.update({formal: node.output[i] for i, formal in enumerate(f.output)
+                      if i < len(node.output) and node.output[i]})
+        given = {a.name: a for a in node.attribute}
+        defaults = {a.name: a for a in f.attribute_proto}
+
+        def rename(v):
+            return "" if not v else names.get(v, prefix + v)
+        out = []
+        for b in f.node:
+            n = onnx.NodeProto()
+            n.CopyFrom(b)
+            n.name = prefix + b.name
+            n.input[:] = [rename(v) for v in b.input]
+            n.output[:] = [rename(v) for v in b.output]
+            del n.attribute[:]
+            for a in b.attribute:
+                if not a.ref_attr_name:
+                    n.attribute.append(a)
+                    continue
+                src = given.get(a.ref_attr_name) or defaults.get(a.ref_attr_name)
+                if src is not None:
+                    c = onnx.AttributeProto()
+                    c.CopyFrom(src)
+                    c.name = a.name
+                    n.attribute.append(c)
+            out += expand(n, depth + 1)
+        return out
+
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    nodes = [x for n in model.graph.node for x in expand(n, 0)]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    imports = {o.domain: o.version for o in m.opset_import}
+    for f in model.functions:
+        for o in f.opset_import:
+            if o.domain not in imports:
+                m.opset_import.append(o)
+                imports[o.domain] = o.version
+    del m.functions[:]
+    return m
 
 
 def random_inputs(model, rng):
@@ -157,9 +223,9 @@ def main():
     args.onnxcc = os.path.abspath(args.onnxcc)
 
     model = onnx.load(args.model)
-    if model.functions:
-        model = onnx.inliner.inline_local_functions(model)
     try:
+        if model.functions:
+            model = inline_functions(model)
         if args.inputs:
             feeds = {}
             for path in args.inputs:

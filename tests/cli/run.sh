@@ -298,6 +298,14 @@ onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 17)]), sys.argv[1])
         "$T/chain.onnx" --onnxcc "$T/fault.sh"
     expect_text "compare_ort names the node" "$T/out" "first node that differs: 'n7' (Cos)"
     expect_text "compare_ort says its inputs agree" "$T/out" "its inputs agree"
+    # In a model of local functions, the node is named as onnxcc names it: CALL#K/NODE.
+    printf '#!/bin/sh\nexec "%s" "%s" "%s" "layer2#3/act" "$@"\n' "$PY" \
+        "$ROOT/tests/cli/fault_onnxcc.py" "$ONNXCC" >"$T/fault_fn.sh"
+    chmod +x "$T/fault_fn.sh"
+    check "compare_ort: a wrong node inside a function call is found" 1 "$PY" \
+        "$ROOT/tests/compare_ort.py" "$T/fn_nested/model.onnx" --onnxcc "$T/fault_fn.sh"
+    expect_text "compare_ort names the call and the node" "$T/out" \
+        "first node that differs: 'layer2#3/act' (LeakyRelu)"
 fi
 check "--threads 0 is a usage error" 2 "$ONNXCC" run "$MODEL" -i "$T/image.pb" -o "$T/r0" \
     --threads 0
