@@ -371,7 +371,7 @@ def write_markdown(path, results, meta):
         " (so its times include a few microseconds of Python call overhead).",
         f"- Command: `{meta['command']}`",
         "",
-        "![ratios](results.png)" if meta.get("png") else "",
+        f"![ratios]({meta['png_name']})" if meta.get("png") else "",
     ]
     with open(path, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
@@ -455,6 +455,7 @@ def main():
                 load_end=os.getloadavg()[0])
     if args.results_png:
         meta["png"] = write_png(args.results_png, results)
+        meta["png_name"] = os.path.basename(args.results_png)
     g1 = g2 = None
     if args.results_md:
         g1, g2 = write_markdown(args.results_md, results, meta)
