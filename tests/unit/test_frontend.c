@@ -1,5 +1,5 @@
-/* test_frontend.c: the ONNX frontend (onnx_read.c, onnx_to_ir.c, tensor_data.c) and the
- * TensorProto .pb files (tensor_pb.c).
+/* test_frontend.c: the ONNX frontend (onnx_read.c, onnx_to_ir.c, tensor_data.c, functions.c)
+ * and the TensorProto .pb files (tensor_pb.c).
  *
  * Models are built as protobuf-c structs here, packed with onnx__model_proto__pack and
  * loaded with onnx_load_bytes, so each test states exactly which bytes the loader sees.
@@ -1117,4 +1117,112 @@ Test(fe_real, pytorch_export) {
     for (int i = 0; i < g->n_inputs; i++) cr_assert_null(g->inputs[i]->data);
     ir_graph_free(g);
     diag_free(&d);
+}
+
+/* --- model-local functions (functions.c) ------------------------------------------------- */
+
+/* A function domain.name(ins) -> (outs) with room for ARR_CAP nodes, added to the model
+ * (and its domain imported at version 1). */
+static Onnx__FunctionProto *add_function(Onnx__ModelProto *m, const char *domain,
+                                         const char *name, int n_in, const char *const *ins,
+                                         int n_out, const char *const *outs) {
+    Onnx__FunctionProto *f = pa(sizeof *f);
+    onnx__function_proto__init(f);
+    f->domain = ps(domain);
+    f->name = ps(name);
+    f->input = pa((size_t)(n_in + 1) * sizeof(char *));
+    f->output = pa((size_t)(n_out + 1) * sizeof(char *));
+    for (int k = 0; k < n_in; k++) f->input[f->n_input++] = ps(ins[k]);
+    for (int k = 0; k < n_out; k++) f->output[f->n_output++] = ps(outs[k]);
+    f->node = pa(ARR_CAP * sizeof(void *));
+    f->attribute_proto = pa(ARR_CAP * sizeof(void *));
+    if (!m->functions) m->functions = pa(ARR_CAP * sizeof(void *));
+    m->functions[m->n_functions++] = f;
+    m->opset_import[m->n_opset_import++] = mk_opset(domain, 1);
+    return f;
+}
+
+/* Moves the graph's last node into function f's body. */
+static Onnx__NodeProto *move_last_node_to(Onnx__ModelProto *m, Onnx__FunctionProto *f) {
+    Onnx__NodeProto *n = m->graph->node[--m->graph->n_node];
+    f->node[f->n_node++] = n;
+    return n;
+}
+
+static const Node *node_named(const Graph *g, const char *name) {
+    for (int i = 0; i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i]->name, name) == 0) return g->nodes[i];
+    cr_assert_fail("no node '%s'", name);
+    return NULL;
+}
+
+/* A call whose optional input is left out: inside the body the formal input reads as
+ * absent; an attribute reference with neither a value in the call nor a default is left
+ * out (the op's default applies); a body value gets the call's prefix. */
+Test(fe_functions, omitted_inputs_and_unbound_attribute_references) {
+    Onnx__ModelProto *m = mk_model();
+    int64_t d[1] = { 4 };
+    add_input(m, "x", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, d);
+    const char *fin[2] = { "a", "lo" }, *fout[1] = { "b" };
+    Onnx__FunctionProto *f = add_function(m, "local", "ClipLeaky", 2, fin, 1, fout);
+    const char *cin[3] = { "a", "lo", "" }, *cout[1] = { "t" };
+    add_node(m, "Clip", "clip", 3, cin, 1, cout);
+    move_last_node_to(m, f);
+    const char *lin[1] = { "t" }, *lout[1] = { "b" };
+    Onnx__NodeProto *leaky = add_node(m, "LeakyRelu", "leaky", 1, lin, 1, lout);
+    Onnx__AttributeProto *ref = add_attr(leaky, "alpha", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+    ref->ref_attr_name = ps("slope");                  /* bound by neither call nor default */
+    move_last_node_to(m, f);
+    const char *call_in[1] = { "x" }, *call_out[1] = { "y" };
+    Onnx__NodeProto *call = add_node(m, "ClipLeaky", "call", 1, call_in, 1, call_out);
+    call->domain = ps("local");
+    add_output(m, "y", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+    Graph *g = load_ok(m, NULL);
+    cr_assert_eq(g->n_nodes, 2);
+    const Node *clip = node_named(g, "call#1/clip");
+    cr_assert_eq(clip->inputs[0], find(g, "x"));
+    cr_assert_null(clip->inputs[1], "the call left 'lo' out");
+    cr_assert_eq(clip->outputs[0], find(g, "call#1/t"));
+    const Node *lr = node_named(g, "call#1/leaky");
+    cr_assert_null(ir_attr(lr, "alpha"), "an unbound reference is left out");
+    cr_assert_eq(lr->outputs[0], find(g, "y"));
+    ir_graph_free(g);
+}
+
+/* A function is found by domain and name: a node of the default domain with the same op
+ * type as a local function is the standard op. */
+Test(fe_functions, a_standard_op_is_not_a_function_of_another_domain) {
+    Onnx__ModelProto *m = mk_model();
+    int64_t d[1] = { 4 };
+    add_input(m, "x", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, d);
+    const char *fin[1] = { "a" }, *fout[1] = { "b" };
+    Onnx__FunctionProto *f = add_function(m, "local", "Relu", 1, fin, 1, fout);
+    add_node(m, "Neg", "neg", 1, fin, 1, fout);
+    move_last_node_to(m, f);
+    const char *in[1] = { "x" }, *out[1] = { "y" };
+    add_node(m, "Relu", "plain_relu", 1, in, 1, out);
+    add_output(m, "y", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+    Graph *g = load_ok(m, NULL);
+    cr_assert_eq(g->n_nodes, 1);
+    cr_assert_str_eq(g->nodes[0]->op_type, "Relu");
+    cr_assert_str_eq(g->nodes[0]->name, "plain_relu");
+    ir_graph_free(g);
+}
+
+/* Two functions that call each other are a cycle: refused at the nesting limit. */
+Test(fe_functions, mutual_recursion_is_refused) {
+    Onnx__ModelProto *m = mk_model();
+    int64_t d[1] = { 4 };
+    add_input(m, "x", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, d);
+    const char *fin[1] = { "a" }, *fout[1] = { "b" };
+    Onnx__FunctionProto *ping = add_function(m, "local", "Ping", 1, fin, 1, fout);
+    Onnx__FunctionProto *pong = add_function(m, "local", "Pong", 1, fin, 1, fout);
+    add_node(m, "Pong", "to_pong", 1, fin, 1, fout)->domain = ps("local");
+    move_last_node_to(m, ping);
+    add_node(m, "Ping", "to_ping", 1, fin, 1, fout)->domain = ps("local");
+    move_last_node_to(m, pong);
+    const char *in[1] = { "x" }, *out[1] = { "y" };
+    add_node(m, "Ping", "call", 1, in, 1, out)->domain = ps("local");
+    add_output(m, "y", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+    expect_error(m, "nested calls");
 }
