@@ -1145,50 +1145,72 @@ static void rz_emit_v_pass(Emitter *e, const RzAxis *a, int64_t count, int64_t w
     emit_close(e);
 }
 
+/* What both separable emitters start from: the two resized axes (rows h, columns w),
+ * their sizes, the planes before them, and the column axis's period (rz_period). */
+typedef struct RzSep {
+    int h, w;
+    const RzAxis *ah, *aw;
+    int64_t ih, iw, oh, ow, planes;
+    RzPeriod pd;
+} RzSep;
+
+static void rz_sep_init(const RzPlan *pl, RzSep *sp) {
+    const RzParams *p = &pl->p;
+    memset(sp, 0, sizeof *sp);
+    sp->h = p->rank - 2, sp->w = p->rank - 1;
+    sp->ah = &pl->ax[sp->h], sp->aw = &pl->ax[sp->w];
+    sp->ih = p->in[sp->h], sp->iw = p->in[sp->w], sp->oh = p->out[sp->h], sp->ow = p->out[sp->w];
+    sp->planes = 1;
+    for (int k = 0; k < sp->h; k++) sp->planes *= p->in[k];
+    if (sp->aw->active) rz_period(sp->aw, sp->iw, sp->ow, &sp->pd);
+}
+
+/* Opens the loop over the planes, with xp / yp pointing at the plane's input / output. */
+static void rz_sep_open_planes(Emitter *e, const RzSep *sp, const char *T) {
+    emit_open(e, "for (size_t p = 0; p < %lld; p++)", (long long)sp->planes);
+    emit_line(e, "const %s *xp = x0 + p * %lld;   /* [%lld][%lld] */", T,
+              (long long)(sp->ih * sp->iw), (long long)sp->ih, (long long)sp->iw);
+    emit_line(e, "%s *yp = y0 + p * %lld;   /* [%lld][%lld] */", T,
+              (long long)(sp->oh * sp->ow), (long long)sp->oh, (long long)sp->ow);
+}
+
 /* Linear / cubic, separable: per plane, a horizontal pass over the rows and a vertical
  * pass combining whole rows, through scratch when both axes are resized (in the cheaper
  * order, rz_vertical_first). */
 static void rz_emit_sep_interp(Emitter *e, const RzPlan *pl, DType t) {
-    const RzParams *p = &pl->p;
-    const int h = p->rank - 2, w = p->rank - 1;
-    const RzAxis *ah = &pl->ax[h], *aw = &pl->ax[w];
+    RzSep sp;
+    rz_sep_init(pl, &sp);
     const bool dbl = t == DT_DOUBLE;
     const char *T = dtype_ctype(t);
-    const int64_t ih = p->in[h], iw = p->in[w], oh = p->out[h], ow = p->out[w];
-    int64_t planes = 1;
-    for (int k = 0; k < h; k++) planes *= p->in[k];
-    RzPeriod pd = { 0 };
-    if (aw->active) rz_period(aw, iw, ow, &pd);
-    if (aw->active && !rz_period_whole(&pd, iw)) {
+    if (sp.aw->active && !rz_period_whole(&sp.pd, sp.iw)) {
         emit_line(e, "/* axis %d (columns): %lld -> %lld, %d taps; tables [tap][output column] */",
-                  w, (long long)iw, (long long)ow, aw->taps);
-        rz_emit_table(e, aw, iw, ow, "hoff", true, RZ_TABLE_INDEX);
-        rz_emit_table(e, aw, iw, ow, "hwt", true, dbl ? RZ_TABLE_DOUBLE : RZ_TABLE_FLOAT);
+                  sp.w, (long long)sp.iw, (long long)sp.ow, sp.aw->taps);
+        rz_emit_table(e, sp.aw, sp.iw, sp.ow, "hoff", true, RZ_TABLE_INDEX);
+        rz_emit_table(e, sp.aw, sp.iw, sp.ow, "hwt", true,
+                      dbl ? RZ_TABLE_DOUBLE : RZ_TABLE_FLOAT);
     }
-    if (ah->active) {
-        emit_line(e, "/* axis %d (rows): %lld -> %lld, %d taps; tables [output row][tap] */", h,
-                  (long long)ih, (long long)oh, ah->taps);
-        rz_emit_table(e, ah, ih, oh, "voff", false, RZ_TABLE_INDEX);
-        rz_emit_table(e, ah, ih, oh, "vwt", false, dbl ? RZ_TABLE_DOUBLE : RZ_TABLE_FLOAT);
+    if (sp.ah->active) {
+        emit_line(e, "/* axis %d (rows): %lld -> %lld, %d taps; tables [output row][tap] */", sp.h,
+                  (long long)sp.ih, (long long)sp.oh, sp.ah->taps);
+        rz_emit_table(e, sp.ah, sp.ih, sp.oh, "voff", false, RZ_TABLE_INDEX);
+        rz_emit_table(e, sp.ah, sp.ih, sp.oh, "vwt", false,
+                      dbl ? RZ_TABLE_DOUBLE : RZ_TABLE_FLOAT);
     }
-    const bool both = aw->active && ah->active, vfirst = both && rz_vertical_first(pl);
+    const bool both = sp.aw->active && sp.ah->active, vfirst = both && rz_vertical_first(pl);
     if (vfirst)
         emit_line(e, "%s *rows = (%s *)scratch;   /* [%lld][%lld]: the plane's output rows "
-                  "before the horizontal pass */", T, T, (long long)oh, (long long)iw);
+                  "before the horizontal pass */", T, T, (long long)sp.oh, (long long)sp.iw);
     else if (both)
         emit_line(e, "%s *rows = (%s *)scratch;   /* [%lld][%lld]: the plane's input rows "
-                  "resized horizontally */", T, T, (long long)ih, (long long)ow);
-    emit_open(e, "for (size_t p = 0; p < %lld; p++)", (long long)planes);
-    emit_line(e, "const %s *xp = x0 + p * %lld;   /* [%lld][%lld] */", T, (long long)(ih * iw),
-              (long long)ih, (long long)iw);
-    emit_line(e, "%s *yp = y0 + p * %lld;   /* [%lld][%lld] */", T, (long long)(oh * ow),
-              (long long)oh, (long long)ow);
+                  "resized horizontally */", T, T, (long long)sp.ih, (long long)sp.ow);
+    rz_sep_open_planes(e, &sp, T);
     if (vfirst) {
-        rz_emit_v_pass(e, ah, oh, iw, t, "xp", "rows");
-        rz_emit_h_pass(e, aw, &pd, oh, iw, ow, t, "rows", "yp");
+        rz_emit_v_pass(e, sp.ah, sp.oh, sp.iw, t, "xp", "rows");
+        rz_emit_h_pass(e, sp.aw, &sp.pd, sp.oh, sp.iw, sp.ow, t, "rows", "yp");
     } else {
-        if (aw->active) rz_emit_h_pass(e, aw, &pd, ih, iw, ow, t, "xp", both ? "rows" : "yp");
-        if (ah->active) rz_emit_v_pass(e, ah, oh, ow, t, both ? "rows" : "xp", "yp");
+        if (sp.aw->active)
+            rz_emit_h_pass(e, sp.aw, &sp.pd, sp.ih, sp.iw, sp.ow, t, "xp", both ? "rows" : "yp");
+        if (sp.ah->active) rz_emit_v_pass(e, sp.ah, sp.oh, sp.ow, t, both ? "rows" : "xp", "yp");
     }
     emit_close(e);
 }
@@ -1196,47 +1218,38 @@ static void rz_emit_sep_interp(Emitter *e, const RzPlan *pl, DType t) {
 /* Nearest, separable: each output row is an input row, gathered through the column table
  * or copied whole; a row that repeats the previous one's source copies that output row. */
 static void rz_emit_sep_nearest(Emitter *e, const RzPlan *pl, DType t) {
-    const RzParams *p = &pl->p;
-    const int h = p->rank - 2, w = p->rank - 1;
-    const RzAxis *ah = &pl->ax[h], *aw = &pl->ax[w];
+    RzSep sp;
+    rz_sep_init(pl, &sp);
     const char *T = dtype_ctype(t);
     const size_t es = dtype_size(t);
-    const int64_t ih = p->in[h], iw = p->in[w], oh = p->out[h], ow = p->out[w];
-    int64_t planes = 1;
-    for (int k = 0; k < h; k++) planes *= p->in[k];
-    RzPeriod pd = { 0 };
-    if (aw->active) rz_period(aw, iw, ow, &pd);
-    if (aw->active && !rz_period_whole(&pd, iw)) {
+    if (sp.aw->active && !rz_period_whole(&sp.pd, sp.iw)) {
         emit_line(e, "/* axis %d (columns): %lld -> %lld, the input column of each output "
-                  "column */", w, (long long)iw, (long long)ow);
-        rz_emit_table(e, aw, iw, ow, "hoff", true, RZ_TABLE_INDEX);
+                  "column */", sp.w, (long long)sp.iw, (long long)sp.ow);
+        rz_emit_table(e, sp.aw, sp.iw, sp.ow, "hoff", true, RZ_TABLE_INDEX);
     }
-    if (ah->active) {
-        emit_line(e, "/* axis %d (rows): %lld -> %lld, the input row of each output row */", h,
-                  (long long)ih, (long long)oh);
-        rz_emit_table(e, ah, ih, oh, "voff", true, RZ_TABLE_INDEX);
+    if (sp.ah->active) {
+        emit_line(e, "/* axis %d (rows): %lld -> %lld, the input row of each output row */", sp.h,
+                  (long long)sp.ih, (long long)sp.oh);
+        rz_emit_table(e, sp.ah, sp.ih, sp.oh, "voff", true, RZ_TABLE_INDEX);
     }
-    emit_open(e, "for (size_t p = 0; p < %lld; p++)", (long long)planes);
-    emit_line(e, "const %s *xp = x0 + p * %lld;   /* [%lld][%lld] */", T, (long long)(ih * iw),
-              (long long)ih, (long long)iw);
-    emit_line(e, "%s *yp = y0 + p * %lld;   /* [%lld][%lld] */", T, (long long)(oh * ow),
-              (long long)oh, (long long)ow);
-    emit_open(e, "for (size_t i = 0; i < %lld; i++)", (long long)oh);
-    emit_line(e, "%s *restrict yr = yp + i * %lld;", T, (long long)ow);
-    if (ah->active) {
+    rz_sep_open_planes(e, &sp, T);
+    emit_open(e, "for (size_t i = 0; i < %lld; i++)", (long long)sp.oh);
+    emit_line(e, "%s *restrict yr = yp + i * %lld;", T, (long long)sp.ow);
+    if (sp.ah->active) {
         emit_open(e, "if (i > 0 && voff[0][i] == voff[0][i - 1])");
         emit_line(e, "memcpy(yr, yr - %lld, %zu);   /* the same input row again */",
-                  (long long)ow, (size_t)ow * es);
+                  (long long)sp.ow, (size_t)sp.ow * es);
         emit_line(e, "continue;");
         emit_close(e);
-        emit_line(e, "const %s *restrict xr = xp + (size_t)voff[0][i] * %lld;", T, (long long)iw);
+        emit_line(e, "const %s *restrict xr = xp + (size_t)voff[0][i] * %lld;", T,
+                  (long long)sp.iw);
     } else {
-        emit_line(e, "const %s *restrict xr = xp + i * %lld;", T, (long long)iw);
+        emit_line(e, "const %s *restrict xr = xp + i * %lld;", T, (long long)sp.iw);
     }
-    if (aw->active)
-        rz_emit_row_pass(e, aw, &pd, iw, ow, T, es, "yr", false);
+    if (sp.aw->active)
+        rz_emit_row_pass(e, sp.aw, &sp.pd, sp.iw, sp.ow, T, es, "yr", false);
     else
-        emit_line(e, "memcpy(yr, xr, %zu);", (size_t)iw * es);
+        emit_line(e, "memcpy(yr, xr, %zu);", (size_t)sp.iw * es);
     emit_close(e);
     emit_close(e);
 }

@@ -715,10 +715,6 @@ typedef struct FastPlan {
     int64_t g_col[2], g_cols[2], g_at[2];   /* first column, columns, packed offset */
 } FastPlan;
 
-static int64_t packed_floats(int64_t k, int64_t n) {
-    return (n + ONNXCC_PACK_NR - 1) / ONNXCC_PACK_NR * ONNXCC_PACK_NR * k;
-}
-
 /* rnn_sizes bounded the product of the sizes (times 2 * dirs * gates + 2) by
  * INT64_MAX / 8, so these sums of smaller products fit, in floats and in bytes. */
 static void fast_plan(RnnKind kind, bool lbr, int64_t T, int64_t B, int64_t I, int64_t H,
@@ -731,9 +727,9 @@ static void fast_plan(RnnKind kind, bool lbr, int64_t T, int64_t B, int64_t I, i
     p->g_col[1] = 2 * H, p->g_cols[1] = H;
     for (int k = 0; k < p->n_groups; k++) {
         p->g_at[k] = at;
-        at += packed_floats(H, p->g_cols[k]);
+        at += (int64_t)onnxcc_packed_b_floats((size_t)H, (size_t)p->g_cols[k]);
     }
-    p->wp = at, at += packed_floats(I, GH);
+    p->wp = at, at += (int64_t)onnxcc_packed_b_floats((size_t)I, (size_t)GH);
     p->xw = at, at += T * B * GH;
     p->rh = at, at += B * GH;
     p->h = at, at += B * H;
@@ -774,10 +770,8 @@ static void emit_clip_range(Emitter *e, const RnnGeom *gm, const char *a, long l
     if (!gm->has_clip) return;
     char c[40];
     c_float(c, gm->clip);
-    emit_open(e, "for (size_t j = %lld; j < %lld; j++)   /* clip */", from, from + count);
-    emit_line(e, "%s[j] = %s[j] > %s ? %s : %s[j] < -%s ? -%s : %s[j];", a, a, c, c, a, c, c,
-              a);
-    emit_close(e);
+    emit_line(e, "for (size_t j = %lld; j < %lld; j++) %s[j] = onnxcc_clip(%s[j], -%s, %s);",
+              from, from + count, a, a, c, c);
 }
 
 /* rh[rows][group's columns] = state[rows][H] x R^T (the group's packed columns): fewer
@@ -838,7 +832,8 @@ static void emit_fast_lstm(Emitter *e, const CMath *m, const RnnGeom *gm, const 
             emit_act_range(e, m, &act[0], "a + 2 * H", "a + 2 * H", H);
     }
     emit_act_range(e, m, &act[1], "a + 3 * H", "a + 3 * H", H);
-    emit_line(e, "for (size_t j = 0; j < H; j++) cr[j] = a[j + 2 * H] * cr[j] + a[j] * a[j + 3 * H];");
+    emit_line(e, "for (size_t j = 0; j < H; j++) "
+              "cr[j] = a[j + 2 * H] * cr[j] + a[j] * a[j + 3 * H];");
     if (has_p || gm->input_forget) {
         if (has_p) emit_line(e, "for (size_t j = 0; j < H; j++) a[j + H] += p[j + H] * cr[j];");
         emit_clip_range(e, gm, "a", H, H);

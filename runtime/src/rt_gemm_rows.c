@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "onnxcc_gemm.h"
 #include "onnxcc_gemm_rows.h"
 #include "onnxcc_simd.h"
 
@@ -85,13 +86,14 @@ ONNXCC_WIDE void onnxcc_f32_gemm_rows_pb(size_t M, size_t N, size_t K, const flo
 
 /* ---- packing ------------------------------------------------------------------------ */
 
-/* bp's element B(k, n) = W[n][k], or 0 past N, for one panel's half: columns j0 .. j0 + 16
- * (at most; the panel's columns jp ..), depths k0 .. k1. */
-static void pack_scalar(size_t N, const float *w, ptrdiff_t ldw, float *panel, size_t jp,
+/* B(k, j) = W[j][k] (0 for j past N) into bp, in the packed layout of
+ * onnxcc_packed_b_index, for columns j0 .. j1 and depths k0 .. k1. */
+static void pack_scalar(size_t N, size_t K, const float *w, ptrdiff_t ldw, float *bp,
                         size_t j0, size_t j1, size_t k0, size_t k1) {
     for (size_t k = k0; k < k1; k++)
         for (size_t j = j0; j < j1; j++)
-            panel[k * PNR + (j - jp)] = j < N ? w[(ptrdiff_t)j * ldw + (ptrdiff_t)k] : 0.0f;
+            bp[onnxcc_packed_b_index(K, k, j)] =
+                j < N ? w[(ptrdiff_t)j * ldw + (ptrdiff_t)k] : 0.0f;
 }
 
 #if defined(ONNXCC_GEMM_ISA_AVX512)
@@ -122,31 +124,31 @@ ONNXCC_INLINE ONNXCC_WIDE void transpose16(__m512 r[TB]) {
     }
 }
 
-/* Columns j0 .. j0 + 16 (all below N), depths k0 .. k0 + 16, into the panel. */
-ONNXCC_INLINE ONNXCC_WIDE void pack_block16(const float *w, ptrdiff_t ldw, float *panel,
-                                            size_t jp, size_t j0, size_t k0) {
+/* Columns j0 .. j0 + 16 (all below N, j0 a multiple of 16: within one panel row),
+ * depths k0 .. k0 + 16, into bp. */
+ONNXCC_INLINE ONNXCC_WIDE void pack_block16(size_t K, const float *w, ptrdiff_t ldw, float *bp,
+                                            size_t j0, size_t k0) {
     __m512 r[TB];
     for (int i = 0; i < TB; i++)
         r[i] = _mm512_loadu_ps(w + (ptrdiff_t)(j0 + (size_t)i) * ldw + (ptrdiff_t)k0);
     transpose16(r);
     for (int i = 0; i < TB; i++)
-        _mm512_storeu_ps(panel + (k0 + (size_t)i) * PNR + (j0 - jp), r[i]);
+        _mm512_storeu_ps(bp + onnxcc_packed_b_index(K, k0 + (size_t)i, j0), r[i]);
 }
 #endif
 
 ONNXCC_WIDE void onnxcc_f32_pack_b_t(size_t N, size_t K, const float *w, ptrdiff_t ldw,
                                      float *bp) {
     for (size_t jp = 0; jp < N; jp += PNR) {
-        float *panel = bp + jp * K;   /* panel jp / PNR starts at (jp / PNR) * K * PNR */
 #if defined(ONNXCC_GEMM_ISA_AVX512)
         for (size_t j0 = jp; j0 < jp + PNR; j0 += TB) {
             size_t k0 = 0;
             if (j0 + TB <= N)
-                for (; k0 + TB <= K; k0 += TB) pack_block16(w, ldw, panel, jp, j0, k0);
-            pack_scalar(N, w, ldw, panel, jp, j0, j0 + TB, k0, K);
+                for (; k0 + TB <= K; k0 += TB) pack_block16(K, w, ldw, bp, j0, k0);
+            pack_scalar(N, K, w, ldw, bp, j0, j0 + TB, k0, K);
         }
 #else
-        pack_scalar(N, w, ldw, panel, jp, jp, jp + PNR, 0, K);
+        pack_scalar(N, K, w, ldw, bp, jp, jp + PNR, 0, K);
 #endif
     }
 }
