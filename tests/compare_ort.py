@@ -14,7 +14,8 @@ model.  Model-local functions are inlined first, with onnxcc's names ("CALL#K/NO
 the node found can be one inside a function and its name says which call it is in.
 
 Exit status: 0 when the outputs agree, 1 when a mismatch was found and named, 2 on a
-usage error or when a tool failed.
+usage error or when a tool failed (onnxruntime, or onnxcc on the whole model; a probe
+that onnxcc cannot compile counts as a difference, and its message is printed).
 """
 import argparse
 import os
@@ -175,10 +176,15 @@ class Prober:
         return outs, None
 
     def compare(self, m):
-        """(agrees, text) for every output of m; self.bad names the first that differs."""
-        want = self.ort_values(m)
+        """(agrees, text) for every output of m; self.bad names the first that differs,
+        self.failed is set when onnxcc could not compile or run m."""
+        try:
+            want = self.ort_values(m)
+        except Exception as e:  # noqa: BLE001 - onnxruntime's own errors, reported
+            raise ToolError(f"onnxruntime failed: {str(e).splitlines()[0]}") from e
         got, err = self.onnxcc_values(m, len(want))
         self.bad = m.graph.output[0].name
+        self.failed = got is None
         if got is None:
             return False, f"onnxcc failed: {err}"
         worst = ""
@@ -243,49 +249,60 @@ def main():
         return 2
 
     with tempfile.TemporaryDirectory(prefix="compare_ort.") as work:
-        p = Prober(model, feeds, args, work)
-        ok, text = p.compare(model)
-        if ok:
-            print(f"outputs agree with onnxruntime within rtol {args.rtol}, atol {args.atol}"
-                  f" ({text})")
-            return 0
-        print(f"outputs differ: {text}")
-        # Bisect over the nodes' first outputs: lo agrees (or is before the first node),
-        # hi differs.  Probing a node's output compiles everything before it.
-        # The search runs up to the node that makes the first output that differs.
-        nodes = [n for n in model.graph.node if n.output and n.output[0]]
-        makers = [i for i, n in enumerate(nodes) if p.bad in n.output]
-        if not makers:
-            print(f"'{p.bad}' is not made by a node (a graph input or a constant)")
-            return 1
-        lo, hi = -1, makers[0]
-        hi_text = text
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            ok, t = p.value_agrees(nodes[mid].output[0])
-            print(f"  probe {p.probes}: node {mid} '{nodes[mid].name}' ({nodes[mid].op_type}):"
-                  f" {'agrees' if ok else 'differs'}")
-            if ok:
-                lo = mid
-            else:
-                hi, hi_text = mid, t
-        n = nodes[hi]
-        produced = {o for m in model.graph.node for o in m.output}
-        bad_inputs = []
-        for v in n.input:
-            if v and v in produced:
-                ok, t = p.value_agrees(v)
-                if not ok:
-                    bad_inputs.append(f"'{v}' ({t})")
-        print(f"first node that differs: '{n.name}' ({n.op_type}), node {hi} of {len(nodes)}:"
-              f" {hi_text}")
-        if bad_inputs:
-            print("  but its inputs differ too (the bisection assumes that a difference, once"
-                  " made, reaches the later nodes): " + "; ".join(bad_inputs))
-        else:
-            print("  its inputs agree with onnxruntime: the difference is made in this node")
-        print(f"  ({p.probes} onnxcc runs)")
+        try:
+            return bisect(Prober(model, feeds, args, work), model, args)
+        except ToolError as e:
+            print(f"compare_ort: {e}", file=sys.stderr)
+            return 2
+
+
+def bisect(p, model, args):
+    """Compares the whole model, then finds the first node that differs (see the top)."""
+    ok, text = p.compare(model)
+    if p.failed:   # nothing to compare: not a difference
+        print(f"compare_ort: the whole model: {text}", file=sys.stderr)
+        return 2
+    if ok:
+        print(f"outputs agree with onnxruntime within rtol {args.rtol}, atol {args.atol}"
+              f" ({text})")
+        return 0
+    print(f"outputs differ: {text}")
+    # Bisect over the nodes' first outputs: lo agrees (or is before the first node),
+    # hi differs.  Probing a node's output compiles everything before it.
+    # The search runs up to the node that makes the first output that differs.
+    nodes = [n for n in model.graph.node if n.output and n.output[0]]
+    makers = [i for i, n in enumerate(nodes) if p.bad in n.output]
+    if not makers:
+        print(f"'{p.bad}' is not made by a node (a graph input or a constant)")
         return 1
+    lo, hi = -1, makers[0]
+    hi_text = text
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        ok, t = p.value_agrees(nodes[mid].output[0])
+        print(f"  probe {p.probes}: node {mid} '{nodes[mid].name}' ({nodes[mid].op_type}):"
+              f" {'agrees' if ok else 'differs'}")
+        if ok:
+            lo = mid
+        else:
+            hi, hi_text = mid, t
+    n = nodes[hi]
+    produced = {o for m in model.graph.node for o in m.output}
+    bad_inputs = []
+    for v in n.input:
+        if v and v in produced:
+            ok, t = p.value_agrees(v)
+            if not ok:
+                bad_inputs.append(f"'{v}' ({t})")
+    print(f"first node that differs: '{n.name}' ({n.op_type}), node {hi} of {len(nodes)}:"
+          f" {hi_text}")
+    if bad_inputs:
+        print("  but its inputs differ too (the bisection assumes that a difference, once"
+              " made, reaches the later nodes): " + "; ".join(bad_inputs))
+    else:
+        print("  its inputs agree with onnxruntime: the difference is made in this node")
+    print(f"  ({p.probes} onnxcc runs)")
+    return 1
 
 
 if __name__ == "__main__":

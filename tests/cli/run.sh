@@ -298,6 +298,12 @@ onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 17)]), sys.argv[1])
         "$T/chain.onnx" --onnxcc "$T/fault.sh"
     expect_text "compare_ort names the node" "$T/out" "first node that differs: 'n7' (Cos)"
     expect_text "compare_ort says its inputs agree" "$T/out" "its inputs agree"
+    # onnxcc failing on the whole model is not a difference: exit 2, no bisection.
+    printf '#!/bin/sh\necho "onnxcc: error: stand-in failure" >&2\nexit 1\n' >"$T/fail.sh"
+    chmod +x "$T/fail.sh"
+    check "compare_ort: onnxcc failing on the whole model is a tool error" 2 "$PY" \
+        "$ROOT/tests/compare_ort.py" "$T/chain.onnx" --onnxcc "$T/fail.sh"
+    expect_text "compare_ort says onnxcc failed" "$T/err" "the whole model: onnxcc failed"
     # In a model of local functions, the node is named as onnxcc names it: CALL#K/NODE.
     printf '#!/bin/sh\nexec "%s" "%s" "%s" "layer2#3/act" "$@"\n' "$PY" \
         "$ROOT/tests/cli/fault_onnxcc.py" "$ONNXCC" >"$T/fault_fn.sh"
